@@ -1,0 +1,300 @@
+/**
+ * A circuit breaker: closed → open → half-open → closed.
+ *
+ * ```ts
+ * const breaker = yield* CircuitBreaker.make({
+ *   name: "db",
+ *   trip: CircuitBreaker.consecutiveFailures(3),
+ *   reset: Schedule.exponential("10 seconds")
+ * })
+ * const rows = yield* breaker(queryRows)
+ * ```
+ *
+ * All timing runs on Effect's `Clock` (so `TestClock` drives it), the
+ * half-open timer is a fiber in the scope of `make`, and every call updates
+ * the metrics of {@link Metrics} synchronously.
+ *
+ * @since 0.1.0
+ */
+import type * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type { Pipeable } from "effect/Pipeable"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/circuitBreaker.js"
+import * as errors from "./internal/errors.js"
+import type * as Trip from "./internal/trip.js"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker") as never
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * A breaker is a function: `breaker(effect)` runs `effect` when the breaker
+ * admits it and fails with {@link CircuitOpenError} when it does not.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CircuitBreaker extends Pipeable {
+  readonly [TypeId]: TypeId
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R>
+  /** The breaker's name, used as the `breaker` label of its metrics. */
+  readonly name: string
+  /** The current state; reports `HalfOpen` as soon as the reset delay has passed. */
+  readonly state: Effect.Effect<State>
+  /**
+   * Every transition from the moment the stream is run. Subscription happens
+   * when the stream starts: to observe a transition, start the stream first.
+   */
+  readonly changes: Stream.Stream<StateChange>
+  /**
+   * Calls `listener` synchronously on every transition for the lifetime of the
+   * scope: the hook for reacting within the same fiber turn.
+   */
+  readonly onChange: (listener: (change: StateChange) => void) => Effect.Effect<void, never, Scope.Scope>
+  /** The current state, read synchronously. */
+  readonly unsafeState: () => State
+  /** Counters and timings of the current state. */
+  readonly stats: Effect.Effect<Stats>
+  /** Rejects every call (`retryAfter` infinite) until {@link CircuitBreaker.reset}. */
+  readonly forceOpen: Effect.Effect<void>
+  /** Lets every call through and only records metrics, until {@link CircuitBreaker.reset}. */
+  readonly disable: Effect.Effect<void>
+  /** Closes the breaker and clears its counts and its reset schedule. */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * The state of a breaker.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type State = Data.TaggedEnum<{
+  Closed: {}
+  Open: {}
+  HalfOpen: {}
+  ForcedOpen: {}
+  Disabled: {}
+}>
+
+/**
+ * Constructors, guards and `$match` for {@link State}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const State: Data.TaggedEnum.Constructor<State> = internal.State
+
+/**
+ * A transition, with `at` in epoch milliseconds from `Clock`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StateChange {
+  readonly breaker: string
+  readonly from: State
+  readonly to: State
+  readonly at: number
+}
+
+/**
+ * A snapshot of a breaker.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly state: State
+  /** Counted failures held by the trip policy (consecutive, or in the window). */
+  readonly failures: number
+  /** Calls held by the window (0 for `consecutiveFailures`). */
+  readonly calls: number
+  /** Consecutive openings since the breaker last closed. */
+  readonly openings: number
+  /** How long until an open breaker admits a probe. */
+  readonly retryAfter: Duration.Duration
+}
+
+/**
+ * When a breaker opens: see {@link consecutiveFailures} and {@link failureRate}.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export type TripPolicy = Trip.TripPolicy
+
+/**
+ * The window of a {@link failureRate} policy.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export type Window = Trip.Window
+
+/**
+ * Opens on the `threshold`-th consecutive counted failure; a success resets
+ * the count.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export const consecutiveFailures = (threshold: number): TripPolicy => ({ _tag: "ConsecutiveFailures", threshold })
+
+/**
+ * Opens when at least `minimumCalls` are in the window and the share of
+ * failed calls reaches `threshold` — or, with `slowCall`, the share of calls
+ * that took at least `slowCall.duration` reaches `slowCall.threshold`.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export const failureRate = (options: {
+  readonly threshold: number
+  readonly minimumCalls: number
+  readonly window: Window
+  readonly slowCall?: { readonly duration: Duration.DurationInput; readonly threshold: number } | undefined
+}): TripPolicy => ({
+  _tag: "FailureRate",
+  threshold: options.threshold,
+  minimumCalls: options.minimumCalls,
+  window: options.window,
+  slowCall: options.slowCall === undefined ? undefined : {
+    duration: Duration.decode(options.slowCall.duration),
+    threshold: options.slowCall.threshold
+  }
+})
+
+/**
+ * The last `size` calls.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export const countWindow = (size: number): Window => ({ _tag: "CountWindow", size })
+
+/**
+ * The calls of the last `duration`, kept in `buckets` slices (default 10):
+ * a slice ages out as a whole.
+ *
+ * @since 0.1.0
+ * @category trip policies
+ */
+export const timeWindow = (duration: Duration.DurationInput, buckets = 10): Window => ({
+  _tag: "TimeWindow",
+  duration: Duration.decode(duration),
+  buckets
+})
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Names the breaker in errors and in the `breaker` label of its metrics. */
+  readonly name: string
+  /** When to open. Default: `consecutiveFailures(5)`. */
+  readonly trip?: TripPolicy | undefined
+  /**
+   * How long each successive opening lasts: the k-th consecutive opening
+   * waits the k-th delay; a schedule that ends keeps its last delay. Closing
+   * starts it over. Default: `Schedule.spaced("30 seconds")`.
+   */
+  readonly reset?: Schedule.Schedule<unknown, unknown> | undefined
+  /** Concurrent probes while half-open (default 1) and successes needed to close (default 1). */
+  readonly halfOpen?: {
+    readonly permits?: number | undefined
+    readonly successesToClose?: number | undefined
+  } | undefined
+  /** Interrupts a call that takes longer and fails it with {@link CallTimeoutError}. */
+  readonly callTimeout?: Duration.DurationInput | undefined
+  /**
+   * Which typed errors count as failures (default: all). An error for which it
+   * is `false` passes through and counts as neither success nor failure.
+   * Defects always count.
+   */
+  readonly isFailure?: ((error: unknown) => boolean) | undefined
+  /** Start disabled: every call goes through, only metrics are recorded. */
+  readonly disabled?: boolean | undefined
+}
+
+/**
+ * The call was rejected: the breaker is open (`retryAfter` until it probes
+ * again), half-open with every probe permit taken (`retryAfter` zero) or
+ * forced open (`retryAfter` infinite).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const CircuitOpenError = errors.CircuitOpenError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CircuitOpenError = errors.CircuitOpenError
+
+/**
+ * The call took longer than `callTimeout` and was interrupted.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const CallTimeoutError = errors.CallTimeoutError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CallTimeoutError = errors.CallTimeoutError
+
+/**
+ * What a call through a breaker adds to the error channel.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Unavailable = CircuitOpenError | CallTimeoutError
+
+/**
+ * An option was invalid; `make` dies with it, naming the option.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidOptionError = errors.InvalidOptionError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionError = errors.InvalidOptionError
+
+/**
+ * Creates a breaker whose half-open timer lives in the current scope.
+ * Invalid options are a defect ({@link InvalidOptionError}) naming the option.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options: Options) => Effect.Effect<CircuitBreaker, never, Scope.Scope> = internal.make
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker = internal.isCircuitBreaker

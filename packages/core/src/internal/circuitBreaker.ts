@@ -1,0 +1,534 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { pipeArguments } from "effect/Pipeable"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as MetricLabel from "effect/MetricLabel"
+import type * as CB from "../CircuitBreaker.js"
+import * as Metrics from "../Metrics.js"
+import { CallTimeoutError, CircuitOpenError, InvalidOptionError, withoutStack } from "./errors.js"
+import * as Trip from "./trip.js"
+
+/** @internal */
+export const TypeId: CB.TypeId = Symbol.for("@effect-resilience/core/CircuitBreaker") as CB.TypeId
+
+/** @internal */
+export const State = Data.taggedEnum<CB.State>()
+
+// State codes: the hot path switches on small integers, not on tags.
+const CLOSED = 0
+const OPEN = 1
+const HALF_OPEN = 2
+const FORCED_OPEN = 3
+const DISABLED = 4
+
+const states: ReadonlyArray<CB.State> = [
+  State.Closed(),
+  State.Open(),
+  State.HalfOpen(),
+  State.ForcedOpen(),
+  State.Disabled()
+]
+const stateLabels = ["closed", "open", "half_open", "forced_open", "disabled"] as const
+const gaugeValues = [0, 1, 2, 1, 0] as const
+
+// Outcome indices into the per-breaker label arrays.
+const SUCCESS = 0
+const FAILURE = 1
+const TIMEOUT = 2
+const REJECTED = 3
+const IGNORED = 4
+const INTERRUPTED = 5
+type Outcome = typeof SUCCESS | typeof FAILURE | typeof TIMEOUT | typeof REJECTED | typeof IGNORED | typeof INTERRUPTED
+
+const outcomeLabels = Metrics.callOutcomes.map((outcome) => MetricLabel.make("outcome", outcome))
+
+const defaultReset = Schedule.spaced("30 seconds")
+const defaultTrip: Trip.TripPolicy = { _tag: "ConsecutiveFailures", threshold: 5 }
+const zero = Duration.zero
+const infinity = Duration.infinity
+
+class BreakerImpl {
+  code: number
+  /** Bumped on every transition: outcomes of calls admitted earlier are stale. */
+  generation = 0
+  /** Epoch millis at which an Open breaker lets probes through. */
+  until = 0
+  openings = 0
+  scheduleState: unknown
+  lastDelay = -1
+  probes = 0
+  probeSuccesses = 0
+  timer: Fiber.RuntimeFiber<void> | undefined = undefined
+  listeners: Array<(change: CB.StateChange) => void> | undefined = undefined
+  /** Rejections with a fixed `retryAfter` are built once, when first needed. */
+  forcedOpenError: CircuitOpenError | undefined = undefined
+  busyError: CircuitOpenError | undefined = undefined
+
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly callLabels: ReadonlyArray<ReadonlyArray<MetricLabel.MetricLabel>>
+
+  constructor(
+    readonly name: string,
+    readonly clock: Clock.Clock,
+    readonly scope: Scope.Scope,
+    readonly tracker: Trip.Tracker,
+    readonly schedule: Schedule.Schedule<unknown, unknown>,
+    readonly permits: number,
+    readonly successesToClose: number,
+    readonly callTimeout: Duration.Duration | undefined,
+    readonly isFailure: ((error: unknown) => boolean) | undefined,
+    disabled: boolean
+  ) {
+    this.code = disabled ? DISABLED : CLOSED
+    this.scheduleState = schedule.initial
+    const breakerLabel = MetricLabel.make("breaker", name)
+    this.labels = [breakerLabel]
+    // Stable label arrays: Effect caches metric hooks per array identity.
+    this.callLabels = outcomeLabels.map((outcome) => [breakerLabel, outcome])
+  }
+
+  initMetrics() {
+    Metrics.breakerState.unsafeUpdate(gaugeValues[this.code]!, this.labels)
+    Metrics.breakerFailures.unsafeUpdate(0, this.labels)
+    Metrics.breakerFallbackCalls.unsafeUpdate(0, this.labels)
+    for (const labels of this.callLabels) Metrics.breakerCalls.unsafeUpdate(0, labels)
+    Metrics.breakerCallDuration.unsafeValue(this.labels)
+    Metrics.fallbackDuration.unsafeValue(this.labels)
+    for (const [from, to] of [[CLOSED, OPEN], [OPEN, HALF_OPEN], [HALF_OPEN, CLOSED], [HALF_OPEN, OPEN]] as const) {
+      Metrics.breakerTransitions.unsafeUpdate(0, this.transitionLabels(from, to))
+    }
+  }
+
+  transitionLabels(from: number, to: number): ReadonlyArray<MetricLabel.MetricLabel> {
+    return [this.labels[0]!, MetricLabel.make("from", stateLabels[from]!), MetricLabel.make("to", stateLabels[to]!)]
+  }
+
+  // ---------------------------------------------------------------------------
+  // calls
+  // ---------------------------------------------------------------------------
+
+  run<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
+    return Effect.suspend(() => {
+      switch (this.code) {
+        case CLOSED:
+        case DISABLED:
+          return this.observe(effect, this.generation)
+        case OPEN: {
+          const now = this.clock.unsafeCurrentTimeMillis()
+          if (now < this.until) return this.reject(Duration.millis(this.until - now))
+          // The delay has passed but the timer fiber has not run yet.
+          this.transition(HALF_OPEN, now)
+          return this.probe(effect)
+        }
+        case HALF_OPEN:
+          return this.probe(effect)
+        default:
+          return this.reject(infinity)
+      }
+    })
+  }
+
+  reject(retryAfter: Duration.Duration): Effect.Effect<never, CircuitOpenError> {
+    Metrics.breakerCalls.unsafeUpdate(1, this.callLabels[REJECTED]!)
+    let error: CircuitOpenError
+    if (retryAfter === infinity) {
+      error = this.forcedOpenError ??= this.openError(infinity)
+    } else if (retryAfter === zero) {
+      error = this.busyError ??= this.openError(zero)
+    } else {
+      error = this.openError(retryAfter)
+    }
+    return Effect.failCause(Cause.fail(error))
+  }
+
+  openError(retryAfter: Duration.Duration): CircuitOpenError {
+    return withoutStack(() => new CircuitOpenError({ breaker: this.name, retryAfter }))
+  }
+
+  timed<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
+    const timeout = this.callTimeout
+    if (timeout === undefined) return effect
+    return Effect.timeoutFail(effect, {
+      duration: timeout,
+      onTimeout: () => withoutStack(() => new CallTimeoutError({ breaker: this.name, timeout }))
+    })
+  }
+
+  /** Closed (or disabled) path: two Effect operations and synchronous bookkeeping. */
+  observe<A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    generation: number
+  ): Effect.Effect<A, E | CallTimeoutError, R> {
+    const start = this.clock.unsafeCurrentTimeNanos()
+    return Effect.matchCauseEffect(this.timed(effect), {
+      onSuccess: (a) => {
+        this.completed(SUCCESS, start, generation)
+        return Effect.succeed(a)
+      },
+      onFailure: (cause) => {
+        const outcome = this.classify(cause)
+        return this.completed(outcome, start, generation)
+          ? Effect.zipRight(this.scheduleHalfOpen(this.generation), Effect.failCause(cause))
+          : Effect.failCause(cause)
+      }
+    })
+  }
+
+  /**
+   * Records an outcome of the closed path. Returns `true` when the breaker
+   * must open.
+   */
+  completed(outcome: Outcome, start: bigint, generation: number): boolean {
+    if (outcome === INTERRUPTED) return false
+    const nanos = this.clock.unsafeCurrentTimeNanos() - start
+    const millis = Number(nanos) / 1e6
+    this.record(outcome, millis)
+    if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
+    if (this.tracker.record(outcome !== SUCCESS, millis, this.clock.unsafeCurrentTimeMillis())) {
+      this.transition(OPEN, this.clock.unsafeCurrentTimeMillis())
+      return true
+    }
+    return false
+  }
+
+  record(outcome: Outcome, millis: number) {
+    Metrics.breakerCalls.unsafeUpdate(1, this.callLabels[outcome]!)
+    Metrics.breakerCallDuration.unsafeUpdate(millis / 1000, this.labels)
+    if (outcome === FAILURE || outcome === TIMEOUT) Metrics.breakerFailures.unsafeUpdate(1, this.labels)
+  }
+
+  classify(cause: Cause.Cause<unknown>): Outcome {
+    if (Cause.isInterruptedOnly(cause)) return INTERRUPTED
+    // A defect is a failure whatever else the cause holds.
+    if (Cause.isDie(cause)) return FAILURE
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "None") return INTERRUPTED
+    const error = failure.value
+    if (error instanceof CallTimeoutError && error.breaker === this.name && this.callTimeout !== undefined) {
+      return TIMEOUT
+    }
+    if (this.isFailure === undefined) return FAILURE
+    try {
+      return this.isFailure(error) ? FAILURE : IGNORED
+    } catch {
+      return FAILURE
+    }
+  }
+
+  /**
+   * Half-open path. Uninterruptible between taking a permit and installing
+   * the finalizer that returns it, so an interrupted probe never leaks one.
+   */
+  probe<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        if (this.code !== HALF_OPEN) return this.run(effect)
+        if (this.probes >= this.permits) return this.reject(zero)
+        this.probes++
+        const generation = this.generation
+        const start = this.clock.unsafeCurrentTimeNanos()
+        return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start))
+      })
+    )
+  }
+
+  probeDone(exit: Exit.Exit<unknown, unknown>, generation: number, start: bigint): Effect.Effect<void> {
+    const outcome = exit._tag === "Success" ? SUCCESS : this.classify(exit.cause)
+    if (outcome !== INTERRUPTED) {
+      this.record(outcome, Number(this.clock.unsafeCurrentTimeNanos() - start) / 1e6)
+    }
+    // A transition since admission (reset, forceOpen, …) already cleared the probes.
+    if (generation !== this.generation) return Effect.void
+    this.probes--
+    switch (outcome) {
+      case SUCCESS:
+        if (++this.probeSuccesses >= this.successesToClose) this.close(this.clock.unsafeCurrentTimeMillis())
+        return Effect.void
+      case FAILURE:
+      case TIMEOUT:
+        this.transition(OPEN, this.clock.unsafeCurrentTimeMillis())
+        return this.scheduleHalfOpen(this.generation)
+      default:
+        return Effect.void
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // transitions
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Completes an opening that `transition(OPEN)` started synchronously: takes
+   * the next delay of the reset schedule (an Effect: jitter reads `Random`) and starts the half-open timer.
+   */
+  scheduleHalfOpen(generation: number): Effect.Effect<void> {
+    const now = this.clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(
+      this.schedule.step(now, this.openings, this.scheduleState),
+      ([state, _, decision]) => {
+        if (generation !== this.generation) return Effect.void
+        let delay: number
+        if (ScheduleDecision.isContinue(decision)) {
+          this.scheduleState = state
+          delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
+          this.lastDelay = delay
+        } else {
+          // A schedule that has ended keeps its last delay.
+          delay = Math.max(0, this.lastDelay)
+        }
+        this.openings++
+        this.until = now + delay
+        return this.startTimer(generation, delay)
+      }
+    )
+  }
+
+  startTimer(generation: number, delay: number): Effect.Effect<void> {
+    const previous = this.timer
+    const wake = Effect.zipRight(
+      this.clock.sleep(Duration.millis(delay)),
+      Effect.sync(() => {
+        if (this.generation === generation && this.code === OPEN) {
+          this.transition(HALF_OPEN, this.clock.unsafeCurrentTimeMillis())
+        }
+      })
+    )
+    // Openings can start inside a probe's finalizer: the timer must not inherit
+    // its uninterruptibility, or closing the scope would wait for the sleep.
+    const fork = Effect.map(Effect.forkIn(Effect.interruptible(wake), this.scope), (fiber) => {
+      this.timer = fiber
+    })
+    return previous === undefined ? fork : Effect.zipRight(Fiber.interruptFork(previous), fork)
+  }
+
+  close(now: number) {
+    this.transition(CLOSED, now)
+  }
+
+  transition(to: number, now: number) {
+    const from = this.code
+    if (from === to) return
+    this.code = to
+    this.generation++
+    this.probes = 0
+    this.probeSuccesses = 0
+    if (to === OPEN) {
+      // Until `open` has computed the delay, reject with an unknown wait.
+      this.until = Infinity
+    } else if (to === CLOSED) {
+      this.tracker.clear()
+      this.scheduleState = this.schedule.initial
+      this.openings = 0
+      this.lastDelay = -1
+    }
+    Metrics.breakerState.unsafeUpdate(gaugeValues[to]!, this.labels)
+    Metrics.breakerTransitions.unsafeUpdate(1, this.transitionLabels(from, to))
+    const listeners = this.listeners
+    if (listeners !== undefined && listeners.length > 0) {
+      const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
+      for (const listener of listeners.slice()) {
+        try {
+          listener(change)
+        } catch {
+          // A listener must not break the breaker.
+        }
+      }
+    }
+  }
+
+  /** A manual transition: stops the half-open timer and clears the trip counts. */
+  manual(to: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const timer = this.timer
+      this.timer = undefined
+      if (this.code === to) {
+        if (to === CLOSED) this.tracker.clear()
+      } else {
+        this.transition(to, this.clock.unsafeCurrentTimeMillis())
+        if (to !== CLOSED) this.tracker.clear()
+      }
+      return timer === undefined ? Effect.void : Fiber.interruptFork(timer)
+    })
+  }
+
+  currentState(): CB.State {
+    if (this.code === OPEN) {
+      const now = this.clock.unsafeCurrentTimeMillis()
+      if (now >= this.until) this.transition(HALF_OPEN, now)
+    }
+    return states[this.code]!
+  }
+
+  addListener(listener: (change: CB.StateChange) => void): () => void {
+    const listeners = this.listeners ??= []
+    listeners.push(listener)
+    return () => {
+      const index = listeners.indexOf(listener)
+      if (index >= 0) listeners.splice(index, 1)
+    }
+  }
+
+  shutdown(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const timer = this.timer
+      this.timer = undefined
+      this.listeners = undefined
+      return timer === undefined ? Effect.void : Fiber.interrupt(timer)
+    })
+  }
+}
+
+const ImplKey = Symbol.for("@effect-resilience/core/CircuitBreaker/impl")
+
+interface Handle {
+  readonly [ImplKey]: BreakerImpl
+}
+
+const implOf = (self: unknown): BreakerImpl => (self as Handle)[ImplKey]
+
+// Shared by every breaker: per-instance memory is the function and its impl.
+const BreakerProto = Object.setPrototypeOf(
+  {
+    [TypeId]: TypeId,
+    get state() {
+      const impl = implOf(this)
+      return Effect.sync(() => impl.currentState())
+    },
+    get changes() {
+      const impl = implOf(this)
+      return Stream.asyncPush<CB.StateChange>(
+        (emit) =>
+          Effect.acquireRelease(
+            Effect.sync(() => impl.addListener((change) => emit.single(change))),
+            (remove) => Effect.sync(remove)
+          ),
+        { bufferSize: "unbounded" }
+      )
+    },
+    onChange(this: Handle, listener: (change: CB.StateChange) => void) {
+      const impl = this[ImplKey]
+      return Effect.acquireRelease(
+        Effect.sync(() => impl.addListener(listener)),
+        (remove) => Effect.sync(remove)
+      ).pipe(Effect.asVoid)
+    },
+    unsafeState(this: Handle) {
+      return this[ImplKey].currentState()
+    },
+    get forceOpen() {
+      return implOf(this).manual(FORCED_OPEN)
+    },
+    get disable() {
+      return implOf(this).manual(DISABLED)
+    },
+    get reset() {
+      return implOf(this).manual(CLOSED)
+    },
+    get stats() {
+      const impl = implOf(this)
+      return Effect.sync((): CB.Stats => {
+        const now = impl.clock.unsafeCurrentTimeMillis()
+        return {
+          state: impl.currentState(),
+          failures: impl.tracker.failures(now),
+          calls: impl.tracker.calls(now),
+          openings: impl.openings,
+          retryAfter: impl.code === OPEN
+            ? Duration.millis(Math.max(0, impl.until - now))
+            : impl.code === FORCED_OPEN
+            ? infinity
+            : zero
+        }
+      })
+    },
+    pipe() {
+      return pipeArguments(this, arguments)
+    }
+  },
+  Function.prototype
+)
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+const module = "CircuitBreaker.make"
+
+const invalid = (option: string, expected: string, actual: unknown) =>
+  Effect.die(new InvalidOptionError({ module, option, expected, actual }))
+
+const isPositiveInt = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0
+
+const decodeDuration = (input: unknown): Duration.Duration | undefined => {
+  try {
+    return Duration.decode(input as Duration.DurationInput)
+  } catch {
+    return undefined
+  }
+}
+
+/** @internal */
+export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    if (options === null || typeof options !== "object") return invalid("options", "an object", options)
+    if (typeof options.name !== "string" || options.name.trim().length === 0) {
+      return invalid("name", "a non-empty string", options.name)
+    }
+    const trip = (options.trip ?? defaultTrip) as Trip.TripPolicy
+    const tripError = Trip.validate(module, trip)
+    if (tripError !== undefined) return Effect.die(tripError)
+    const reset = options.reset ?? defaultReset
+    if (!Schedule.isSchedule(reset)) return invalid("reset", "a Schedule", reset)
+    const permits = options.halfOpen?.permits ?? 1
+    if (!isPositiveInt(permits)) return invalid("halfOpen.permits", "a positive integer", permits)
+    const successesToClose = options.halfOpen?.successesToClose ?? 1
+    if (!isPositiveInt(successesToClose)) {
+      return invalid("halfOpen.successesToClose", "a positive integer", successesToClose)
+    }
+    let callTimeout: Duration.Duration | undefined
+    if (options.callTimeout !== undefined) {
+      callTimeout = decodeDuration(options.callTimeout)
+      if (callTimeout === undefined || !Duration.isFinite(callTimeout) || Duration.toMillis(callTimeout) <= 0) {
+        return invalid("callTimeout", "a positive finite duration", options.callTimeout)
+      }
+    }
+    if (options.isFailure !== undefined && typeof options.isFailure !== "function") {
+      return invalid("isFailure", "a function", options.isFailure)
+    }
+    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) => {
+      const impl = new BreakerImpl(
+        options.name,
+        clock,
+        scope,
+        Trip.makeTracker(trip),
+        reset,
+        permits,
+        successesToClose,
+        callTimeout,
+        options.isFailure,
+        options.disabled === true
+      )
+      impl.initMetrics()
+      const breaker = <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
+      Object.setPrototypeOf(breaker, BreakerProto)
+      Object.defineProperty(breaker, "name", { value: options.name })
+      Object.defineProperty(breaker, ImplKey, { value: impl })
+      return Effect.as(
+        Effect.addFinalizer(() => impl.shutdown()),
+        breaker as unknown as CB.CircuitBreaker
+      )
+    })
+  })
+
+/** @internal */
+export const isCircuitBreaker = (u: unknown): u is CB.CircuitBreaker =>
+  typeof u === "function" && TypeId in u

@@ -1,0 +1,66 @@
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+
+/**
+ * Builds an error without capturing a stack trace: rejections are expected,
+ * frequent and on the hot path, and a stack costs ~2 µs each.
+ *
+ * @internal
+ */
+export const withoutStack = <A>(f: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return f()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+/** @internal */
+export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
+  /** The name of the breaker that rejected the call. */
+  readonly breaker: string
+  /** How long until the breaker lets a probe through (infinite when forced open). */
+  readonly retryAfter: Duration.Duration
+}> {
+  override get message(): string {
+    return Duration.isFinite(this.retryAfter)
+      ? `Circuit breaker "${this.breaker}" is open: retry after ${Duration.format(this.retryAfter)}`
+      : `Circuit breaker "${this.breaker}" is forced open`
+  }
+}
+
+/** @internal */
+export class CallTimeoutError extends Data.TaggedError("CallTimeoutError")<{
+  /** The name of the breaker whose call timed out. */
+  readonly breaker: string
+  /** The configured `callTimeout`. */
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `Call through circuit breaker "${this.breaker}" timed out after ${Duration.format(this.timeout)}`
+  }
+}
+
+/** @internal */
+export class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{
+  /** Where the option was given, e.g. `CircuitBreaker.make`. */
+  readonly module: string
+  /** The option's path, e.g. `halfOpen.permits`. */
+  readonly option: string
+  /** What it must be. */
+  readonly expected: string
+  /** What was given. */
+  readonly actual: unknown
+}> {
+  override get message(): string {
+    let actual: string
+    try {
+      actual = typeof this.actual === "string" ? JSON.stringify(this.actual) : String(this.actual)
+    } catch {
+      actual = "<unprintable>"
+    }
+    return `${this.module}: option "${this.option}" must be ${this.expected}, got ${actual}`
+  }
+}

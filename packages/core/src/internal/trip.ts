@@ -1,0 +1,251 @@
+import * as Duration from "effect/Duration"
+import { InvalidOptionError } from "./errors.js"
+
+/** @internal */
+export interface CountWindow {
+  readonly _tag: "CountWindow"
+  readonly size: number
+}
+
+/** @internal */
+export interface TimeWindow {
+  readonly _tag: "TimeWindow"
+  readonly duration: Duration.Duration
+  readonly buckets: number
+}
+
+/** @internal */
+export type Window = CountWindow | TimeWindow
+
+/** @internal */
+export interface ConsecutiveFailures {
+  readonly _tag: "ConsecutiveFailures"
+  readonly threshold: number
+}
+
+/** @internal */
+export interface FailureRate {
+  readonly _tag: "FailureRate"
+  readonly threshold: number
+  readonly minimumCalls: number
+  readonly window: Window
+  readonly slowCall: { readonly duration: Duration.Duration; readonly threshold: number } | undefined
+}
+
+/** @internal */
+export type TripPolicy = ConsecutiveFailures | FailureRate
+
+/**
+ * The mutable per-breaker counterpart of a {@link TripPolicy}. `record`
+ * returns `true` when the recorded outcome must open the breaker.
+ *
+ * @internal
+ */
+export interface Tracker {
+  record(failed: boolean, durationMillis: number, now: number): boolean
+  clear(): void
+  /** Counted failures currently held (consecutive, or in the window). */
+  failures(now: number): number
+  /** Calls currently held (0 for consecutive failures). */
+  calls(now: number): number
+}
+
+const isPositiveInt = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0
+const isRate = (n: unknown): n is number => typeof n === "number" && n > 0 && n <= 1
+
+/**
+ * Validates a policy; returns the first problem found.
+ *
+ * @internal
+ */
+export const validate = (module: string, policy: TripPolicy): InvalidOptionError | undefined => {
+  const invalid = (option: string, expected: string, actual: unknown) =>
+    new InvalidOptionError({ module, option, expected, actual })
+  switch (policy._tag) {
+    case "ConsecutiveFailures":
+      return isPositiveInt(policy.threshold)
+        ? undefined
+        : invalid("trip.threshold", "a positive integer (consecutiveFailures(n))", policy.threshold)
+    case "FailureRate": {
+      if (!isRate(policy.threshold)) return invalid("trip.threshold", "a rate in (0, 1]", policy.threshold)
+      if (!isPositiveInt(policy.minimumCalls)) {
+        return invalid("trip.minimumCalls", "a positive integer", policy.minimumCalls)
+      }
+      const window = policy.window
+      if (window._tag === "CountWindow") {
+        if (!isPositiveInt(window.size)) return invalid("trip.window.size", "a positive integer", window.size)
+        if (policy.minimumCalls > window.size) {
+          return invalid(
+            "trip.minimumCalls",
+            `at most the count window size (${window.size}), or the breaker could never open`,
+            policy.minimumCalls
+          )
+        }
+      } else {
+        if (!Duration.isFinite(window.duration) || Duration.toMillis(window.duration) <= 0) {
+          return invalid("trip.window.duration", "a positive finite duration", Duration.format(window.duration))
+        }
+        if (!isPositiveInt(window.buckets)) return invalid("trip.window.buckets", "a positive integer", window.buckets)
+      }
+      if (policy.slowCall !== undefined) {
+        if (!isRate(policy.slowCall.threshold)) {
+          return invalid("trip.slowCall.threshold", "a rate in (0, 1]", policy.slowCall.threshold)
+        }
+        if (!Duration.isFinite(policy.slowCall.duration) || Duration.toMillis(policy.slowCall.duration) < 0) {
+          return invalid(
+            "trip.slowCall.duration",
+            "a non-negative finite duration",
+            Duration.format(policy.slowCall.duration)
+          )
+        }
+      }
+      return undefined
+    }
+  }
+}
+
+class ConsecutiveTracker implements Tracker {
+  count = 0
+  constructor(readonly threshold: number) {}
+  record(failed: boolean): boolean {
+    if (!failed) {
+      this.count = 0
+      return false
+    }
+    return ++this.count >= this.threshold
+  }
+  clear() {
+    this.count = 0
+  }
+  failures() {
+    return this.count
+  }
+  calls() {
+    return 0
+  }
+}
+
+const FAILED = 1
+const SLOW = 2
+
+/** Ring buffer of the last `size` outcomes, with running totals. */
+class CountWindowTracker implements Tracker {
+  readonly outcomes: Uint8Array
+  next = 0
+  total = 0
+  failed = 0
+  slow = 0
+  constructor(
+    readonly size: number,
+    readonly threshold: number,
+    readonly minimumCalls: number,
+    readonly slowMillis: number,
+    readonly slowThreshold: number
+  ) {
+    this.outcomes = new Uint8Array(size)
+  }
+  record(failed: boolean, durationMillis: number): boolean {
+    const flags = (failed ? FAILED : 0) | (durationMillis >= this.slowMillis ? SLOW : 0)
+    if (this.total === this.size) {
+      const evicted = this.outcomes[this.next]!
+      if (evicted & FAILED) this.failed--
+      if (evicted & SLOW) this.slow--
+    } else {
+      this.total++
+    }
+    this.outcomes[this.next] = flags
+    if (flags & FAILED) this.failed++
+    if (flags & SLOW) this.slow++
+    this.next = this.next + 1 === this.size ? 0 : this.next + 1
+    return this.total >= this.minimumCalls &&
+      (this.failed / this.total >= this.threshold || this.slow / this.total >= this.slowThreshold)
+  }
+  clear() {
+    this.outcomes.fill(0)
+    this.next = 0
+    this.total = 0
+    this.failed = 0
+    this.slow = 0
+  }
+  failures() {
+    return this.failed
+  }
+  calls() {
+    return this.total
+  }
+}
+
+/**
+ * `buckets` slices of `duration`: a slice is reused (and cleared) once its
+ * epoch has left the window, so old outcomes age out without a timer.
+ */
+class TimeWindowTracker implements Tracker {
+  readonly epochs: Float64Array
+  readonly counts: Uint32Array // [calls, failed, slow] per bucket
+  readonly bucketMillis: number
+  constructor(
+    readonly buckets: number,
+    durationMillis: number,
+    readonly threshold: number,
+    readonly minimumCalls: number,
+    readonly slowMillis: number,
+    readonly slowThreshold: number
+  ) {
+    this.bucketMillis = durationMillis / buckets
+    this.epochs = new Float64Array(buckets).fill(-Infinity)
+    this.counts = new Uint32Array(buckets * 3)
+  }
+  private sum(now: number, offset: number): number {
+    const current = Math.floor(now / this.bucketMillis)
+    let n = 0
+    for (let i = 0; i < this.buckets; i++) {
+      if (this.epochs[i]! > current - this.buckets) n += this.counts[i * 3 + offset]!
+    }
+    return n
+  }
+  record(failed: boolean, durationMillis: number, now: number): boolean {
+    const epoch = Math.floor(now / this.bucketMillis)
+    const slot = epoch % this.buckets
+    if (this.epochs[slot] !== epoch) {
+      this.epochs[slot] = epoch
+      this.counts[slot * 3] = 0
+      this.counts[slot * 3 + 1] = 0
+      this.counts[slot * 3 + 2] = 0
+    }
+    this.counts[slot * 3]!++
+    if (failed) this.counts[slot * 3 + 1]!++
+    if (durationMillis >= this.slowMillis) this.counts[slot * 3 + 2]!++
+    const total = this.sum(now, 0)
+    if (total < this.minimumCalls) return false
+    // Division, not multiplication: 3 / 10 >= 0.3 holds, 3 >= 0.3 * 10 does not.
+    return this.sum(now, 1) / total >= this.threshold || this.sum(now, 2) / total >= this.slowThreshold
+  }
+  clear() {
+    this.epochs.fill(-Infinity)
+    this.counts.fill(0)
+  }
+  failures(now: number) {
+    return this.sum(now, 1)
+  }
+  calls(now: number) {
+    return this.sum(now, 0)
+  }
+}
+
+/** @internal */
+export const makeTracker = (policy: TripPolicy): Tracker => {
+  if (policy._tag === "ConsecutiveFailures") return new ConsecutiveTracker(policy.threshold)
+  // Without `slowCall`, no call is slow: an infinite duration never matches.
+  const slowMillis = policy.slowCall ? Duration.toMillis(policy.slowCall.duration) : Infinity
+  const slowThreshold = policy.slowCall ? policy.slowCall.threshold : Infinity
+  return policy.window._tag === "CountWindow"
+    ? new CountWindowTracker(policy.window.size, policy.threshold, policy.minimumCalls, slowMillis, slowThreshold)
+    : new TimeWindowTracker(
+      policy.window.buckets,
+      Duration.toMillis(policy.window.duration),
+      policy.threshold,
+      policy.minimumCalls,
+      slowMillis,
+      slowThreshold
+    )
+}

@@ -1,0 +1,628 @@
+import { CircuitBreaker } from "@effect-resilience/core"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
+import * as TestClock from "effect/TestClock"
+import { Metrics } from "@effect-resilience/core"
+import { calls, failures, stateGauge, transitions, uniqueName } from "./utils.js"
+
+const boom = Effect.fail("boom" as const)
+const ok = Effect.succeed("ok" as const)
+
+const tag = (breaker: CircuitBreaker.CircuitBreaker) => breaker.state.pipe(Effect.map((s) => s._tag))
+
+/** Runs `n` failing calls, ignoring their errors. */
+const failN = (breaker: CircuitBreaker.CircuitBreaker, n: number, effect: Effect.Effect<never, unknown> = boom) =>
+  Effect.forEach(Array.from({ length: n }), () => Effect.either(breaker(effect)), { discard: true })
+
+describe("CircuitBreaker", () => {
+  describe("consecutiveFailures", () => {
+    it.scoped("opens on the n-th consecutive failure; a success resets the count", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("cf"), trip: CircuitBreaker.consecutiveFailures(3) })
+        yield* failN(breaker, 2)
+        expect((yield* breaker.stats).failures).toBe(2)
+        expect(yield* breaker(ok)).toBe("ok")
+        expect((yield* breaker.stats).failures).toBe(0)
+        yield* failN(breaker, 2)
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("the failing call that trips keeps its own error", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("cf"), trip: CircuitBreaker.consecutiveFailures(1) })
+        const error = yield* Effect.flip(breaker(boom))
+        expect(error).toBe("boom")
+        const rejected = yield* Effect.flip(breaker(boom))
+        expect(rejected._tag).toBe("CircuitOpenError")
+      }))
+  })
+
+  describe("failureRate", () => {
+    it.scoped("count window: opens once minimumCalls are in and the rate reaches the threshold", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("rate"),
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 4, window: CircuitBreaker.countWindow(4) })
+        })
+        yield* failN(breaker, 3)
+        // 3 of 3 failed, but fewer than minimumCalls
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* breaker(ok)
+        // 3 of 4 = 75 % ≥ 50 % would open if the trip were evaluated on success too:
+        // it is, since the window holds 4 calls now
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("count window slides: old failures leave the window", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("rate"),
+          trip: CircuitBreaker.failureRate({ threshold: 0.6, minimumCalls: 5, window: CircuitBreaker.countWindow(5) })
+        })
+        // F F S S S → 40 %, closed
+        yield* failN(breaker, 2)
+        yield* breaker(ok).pipe(Effect.repeatN(2))
+        expect(yield* tag(breaker)).toBe("Closed")
+        expect((yield* breaker.stats).failures).toBe(2)
+        // F evicts the first F: F S S S F → 40 %
+        yield* failN(breaker, 1)
+        expect((yield* breaker.stats).failures).toBe(2)
+        expect(yield* tag(breaker)).toBe("Closed")
+        // S S S F F then … F F F: S F F F (+F) reaches 60 %
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Closed") // S S F F F? no: S S S F F = 40 %
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Open") // S S F F F = 60 %
+      }))
+
+    it.scoped("exact rates reach their threshold (no floating point surprise)", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("rate"),
+          trip: CircuitBreaker.failureRate({ threshold: 0.3, minimumCalls: 10, window: CircuitBreaker.countWindow(10) })
+        })
+        yield* breaker(ok).pipe(Effect.repeatN(6))
+        yield* failN(breaker, 2)
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* failN(breaker, 1) // 3 of 10 = 0.3
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("time window: failures older than the window age out", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("time"),
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 4,
+            window: CircuitBreaker.timeWindow("10 seconds", 10)
+          })
+        })
+        yield* failN(breaker, 3)
+        expect((yield* breaker.stats).calls).toBe(3)
+        yield* TestClock.adjust("11 seconds")
+        expect((yield* breaker.stats).calls).toBe(0)
+        yield* breaker(ok).pipe(Effect.repeatN(2))
+        yield* failN(breaker, 1)
+        // 1 of 4 in the window
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* TestClock.adjust("5 seconds")
+        yield* failN(breaker, 2)
+        // 3 of 6 in the window
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("slow calls: opens when the slow-call rate reaches its threshold, even if all succeed", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("slow"),
+          trip: CircuitBreaker.failureRate({
+            threshold: 1,
+            minimumCalls: 4,
+            window: CircuitBreaker.countWindow(4),
+            slowCall: { duration: "1 second", threshold: 0.5 }
+          })
+        })
+        const slow = Effect.as(Effect.sleep("2 seconds"), "slow")
+        yield* breaker(ok).pipe(Effect.repeatN(2))
+        const fiber = yield* Effect.fork(breaker(slow))
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* Fiber.join(fiber)).toBe("slow")
+        // 1 slow of 4
+        expect(yield* tag(breaker)).toBe("Closed")
+        const fiber2 = yield* Effect.fork(breaker(slow))
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(fiber2)
+        // 2 slow of 4
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+  })
+
+  describe("open", () => {
+    it.scoped("rejects at once with retryAfter and never runs the effect", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("open")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("30 seconds")
+        })
+        yield* failN(breaker, 1)
+        yield* TestClock.adjust("10 seconds")
+        const runs = yield* Ref.make(0)
+        const error = yield* Effect.flip(breaker(Ref.update(runs, (n) => n + 1)))
+        assert(error instanceof CircuitBreaker.CircuitOpenError)
+        expect(error.breaker).toBe(name)
+        expect(Duration.toMillis(error.retryAfter)).toBe(20_000)
+        expect(error.message).toContain(name)
+        expect(yield* Ref.get(runs)).toBe(0)
+        expect(yield* calls(name, "rejected")).toBe(1)
+      }))
+  })
+
+  describe("reset schedule", () => {
+    it.scoped("moves to HalfOpen by itself when the delay has passed: state, changes and gauge see it", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("reset")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("30 seconds")
+        })
+        const seen = yield* Ref.make<Array<string>>([])
+        yield* breaker.onChange((c) => Effect.runSync(Ref.update(seen, (xs) => [...xs, `${c.from._tag}>${c.to._tag}`])))
+        yield* failN(breaker, 1)
+        yield* TestClock.adjust("29 seconds")
+        expect(yield* stateGauge(name)).toBe(1)
+        yield* TestClock.adjust("1 second")
+        // the timer fiber has moved it, no call and no state read needed
+        expect(yield* stateGauge(name)).toBe(2)
+        expect(yield* Ref.get(seen)).toEqual(["Closed>Open", "Open>HalfOpen"])
+        expect(yield* tag(breaker)).toBe("HalfOpen")
+      }))
+
+    const delaysOf = (reset: Schedule.Schedule<unknown, unknown>, openings: number) =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("delays"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset
+        })
+        const delays: Array<number> = []
+        yield* failN(breaker, 1)
+        for (let i = 0; i < openings; i++) {
+          const stats = yield* breaker.stats
+          delays.push(Duration.toMillis(stats.retryAfter))
+          yield* TestClock.adjust(stats.retryAfter)
+          expect(yield* tag(breaker)).toBe("HalfOpen")
+          // the probe fails: the next opening
+          yield* failN(breaker, 1)
+        }
+        return { breaker, delays }
+      })
+
+    it.scoped("the k-th consecutive opening uses the k-th delay (exponential)", () =>
+      Effect.gen(function*() {
+        const { delays } = yield* delaysOf(Schedule.exponential("10 seconds"), 4)
+        expect(delays).toEqual([10_000, 20_000, 40_000, 80_000])
+      }))
+
+    it.scoped("a schedule that ends keeps its last delay", () =>
+      Effect.gen(function*() {
+        const { delays } = yield* delaysOf(Schedule.fromDelays("1 second", "5 seconds"), 4)
+        expect(delays).toEqual([1_000, 5_000, 5_000, 5_000])
+      }))
+
+    it.scoped("jittered delays stay within the jitter bounds", () =>
+      Effect.gen(function*() {
+        const { delays } = yield* delaysOf(Schedule.jittered(Schedule.spaced("10 seconds")), 5)
+        for (const delay of delays) {
+          expect(delay).toBeGreaterThanOrEqual(8_000)
+          expect(delay).toBeLessThanOrEqual(12_000)
+        }
+      }))
+
+    it.scoped("closing resets the schedule", () =>
+      Effect.gen(function*() {
+        const { breaker } = yield* delaysOf(Schedule.exponential("10 seconds"), 2)
+        yield* TestClock.adjust("40 seconds")
+        yield* breaker(ok)
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* failN(breaker, 1)
+        expect(Duration.toMillis((yield* breaker.stats).retryAfter)).toBe(10_000)
+      }))
+
+    it.scoped("a probe that is not yet due is rejected; one due after the timer is admitted", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("due"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("5 seconds")
+        })
+        yield* failN(breaker, 1)
+        yield* TestClock.adjust("4999 millis")
+        expect(Either.isLeft(yield* Effect.either(breaker(ok)))).toBe(true)
+        yield* TestClock.adjust("1 millis")
+        expect(yield* breaker(ok)).toBe("ok")
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+  })
+
+  describe("half-open", () => {
+    const openThenHalfOpen = (options: Partial<CircuitBreaker.Options>) =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("half"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("1 second"),
+          ...options
+        })
+        yield* failN(breaker, 1)
+        yield* TestClock.adjust("1 second")
+        expect(yield* tag(breaker)).toBe("HalfOpen")
+        return breaker
+      })
+
+    it.scoped("under 1,000 concurrent callers exactly `permits` probes run", () =>
+      Effect.gen(function*() {
+        const breaker = yield* openThenHalfOpen({ halfOpen: { permits: 3, successesToClose: 3 } })
+        const runs = yield* Ref.make(0)
+        const probe = Ref.update(runs, (n) => n + 1).pipe(Effect.zipRight(Effect.sleep("1 second")))
+        const fiber = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: 1000 }), () => Effect.either(breaker(probe)), {
+            concurrency: "unbounded"
+          })
+        )
+        yield* TestClock.adjust("1 second")
+        const results = yield* Fiber.join(fiber)
+        expect(yield* Ref.get(runs)).toBe(3)
+        const rejected = results.filter(Either.isLeft)
+        expect(rejected).toHaveLength(997)
+        for (const r of rejected) {
+          assert(r.left instanceof CircuitBreaker.CircuitOpenError)
+          expect(Duration.toMillis(r.left.retryAfter)).toBe(0)
+        }
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+
+    it.scoped("successesToClose successful probes close it", () =>
+      Effect.gen(function*() {
+        const breaker = yield* openThenHalfOpen({ halfOpen: { permits: 1, successesToClose: 2 } })
+        yield* breaker(ok)
+        expect(yield* tag(breaker)).toBe("HalfOpen")
+        yield* breaker(ok)
+        expect(yield* tag(breaker)).toBe("Closed")
+        expect((yield* breaker.stats).failures).toBe(0)
+      }))
+
+    it.scoped("any probe failure re-opens it", () =>
+      Effect.gen(function*() {
+        const breaker = yield* openThenHalfOpen({ halfOpen: { permits: 1, successesToClose: 2 } })
+        yield* breaker(ok)
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("an interrupted probe gives its permit back and counts as nothing", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("half")
+        const breaker = yield* openThenHalfOpen({ name })
+        const started = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(breaker(Effect.zipRight(Deferred.succeed(started, void 0), Effect.never)))
+        yield* Deferred.await(started)
+        // the only permit is taken
+        expect(Either.isLeft(yield* Effect.either(breaker(ok)))).toBe(true)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* tag(breaker)).toBe("HalfOpen")
+        expect(yield* failures(name)).toBe(1)
+        // the permit is back
+        expect(yield* breaker(ok)).toBe("ok")
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+  })
+
+  describe("outcomes", () => {
+    it.scoped("an interrupted call counts as neither success nor failure", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("intr")
+        const breaker = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1) })
+        const fiber = yield* Effect.fork(breaker(Effect.never))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(fiber)
+        expect(yield* tag(breaker)).toBe("Closed")
+        expect(yield* calls(name, "success")).toBe(0)
+        expect(yield* calls(name, "failure")).toBe(0)
+        // an interruption inside the effect is no failure either
+        yield* Effect.exit(breaker(Effect.interrupt))
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+
+    it.scoped("a defect counts as a failure and is passed on unchanged", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("die"),
+          trip: CircuitBreaker.consecutiveFailures(2),
+          isFailure: () => false
+        })
+        const exit = yield* Effect.exit(breaker(Effect.die("bug")))
+        assert(Exit.isFailure(exit))
+        expect(Cause.isDie(exit.cause)).toBe(true)
+        yield* Effect.exit(breaker(Effect.die("bug")))
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("an error for which isFailure is false passes through uncounted", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("ignored")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(2),
+          isFailure: (e) => e !== "not-found"
+        })
+        yield* failN(breaker, 1)
+        for (let i = 0; i < 10; i++) {
+          expect(yield* Effect.flip(breaker(Effect.fail("not-found")))).toBe("not-found")
+        }
+        // neither reset the count (no success) nor added to it
+        expect((yield* breaker.stats).failures).toBe(1)
+        expect(yield* tag(breaker)).toBe("Closed")
+        expect(yield* calls(name, "ignored")).toBe(10)
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("callTimeout interrupts the call and fails with CallTimeoutError, counted as a failure", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("timeout")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1),
+          callTimeout: "1 second"
+        })
+        const interrupted = yield* Ref.make(false)
+        const slow = Effect.sleep("10 seconds").pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))
+        const fiber = yield* Effect.fork(Effect.flip(breaker(slow)))
+        yield* TestClock.adjust("1 second")
+        const error = yield* Fiber.join(fiber)
+        assert(error instanceof CircuitBreaker.CallTimeoutError)
+        expect(error.breaker).toBe(name)
+        expect(Duration.toMillis(error.timeout)).toBe(1000)
+        expect(yield* Ref.get(interrupted)).toBe(true)
+        expect(yield* calls(name, "timeout")).toBe(1)
+        expect(yield* failures(name)).toBe(1)
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("a fast call is not affected by callTimeout", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
+        const fiber = yield* Effect.fork(breaker(Effect.as(Effect.sleep("999 millis"), 1)))
+        yield* TestClock.adjust("999 millis")
+        expect(yield* Fiber.join(fiber)).toBe(1)
+      }))
+  })
+
+  describe("manual control", () => {
+    it.scoped("forceOpen rejects everything with an infinite retryAfter until reset", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("forced")
+        const breaker = yield* CircuitBreaker.make({ name, reset: Schedule.spaced("1 second") })
+        yield* breaker.forceOpen
+        expect(yield* tag(breaker)).toBe("ForcedOpen")
+        expect(yield* stateGauge(name)).toBe(1)
+        yield* TestClock.adjust("1 hour")
+        const error = yield* Effect.flip(breaker(ok))
+        assert(error instanceof CircuitBreaker.CircuitOpenError)
+        expect(Duration.isFinite(error.retryAfter)).toBe(false)
+        yield* breaker.reset
+        expect(yield* breaker(ok)).toBe("ok")
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+
+    it.scoped("forceOpen on an open breaker stops its half-open timer", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("forced"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("1 second")
+        })
+        yield* failN(breaker, 1)
+        yield* breaker.forceOpen
+        yield* TestClock.adjust("1 minute")
+        expect(yield* tag(breaker)).toBe("ForcedOpen")
+      }))
+
+    it.scoped("disable lets everything through and only records metrics", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("disabled")
+        const breaker = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1) })
+        yield* breaker.disable
+        yield* failN(breaker, 20)
+        expect(yield* tag(breaker)).toBe("Disabled")
+        expect(yield* failures(name)).toBe(20)
+        expect(yield* stateGauge(name)).toBe(0)
+        yield* breaker.reset
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+
+    it.scoped("a breaker can start disabled", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("disabled"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          disabled: true
+        })
+        yield* failN(breaker, 5)
+        expect(yield* tag(breaker)).toBe("Disabled")
+      }))
+
+    it.scoped("reset closes an open breaker and clears its counts", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("reset"), trip: CircuitBreaker.consecutiveFailures(2) })
+        yield* failN(breaker, 2)
+        yield* breaker.reset
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* failN(breaker, 1)
+        expect(yield* tag(breaker)).toBe("Closed")
+      }))
+  })
+
+  describe("changes", () => {
+    it.scoped("streams every transition with `at` from the Clock", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("changes"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("10 seconds")
+        })
+        const fiber = yield* breaker.changes.pipe(Stream.take(5), Stream.runCollect, Effect.fork)
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("1 second")
+        yield* failN(breaker, 1) // Closed → Open at 1 s
+        yield* TestClock.adjust("10 seconds") // Open → HalfOpen at 11 s
+        yield* breaker(ok) // HalfOpen → Closed at 11 s
+        yield* breaker.forceOpen // Closed → ForcedOpen
+        yield* breaker.disable // ForcedOpen → Disabled
+        const changes = Chunk.toArray(yield* Fiber.join(fiber))
+        expect(changes.map((c) => [c.from._tag, c.to._tag, c.at])).toEqual([
+          ["Closed", "Open", 1_000],
+          ["Open", "HalfOpen", 11_000],
+          ["HalfOpen", "Closed", 11_000],
+          ["Closed", "ForcedOpen", 11_000],
+          ["ForcedOpen", "Disabled", 11_000]
+        ])
+      }))
+  })
+
+  describe("metrics", () => {
+    it.scoped("every series exists from creation, at 0", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("metrics")
+        yield* CircuitBreaker.make({ name })
+        const snapshot = yield* Metric.snapshot
+        const series = snapshot.filter((pair) => pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name))
+        const names = new Set(series.map((pair) => pair.metricKey.name))
+        expect([...names].sort()).toEqual([
+          "circuit_breaker_call_duration_seconds",
+          "circuit_breaker_calls_total",
+          "circuit_breaker_failures_total",
+          "circuit_breaker_fallback_calls_total",
+          "circuit_breaker_state",
+          "circuit_breaker_transitions_total",
+          "fallback_duration_seconds"
+        ])
+        for (const outcome of Metrics.callOutcomes) expect(yield* calls(name, outcome)).toBe(0)
+        expect(yield* transitions(name, "closed", "open")).toBe(0)
+        expect(yield* stateGauge(name)).toBe(0)
+      }))
+
+    it.scoped("counts calls by outcome, failures, transitions and durations", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("metrics")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(2),
+          reset: Schedule.spaced("5 seconds")
+        })
+        yield* breaker(ok)
+        yield* failN(breaker, 2)
+        yield* failN(breaker, 3) // rejected
+        yield* TestClock.adjust("5 seconds")
+        yield* breaker(ok)
+        expect(yield* calls(name, "success")).toBe(2)
+        expect(yield* calls(name, "failure")).toBe(2)
+        expect(yield* calls(name, "rejected")).toBe(3)
+        expect(yield* failures(name)).toBe(2)
+        expect(yield* transitions(name, "closed", "open")).toBe(1)
+        expect(yield* transitions(name, "open", "half_open")).toBe(1)
+        expect(yield* transitions(name, "half_open", "closed")).toBe(1)
+        const duration = yield* Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
+        expect(duration.count).toBe(4)
+      }))
+  })
+
+  describe("scope", () => {
+    it.effect("closing the scope leaves no fiber running", () =>
+      Effect.gen(function*() {
+        const supervisor = yield* Supervisor.track
+        const scope = yield* Scope.make()
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("scope"),
+          trip: CircuitBreaker.consecutiveFailures(1),
+          reset: Schedule.spaced("1 minute")
+        }).pipe(Scope.extend(scope), Effect.supervised(supervisor))
+        yield* failN(breaker, 1).pipe(Effect.supervised(supervisor))
+        const running = yield* supervisor.value
+        expect(running.length).toBeGreaterThan(0)
+        yield* Scope.close(scope, Exit.void)
+        const after = yield* supervisor.value
+        expect(after.length).toBe(0)
+      }))
+  })
+
+  describe("bad input", () => {
+    const dies = (options: CircuitBreaker.Options, option: string) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Effect.scoped(CircuitBreaker.make(options)))
+        assert(Exit.isFailure(exit))
+        const defect = Cause.dieOption(exit.cause)
+        assert(defect._tag === "Some")
+        assert(defect.value instanceof CircuitBreaker.InvalidOptionError)
+        expect(defect.value.option).toBe(option)
+        expect(defect.value.message).toContain(option)
+      })
+
+    it.effect("names the invalid option", () =>
+      Effect.gen(function*() {
+        yield* dies({ name: "" }, "name")
+        yield* dies({ name: "x", trip: CircuitBreaker.consecutiveFailures(0) }, "trip.threshold")
+        yield* dies({ name: "x", trip: CircuitBreaker.consecutiveFailures(1.5) }, "trip.threshold")
+        const window = CircuitBreaker.countWindow(10)
+        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0, minimumCalls: 1, window }) }, "trip.threshold")
+        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 1.1, minimumCalls: 1, window }) }, "trip.threshold")
+        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 0, window }) }, "trip.minimumCalls")
+        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 11, window }) }, "trip.minimumCalls")
+        yield* dies({
+          name: "x",
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: CircuitBreaker.countWindow(0) })
+        }, "trip.window.size")
+        yield* dies({
+          name: "x",
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: CircuitBreaker.timeWindow(0) })
+        }, "trip.window.duration")
+        yield* dies({
+          name: "x",
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window: CircuitBreaker.timeWindow("1 minute", 0)
+          })
+        }, "trip.window.buckets")
+        yield* dies({
+          name: "x",
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window, slowCall: { duration: 1, threshold: 2 } })
+        }, "trip.slowCall.threshold")
+        yield* dies({ name: "x", halfOpen: { permits: 0 } }, "halfOpen.permits")
+        yield* dies({ name: "x", halfOpen: { successesToClose: -1 } }, "halfOpen.successesToClose")
+        yield* dies({ name: "x", callTimeout: 0 }, "callTimeout")
+        yield* dies({ name: "x", callTimeout: "soon" as never }, "callTimeout")
+        yield* dies({ name: "x", reset: "30 seconds" as never }, "reset")
+      }))
+  })
+})

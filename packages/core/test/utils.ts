@@ -1,0 +1,32 @@
+import * as Metric from "effect/Metric"
+import * as Effect from "effect/Effect"
+import { Metrics } from "@effect-resilience/core"
+
+let counter = 0
+
+/** Effect's metric registry is global: every test gets its own breaker name. */
+export const uniqueName = (prefix: string): string => `${prefix}-${++counter}-${process.pid}`
+
+/** Reads `circuit_breaker_calls_total{breaker,outcome}`. */
+export const calls = (breaker: string, outcome: Metrics.CallOutcome) =>
+  Metric.value(Metrics.breakerCalls.pipe(Metric.tagged("breaker", breaker), Metric.tagged("outcome", outcome))).pipe(
+    Effect.map((state) => state.count)
+  )
+
+/** Reads `circuit_breaker_failures_total{breaker}`. */
+export const failures = (breaker: string) =>
+  Metric.value(Metrics.breakerFailures.pipe(Metric.tagged("breaker", breaker))).pipe(Effect.map((s) => s.count))
+
+/** Reads `circuit_breaker_state{breaker}`. */
+export const stateGauge = (breaker: string) =>
+  Metric.value(Metrics.breakerState.pipe(Metric.tagged("breaker", breaker))).pipe(Effect.map((s) => s.value))
+
+/** Reads `circuit_breaker_transitions_total{breaker,from,to}`. */
+export const transitions = (breaker: string, from: string, to: string) =>
+  Metric.value(
+    Metrics.breakerTransitions.pipe(
+      Metric.tagged("breaker", breaker),
+      Metric.tagged("from", from),
+      Metric.tagged("to", to)
+    )
+  ).pipe(Effect.map((s) => s.count))
