@@ -10,6 +10,42 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * The system-wide degradation service, exported as the Tag class itself so
+ * that `yield* Degradation` and `Degradation.layer(...)` both work.
+ *
+ * @since 0.1.0
+ */
+export { Degradation, type DegradationStatus } from "./Degradation.js"
+
+/**
+ * The five degradation levels, their rank, order and `$match`.
+ *
+ * @since 0.1.0
+ */
+export * as DegradationLevel from "./DegradationLevel.js"
+
+/**
+ * Pure policies from the set of down dependencies to a level.
+ *
+ * @since 0.1.0
+ */
+export * as DegradationPolicy from "./DegradationPolicy.js"
+
+/**
+ * `Dependency.layer`: a service wrapped in a breaker, a timeout and fallbacks.
+ *
+ * @since 0.1.0
+ */
+export * as Dependency from "./Dependency.js"
+
+/**
+ * Fallback strategies: static value, typed refusal, another dependency, write-behind.
+ *
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
+
+/**
  * The metrics every breaker, dependency and the degradation manager report.
  *
  * @since 0.1.0

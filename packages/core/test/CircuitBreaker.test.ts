@@ -48,7 +48,7 @@ describe("CircuitBreaker", () => {
         const error = yield* Effect.flip(breaker(boom))
         expect(error).toBe("boom")
         const rejected = yield* Effect.flip(breaker(boom))
-        expect(rejected._tag).toBe("CircuitOpenError")
+        expect(rejected).toBeInstanceOf(CircuitBreaker.CircuitOpenError)
       }))
   })
 

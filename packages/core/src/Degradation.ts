@@ -1,0 +1,181 @@
+/**
+ * The system-wide degradation level and the fiber that lifts it.
+ *
+ * Worse levels apply at once (a breaker opening, a failed health check);
+ * better ones only on a recovery tick, every `recoveryInterval` (default
+ * 30 s). A level forced for maintenance sticks until `release`.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const degradation = yield* Degradation
+ *   const level = yield* degradation.current
+ * }).pipe(Effect.provide(Degradation.layer({ recoveryInterval: "30 seconds" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type { DegradationLevel } from "./DegradationLevel.js"
+import type { DegradationPolicy } from "./DegradationPolicy.js"
+import * as internal from "./internal/degradation.js"
+
+/**
+ * The degradation service. Handlers read it with `yield* Degradation`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Degradation extends Context.Tag("@effect-resilience/core/Degradation")<
+  Degradation,
+  Degradation.Service
+>() {
+  /**
+   * A layer with the recovery fiber forked in its scope.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer = (options?: Degradation.Options): Layer.Layer<Degradation> =>
+    Layer.scoped(Degradation, internal.make(options))
+
+  /**
+   * Builds the service in the current scope (what {@link Degradation.layer} uses).
+   *
+   * @since 0.1.0
+   */
+  static readonly make: (options?: Degradation.Options) => Effect.Effect<Degradation.Service, never, Scope.Scope> =
+    internal.make
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Degradation {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** The level in force. */
+    readonly current: Effect.Effect<DegradationLevel>
+    /** The level in force, read synchronously. */
+    readonly unsafeCurrent: () => DegradationLevel
+    /** Level, forced override, computed level, per-dependency health, since when. */
+    readonly status: Effect.Effect<Status>
+    /** The current level first, then every change; never the same level twice in a row. */
+    readonly changes: Stream.Stream<DegradationLevel>
+    /** Every applied transition with its cause, from the moment the stream runs. */
+    readonly transitions: Stream.Stream<Transition>
+    /** Sets the level now; the next recovery tick may improve it again. */
+    readonly set: (level: DegradationLevel) => Effect.Effect<void>
+    /** A sticky override (maintenance) until {@link Service.release}. */
+    readonly force: (level: DegradationLevel, reason: string) => Effect.Effect<void>
+    /** Ends a forced level and applies the computed level at once. */
+    readonly release: Effect.Effect<void>
+    /** Runs every health check now and applies the result, as a recovery tick does. */
+    readonly evaluate: Effect.Effect<DegradationLevel>
+    /**
+     * Registers a dependency for the lifetime of the scope. Its breaker is
+     * subscribed before this returns. `Dependency.layer` calls it.
+     */
+    readonly register: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Options {
+    /** How often the recovery fiber runs the health checks (default 30 s). */
+    readonly recoveryInterval?: Duration.DurationInput | undefined
+    /** From down dependencies to a level (default `DegradationPolicy.defaultPolicy`). */
+    readonly policy?: DegradationPolicy | undefined
+    /** A check that takes longer has failed (default 5 s). */
+    readonly healthCheckTimeout?: Duration.DurationInput | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Registration {
+    readonly name: string
+    /** The level this dependency's outage calls for. */
+    readonly whenDown: DegradationLevel
+    /** Down while Open or ForcedOpen. */
+    readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
+    /** Run by the recovery fiber; down when it fails, dies or times out. */
+    readonly health?: Effect.Effect<unknown, unknown> | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Forced {
+    readonly level: DegradationLevel
+    readonly reason: string
+    readonly since: number
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface HealthCheck {
+    readonly at: number
+    readonly healthy: boolean
+    readonly error: string | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface DependencyStatus {
+    readonly name: string
+    readonly up: boolean
+    readonly whenDown: DegradationLevel
+    readonly breaker: CircuitBreaker.State | undefined
+    readonly lastCheck: HealthCheck | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Status {
+    readonly level: DegradationLevel
+    /** Epoch millis of the last change of level. */
+    readonly since: number
+    readonly forced: Forced | undefined
+    /** The level the policy gives for the dependencies down now. */
+    readonly computed: DegradationLevel
+    readonly dependencies: ReadonlyArray<DependencyStatus>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Transition {
+    readonly from: DegradationLevel
+    readonly to: DegradationLevel
+    readonly at: number
+    readonly kind: "degrade" | "recover" | "set" | "force" | "release"
+    readonly reason: string
+  }
+}
+
+/**
+ * The status of {@link Degradation}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DegradationStatus = Degradation.Status

@@ -1,0 +1,166 @@
+/**
+ * Wraps a service in a circuit breaker, a call timeout and fallbacks, and
+ * registers it with {@link Degradation}.
+ *
+ * ```ts
+ * const OpenAILive = Dependency.layer(OpenAI, {
+ *   name: "openai",
+ *   breaker: { trip: CircuitBreaker.consecutiveFailures(5), reset: Schedule.spaced("60 seconds") },
+ *   callTimeout: "10 seconds",
+ *   whenDown: DegradationLevel.Limited(),
+ *   health: (openai) => openai.ping,
+ *   fallback: { enhancePrices: (_error, prices) => Effect.succeed(prices.map((p) => p * 1.3)) }
+ * }) // Layer<OpenAI, never, OpenAI | Degradation>
+ * ```
+ *
+ * The layer provides the same tag it requires: build it on top of the raw
+ * service (`Layer.provide(OpenAIRaw)`). Every Effect-returning member goes
+ * through the breaker. Because the service type cannot change, a member
+ * without a fallback must declare {@link CircuitBreaker.Unavailable} in its
+ * error type, or `layer` does not type-check.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type { Degradation } from "./Degradation.js"
+import type { DegradationLevel } from "./DegradationLevel.js"
+import type * as Fallback from "./Fallback.js"
+import * as internal from "./internal/dependency.js"
+
+/**
+ * A member the layer wraps: an Effect, or a function returning one.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type EffectMember = Effect.Effect<any, any, any> | ((...args: any) => Effect.Effect<any, any, any>)
+
+/**
+ * The keys of the Effect members of a service.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type EffectKeys<S> = { [K in keyof S]-?: S[K] extends EffectMember ? K : never }[keyof S]
+
+type ErrorOf<M> = M extends (...args: any) => Effect.Effect<any, infer E, any> ? E
+  : M extends Effect.Effect<any, infer E, any> ? E
+  : never
+
+/**
+ * The Effect members whose error type lacks {@link CircuitBreaker.Unavailable}:
+ * each needs a fallback.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type KeysNeedingFallback<S> = {
+  [K in EffectKeys<S>]: [CircuitBreaker.Unavailable] extends [ErrorOf<S[K]>] ? never : K
+}[EffectKeys<S>]
+
+/**
+ * The fallback a member accepts: the error, then the member's arguments; it
+ * answers the member's success type and may fail only with its error type.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type FallbackFor<M> = M extends (...args: infer Args) => Effect.Effect<infer A, infer E, any>
+  ? (error: E | CircuitBreaker.Unavailable, ...args: Args) => Effect.Effect<A, E, any>
+  : M extends Effect.Effect<infer A, infer E, any> ? (error: E | CircuitBreaker.Unavailable) => Effect.Effect<A, E, any>
+  : never
+
+/**
+ * The `fallback` option: optional for members that declare
+ * {@link CircuitBreaker.Unavailable}, required for the others.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Fallbacks<S> =
+  & { readonly [K in EffectKeys<S>]?: FallbackFor<S[K]> }
+  & { readonly [K in KeysNeedingFallback<S>]-?: FallbackFor<S[K]> }
+
+/**
+ * What the fallbacks need from the context (e.g. the cache a DB read falls
+ * back to).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type FallbackContext<F> = {
+  [K in keyof F]: F[K] extends (...args: any) => Effect.Effect<any, any, infer R> ? R : never
+}[keyof F]
+
+/**
+ * Replays a write-behind queue once the dependency is back (its breaker
+ * closes), through the wrapped service so the breaker still protects it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Replay<S, Q> {
+  readonly queue: Fallback.WriteBehindQueue<Q>
+  readonly run: (service: S, entry: Q) => Effect.Effect<unknown, unknown>
+}
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<S, F> {
+  /** Names the dependency, its breaker and the labels of their metrics. */
+  readonly name: string
+  /** Breaker options (its name is the dependency's). */
+  readonly breaker?: Omit<CircuitBreaker.Options, "name" | "callTimeout"> | undefined
+  /** A call that takes longer is interrupted and counted as a failure. */
+  readonly callTimeout?: Duration.DurationInput | undefined
+  /** The level this dependency's outage calls for. */
+  readonly whenDown: DegradationLevel
+  /** A health check on the raw service (it bypasses the breaker). */
+  readonly health?: ((service: S) => Effect.Effect<unknown, unknown>) | undefined
+  /** Per-member fallbacks. */
+  readonly fallback?: F | undefined
+  /** Replays of write-behind queues when the dependency is back. */
+  readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
+}
+
+/**
+ * The wrapped service's breaker, for status pages and admin routes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Wrapped<S> {
+  readonly service: S
+  readonly breaker: CircuitBreaker.CircuitBreaker
+}
+
+/**
+ * Wraps `service` in the current scope (what {@link layer} uses).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const wrap: <S, F extends Fallbacks<S>>(
+  service: S,
+  options: Options<S, F> & { readonly fallback?: F }
+) => Effect.Effect<Wrapped<S>, never, Scope.Scope | Degradation | FallbackContext<F>> = internal.wrap as any
+
+/**
+ * A layer that provides `tag` wrapped, on top of the raw `tag`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <I, S, F extends Fallbacks<S> = Fallbacks<S>>(
+  tag: Context.Tag<I, S>,
+  options: Options<S, F> & ([KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
+) => Layer.Layer<I, never, I | Degradation | FallbackContext<F>> = internal.layer as any

@@ -1,0 +1,145 @@
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FiberHandle from "effect/FiberHandle"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import { Degradation } from "../Degradation.js"
+import type * as Dependency from "../Dependency.js"
+import * as Metrics from "../Metrics.js"
+import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
+import { measure } from "./fallback.js"
+
+type AnyFallback = (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+
+/** @internal */
+export const wrap = <S>(
+  service: S,
+  options: Dependency.Options<S, Record<string, AnyFallback>>
+): Effect.Effect<Dependency.Wrapped<S>, never, Scope.Scope | Degradation> =>
+  Effect.gen(function*() {
+    if (service === null || typeof service !== "object") {
+      return yield* Effect.die(
+        new InvalidOptionError({
+          module: "Dependency.layer",
+          option: "service",
+          expected: "an object whose members are Effects or functions returning Effects",
+          actual: service
+        })
+      )
+    }
+    const fallbacks: Record<string, AnyFallback> = options.fallback ?? {}
+    for (const key of Object.keys(fallbacks)) {
+      if (typeof fallbacks[key] !== "function") {
+        return yield* Effect.die(
+          new InvalidOptionError({
+            module: "Dependency.layer",
+            option: `fallback.${key}`,
+            expected: "a function (error, ...args) => Effect",
+            actual: fallbacks[key]
+          })
+        )
+      }
+    }
+    const degradation = yield* Degradation
+    // The fallbacks may read other services (DB ↔ cache): capture them now.
+    const context = yield* Effect.context<never>()
+    const clock = yield* Effect.clock
+    const breaker = yield* CircuitBreaker.make({ ...options.breaker, name: options.name, callTimeout: options.callTimeout })
+    const isFailure = options.breaker?.isFailure
+    const labels = Metrics.breakerLabels(options.name)
+
+    /** Unavailable, or a failure the breaker counted: the ones a fallback recovers. */
+    const recoverable = (error: unknown): boolean => {
+      if (error instanceof CircuitOpenError || error instanceof CallTimeoutError) return error.breaker === options.name
+      if (isFailure === undefined) return true
+      try {
+        return isFailure(error)
+      } catch {
+        return true
+      }
+    }
+
+    const withFallback = (
+      effect: Effect.Effect<unknown, unknown, unknown>,
+      fallback: AnyFallback,
+      args: ReadonlyArray<unknown>
+    ) =>
+      Effect.catchAll(breaker(effect), (error) =>
+        recoverable(error)
+          ? measure(labels, clock, Effect.provide(fallback(error, ...args), context))
+          : Effect.fail(error))
+
+    const wrapped: Record<PropertyKey, unknown> = Object.create(Object.getPrototypeOf(service))
+    for (const key of allKeys(service)) {
+      const member = (service as any)[key]
+      const fallback = typeof key === "string" ? fallbacks[key] : undefined
+      if (Effect.isEffect(member)) {
+        wrapped[key] = fallback === undefined ? breaker(member) : withFallback(member, fallback, [])
+      } else if (typeof member === "function") {
+        wrapped[key] = fallback === undefined
+          ? function(this: unknown, ...args: Array<unknown>) {
+            const result = member.apply(service, args)
+            return Effect.isEffect(result) ? breaker(result) : result
+          }
+          : function(this: unknown, ...args: Array<unknown>) {
+            const result = member.apply(service, args)
+            return Effect.isEffect(result) ? withFallback(result, fallback, args) : result
+          }
+      } else {
+        // Not an Effect: passes through untouched.
+        wrapped[key] = member
+      }
+    }
+
+    yield* degradation.register({
+      name: options.name,
+      whenDown: options.whenDown,
+      breaker,
+      health: options.health === undefined ? undefined : Effect.suspend(() => options.health!(service))
+    })
+
+    const replays = options.replay ?? []
+    if (replays.length > 0) {
+      const handle = yield* FiberHandle.make()
+      const replayAll = Effect.forEach(replays, (replay) =>
+        replay.queue.replay((entry) => replay.run(wrapped as S, entry)).pipe(
+          Effect.tap((n) =>
+            n > 0 ? Effect.logInfo(`Dependency ${options.name}: replayed ${n} queued write(s)`) : Effect.void
+          ),
+          Effect.catchAllCause((cause) =>
+            Effect.logWarning(`Dependency ${options.name}: replay stopped; the rest stays queued`, cause)
+          )
+        ), { discard: true })
+      const run = FiberHandle.run(handle, replayAll, { onlyIfMissing: true })
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      // When the breaker closes, the dependency is back: replay what was queued.
+      yield* breaker.onChange((change) => {
+        if (change.to._tag === "Closed") runFork(run)
+      })
+      // Entries left by an earlier process (durable queues) are replayed at start.
+      yield* run
+    }
+
+    return { service: wrapped as S, breaker }
+  })
+
+/** Own and inherited keys (class methods live on the prototype), but not Object's. */
+const allKeys = (service: object): Array<PropertyKey> => {
+  const keys = new Set<PropertyKey>()
+  for (let o: object | null = service; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Reflect.ownKeys(o)) if (key !== "constructor") keys.add(key)
+  }
+  return [...keys]
+}
+
+/** @internal */
+export const layer = <I, S>(
+  tag: Context.Tag<I, S>,
+  options: Dependency.Options<S, Record<string, AnyFallback>>
+): Layer.Layer<I, never, I | Degradation> =>
+  Layer.scoped(
+    tag,
+    Effect.flatMap(tag, (service) => Effect.map(wrap(service, options), (wrapped) => wrapped.service))
+  )
