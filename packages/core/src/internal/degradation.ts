@@ -264,9 +264,10 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
 
     // The recovery fiber: a tick every interval. A tick that dies (a throwing
     // policy, say) is logged, and the fiber starts over after the interval.
+    // At a fixed rate (every interval from the start), not interval after the
+    // end of a tick: a slow health check does not push the next tick back.
     yield* Effect.sleep(recoveryInterval).pipe(
-      Effect.zipRight(impl.tick()),
-      Effect.forever,
+      Effect.zipRight(Effect.repeat(impl.tick(), Schedule.fixed(recoveryInterval))),
       Effect.sandbox,
       Effect.tapError((cause) => Effect.logError("Degradation: recovery fiber died; restarting it", cause)),
       Effect.retry(Schedule.forever),

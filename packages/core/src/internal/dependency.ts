@@ -71,27 +71,31 @@ export const wrap = <S>(
           ? measure(labels, clock, Effect.provide(fallback(error, ...args), context))
           : Effect.fail(error))
 
-    const wrapped: Record<PropertyKey, unknown> = Object.create(Object.getPrototypeOf(service))
-    for (const key of allKeys(service)) {
-      const member = (service as any)[key]
-      const fallback = typeof key === "string" ? fallbacks[key] : undefined
-      if (Effect.isEffect(member)) {
-        wrapped[key] = fallback === undefined ? breaker(member) : withFallback(member, fallback, [])
-      } else if (typeof member === "function") {
-        wrapped[key] = fallback === undefined
-          ? function(this: unknown, ...args: Array<unknown>) {
-            const result = member.apply(service, args)
-            return Effect.isEffect(result) ? breaker(result) : result
-          }
-          : function(this: unknown, ...args: Array<unknown>) {
-            const result = member.apply(service, args)
-            return Effect.isEffect(result) ? withFallback(result, fallback, args) : result
-          }
-      } else {
-        // Not an Effect: passes through untouched.
-        wrapped[key] = member
+    const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {
+      const wrapped: Record<PropertyKey, unknown> = Object.create(Object.getPrototypeOf(service))
+      for (const key of allKeys(service)) {
+        const member = (service as any)[key]
+        const fallback = typeof key === "string" ? fallbacks[key] : undefined
+        if (Effect.isEffect(member)) {
+          wrapped[key] = fallback === undefined ? breaker(member) : withFallback(member, fallback, [])
+        } else if (typeof member === "function") {
+          wrapped[key] = fallback === undefined
+            ? function(...args: Array<unknown>) {
+              const result = member.apply(service, args)
+              return Effect.isEffect(result) ? breaker(result) : result
+            }
+            : function(...args: Array<unknown>) {
+              const result = member.apply(service, args)
+              return Effect.isEffect(result) ? withFallback(result, fallback, args) : result
+            }
+        } else {
+          // Not an Effect: passes through untouched.
+          wrapped[key] = member
+        }
       }
+      return wrapped as S
     }
+    const wrapped = wrapAll(fallbacks)
 
     yield* degradation.register({
       name: options.name,
@@ -103,8 +107,11 @@ export const wrap = <S>(
     const replays = options.replay ?? []
     if (replays.length > 0) {
       const handle = yield* FiberHandle.make()
+      // Replays go through the breaker but never through a fallback: a
+      // write-behind fallback would queue the entry again.
+      const guarded = wrapAll({})
       const replayAll = Effect.forEach(replays, (replay) =>
-        replay.queue.replay((entry) => replay.run(wrapped as S, entry)).pipe(
+        replay.queue.replay((entry) => replay.run(guarded, entry)).pipe(
           Effect.tap((n) =>
             n > 0 ? Effect.logInfo(`Dependency ${options.name}: replayed ${n} queued write(s)`) : Effect.void
           ),
@@ -122,7 +129,7 @@ export const wrap = <S>(
       yield* run
     }
 
-    return { service: wrapped as S, breaker }
+    return { service: wrapped, breaker }
   })
 
 /** Own and inherited keys (class methods live on the prototype), but not Object's. */
