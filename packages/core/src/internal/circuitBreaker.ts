@@ -51,6 +51,25 @@ type Outcome = typeof SUCCESS | typeof FAILURE | typeof TIMEOUT | typeof REJECTE
 
 const outcomeLabels = Metrics.callOutcomes.map((outcome) => MetricLabel.make("outcome", outcome))
 
+/** Every transition a breaker can make: their series start at 0 so `increase()` sees the first one. */
+const reachable: ReadonlyArray<readonly [number, number]> = [
+  [CLOSED, OPEN],
+  [CLOSED, FORCED_OPEN],
+  [CLOSED, DISABLED],
+  [OPEN, HALF_OPEN],
+  [OPEN, CLOSED],
+  [OPEN, FORCED_OPEN],
+  [OPEN, DISABLED],
+  [HALF_OPEN, CLOSED],
+  [HALF_OPEN, OPEN],
+  [HALF_OPEN, FORCED_OPEN],
+  [HALF_OPEN, DISABLED],
+  [FORCED_OPEN, CLOSED],
+  [FORCED_OPEN, DISABLED],
+  [DISABLED, CLOSED],
+  [DISABLED, FORCED_OPEN]
+]
+
 const defaultReset = Schedule.spaced("30 seconds")
 const defaultTrip: Trip.TripPolicy = { _tag: "ConsecutiveFailures", threshold: 5 }
 const zero = Duration.zero
@@ -103,9 +122,7 @@ class BreakerImpl {
     for (const labels of this.callLabels) Metrics.breakerCalls.unsafeUpdate(0, labels)
     Metrics.breakerCallDuration.unsafeValue(this.labels)
     Metrics.fallbackDuration.unsafeValue(this.labels)
-    for (const [from, to] of [[CLOSED, OPEN], [OPEN, HALF_OPEN], [HALF_OPEN, CLOSED], [HALF_OPEN, OPEN]] as const) {
-      Metrics.breakerTransitions.unsafeUpdate(0, this.transitionLabels(from, to))
-    }
+    for (const [from, to] of reachable) Metrics.breakerTransitions.unsafeUpdate(0, this.transitionLabels(from, to))
   }
 
   transitionLabels(from: number, to: number): ReadonlyArray<MetricLabel.MetricLabel> {

@@ -121,9 +121,10 @@ export const wrap = <S>(
         ), { discard: true })
       const run = FiberHandle.run(handle, replayAll, { onlyIfMissing: true })
       const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-      // When the breaker closes, the dependency is back: replay what was queued.
+      // When the breaker half-opens, the first replayed entry is its probe;
+      // when it closes, the dependency is back. Either way: replay the queue.
       yield* breaker.onChange((change) => {
-        if (change.to._tag === "Closed") runFork(run)
+        if (change.to._tag === "Closed" || change.to._tag === "HalfOpen") runFork(run)
       })
       // Entries left by an earlier process (durable queues) are replayed at start.
       yield* run

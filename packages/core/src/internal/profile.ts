@@ -1,0 +1,145 @@
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as Presets from "../Presets.js"
+import type * as Profile from "../Profile.js"
+
+/** @internal */
+export const profiles: ReadonlyArray<Profile.Profile> = ["production", "staging", "development"]
+
+const received = (raw: string): string => JSON.stringify(raw)
+
+/** @internal */
+export const profileConfig: Config.Config<Profile.Profile> = Config.string("RESILIENCE_PROFILE").pipe(
+  Config.mapOrFail((raw) => {
+    const profile = profiles.find((p) => p === raw.trim().toLowerCase())
+    return profile === undefined
+      ? Either.left(ConfigError.InvalidData([], `Expected one of (${profiles.join(", ")}) but received ${received(raw)}`))
+      : Either.right(profile)
+  }),
+  Config.withDefault<Profile.Profile>("production")
+)
+
+/** @internal */
+export const positiveInteger = (name: string): Config.Config<number> =>
+  Config.integer(name).pipe(
+    Config.mapOrFail((n) =>
+      n > 0 && Number.isSafeInteger(n)
+        ? Either.right(n)
+        : Either.left(ConfigError.InvalidData([], `Expected a positive integer but received ${n}`))
+    )
+  )
+
+/**
+ * `Config.duration` syntax ("30 seconds", "500 millis") or an integer of
+ * milliseconds; positive and finite.
+ *
+ * @internal
+ */
+export const positiveDuration = (name: string): Config.Config<Duration.Duration> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const text = raw.trim()
+      const decoded = /^\d+$/.test(text) ? Option.some(Duration.millis(Number(text))) : Duration.decodeUnknown(text)
+      return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) > 0
+        ? Either.right(decoded.value)
+        : Either.left(
+          ConfigError.InvalidData(
+            [],
+            `Expected a positive duration such as "30 seconds" or an integer of milliseconds but received ${
+              received(raw)
+            }`
+          )
+        )
+    })
+  )
+
+/** @internal */
+export const variables = (name: string): Profile.Variables => {
+  const prefix = `RESILIENCE_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+  return {
+    failMax: `${prefix}_FAIL_MAX`,
+    resetTimeout: `${prefix}_RESET_TIMEOUT`,
+    callTimeout: `${prefix}_CALL_TIMEOUT`
+  }
+}
+
+const half = (duration: Duration.Duration): Duration.Duration => Duration.times(duration, 0.5)
+
+/** Halfway from `rate` to 1: fewer openings, never a rate above 1. */
+const laxer = (rate: number): number => rate + (1 - rate) / 2
+
+const stagingTrip = (trip: CircuitBreaker.TripPolicy): CircuitBreaker.TripPolicy => {
+  switch (trip._tag) {
+    case "ConsecutiveFailures":
+      return CircuitBreaker.consecutiveFailures(trip.threshold * 2)
+    case "FailureRate":
+      return {
+        ...trip,
+        threshold: laxer(trip.threshold),
+        slowCall: trip.slowCall === undefined ? undefined : { ...trip.slowCall, threshold: laxer(trip.slowCall.threshold) }
+      }
+  }
+}
+
+/** @internal */
+export const apply = <P extends Presets.Preset>(preset: P, profile: Profile.Profile): P => {
+  switch (profile) {
+    case "production":
+      return preset
+    case "staging":
+      return {
+        ...preset,
+        breaker: {
+          ...preset.breaker,
+          trip: stagingTrip(preset.breaker.trip),
+          reset: Schedule.modifyDelay(preset.breaker.reset, (_, delay) => half(delay))
+        },
+        callTimeout: half(preset.callTimeout)
+      }
+    case "development":
+      return { ...preset, breaker: { ...preset.breaker, disabled: true } }
+  }
+}
+
+/** @internal */
+export const overrides = (name: string): Config.Config<Profile.Overrides> => {
+  const names = variables(name)
+  return Config.all({
+    failMax: Config.option(positiveInteger(names.failMax)),
+    resetTimeout: Config.option(positiveDuration(names.resetTimeout)),
+    callTimeout: Config.option(positiveDuration(names.callTimeout))
+  })
+}
+
+/** @internal */
+export const override = <P extends Presets.Preset>(preset: P, overrides: Profile.Overrides): P => ({
+  ...preset,
+  breaker: {
+    ...preset.breaker,
+    trip: Option.match(overrides.failMax, {
+      onNone: () => preset.breaker.trip,
+      onSome: CircuitBreaker.consecutiveFailures
+    }),
+    reset: Option.match(overrides.resetTimeout, {
+      onNone: () => preset.breaker.reset,
+      onSome: (duration): Schedule.Schedule<unknown, unknown> => Schedule.spaced(duration)
+    })
+  },
+  callTimeout: Option.getOrElse(overrides.callTimeout, () => preset.callTimeout)
+})
+
+/** @internal */
+export const dependency = <P extends Presets.Preset>(preset: P): Config.Config<P> =>
+  Config.all([profileConfig, overrides(preset.name)]).pipe(
+    Config.map(([profile, values]) => override(apply(preset, profile), values))
+  )
+
+/** @internal */
+export const recoveryInterval: Config.Config<Duration.Duration> = positiveDuration("RESILIENCE_RECOVERY_INTERVAL").pipe(
+  Config.withDefault(Duration.seconds(30))
+)

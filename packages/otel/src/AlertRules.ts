@@ -1,0 +1,53 @@
+/**
+ * The Prometheus alerting rules shipped with this package
+ * (`alerts/effect-resilience.rules.yml`) and their `promtool test rules`
+ * unit tests.
+ *
+ * | alert | severity | fires when |
+ * |---|---|---|
+ * | `CircuitBreakerOpen` | critical | a breaker is open on some instance for more than 5 minutes |
+ * | `DegradationLevelLimited` | warning | the degradation level is Limited (3) or worse |
+ * | `HighFallbackRate` | warning | more than 10 % of a breaker's calls fell back over 5 minutes |
+ * | `CircuitBreakerTransition` | info | a breaker changed state in the last 5 minutes |
+ * | `DegradationLevelTransition` | info | the degradation level changed in the last 5 minutes |
+ *
+ * @since 0.1.0
+ */
+import { fileURLToPath } from "node:url"
+
+/**
+ * Absolute path of the directory holding the rule files (the same from `src/`
+ * and from `dist/`).
+ *
+ * @since 0.1.0
+ * @category files
+ */
+export const directory: string = fileURLToPath(new URL("../alerts/", import.meta.url))
+
+/**
+ * Absolute path of the rule file, for Prometheus' `rule_files`.
+ *
+ * @since 0.1.0
+ * @category files
+ */
+export const rulesFile: string = `${directory}effect-resilience.rules.yml`
+
+/**
+ * Absolute path of the `promtool test rules` file.
+ *
+ * @since 0.1.0
+ * @category files
+ */
+export const testFile: string = `${directory}effect-resilience.rules.test.yml`
+
+/**
+ * The names of the alerts, by severity.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const alerts = {
+  critical: ["CircuitBreakerOpen"],
+  warning: ["DegradationLevelLimited", "HighFallbackRate"],
+  info: ["CircuitBreakerTransition", "DegradationLevelTransition"]
+} as const

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "@effect/vitest"
+import { AlertRules } from "@effect-resilience/otel"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { run } from "./utils/exec.js"
+
+const promtool = process.env.PROMTOOL_BIN ?? "promtool"
+
+const mutated = (replace: [string | RegExp, string]) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "otel-rules-"))
+      const rules = Fs.readFileSync(AlertRules.rulesFile, "utf8")
+      const changed = rules.replace(replace[0], replace[1])
+      if (changed === rules) throw new Error(`mutation did not apply: ${String(replace[0])}`)
+      Fs.writeFileSync(Path.join(dir, Path.basename(AlertRules.rulesFile)), changed)
+      Fs.copyFileSync(AlertRules.testFile, Path.join(dir, Path.basename(AlertRules.testFile)))
+      return dir
+    }),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+describe("alert rules", () => {
+  it.effect("promtool check rules accepts the rule file", () =>
+    Effect.gen(function*() {
+      const result = yield* run(promtool, ["check", "rules", AlertRules.rulesFile])
+      expect(result.output).toContain("SUCCESS: 5 rules found")
+      expect(result.code).toBe(0)
+    }))
+
+  it.effect("promtool test rules: every alert fires and stays quiet at its boundary", () =>
+    Effect.gen(function*() {
+      const result = yield* run(promtool, ["test", "rules", Path.basename(AlertRules.testFile)], AlertRules.directory)
+      expect(result.output).toContain("SUCCESS")
+      expect(result.code).toBe(0)
+    }))
+
+  // The unit tests must notice a rule that is off by its boundary or aggregates wrongly.
+  const mutations: ReadonlyArray<[string, [string | RegExp, string]]> = [
+    ["fallback threshold >= instead of >", ["> 0.10", ">= 0.10"]],
+    ["breaker open for 4 minutes", ["for: 5m", "for: 4m"]],
+    ["level Degraded instead of Limited", ["degradation_level) >= 3", "degradation_level) >= 2"]],
+    ["fallback ratio without the division guard", [
+      "(sum by (job, breaker) (rate(circuit_breaker_calls_total[5m])) > 0)",
+      "sum by (job, breaker) (rate(circuit_breaker_calls_total[5m]))"
+    ]],
+    ["fallback ratio per instance", [
+      "sum by (job, breaker) (rate(circuit_breaker_fallback_calls_total[5m]))",
+      "sum by (job, breaker, instance) (rate(circuit_breaker_fallback_calls_total[5m]))"
+    ]],
+    ["open breaker hidden by another instance's half-open", [
+      "max by (job, breaker) (circuit_breaker_state == 1)",
+      "max by (job, breaker) (circuit_breaker_state) == 1"
+    ]],
+    ["breaker transitions over 10 minutes", [
+      "increase(circuit_breaker_transitions_total[5m])",
+      "increase(circuit_breaker_transitions_total[10m])"
+    ]],
+    ["level transitions that always fire", [
+      "(increase(degradation_transitions_total[5m])) > 0",
+      "(increase(degradation_transitions_total[5m])) >= 0"
+    ]]
+  ]
+  for (const [name, replace] of mutations) {
+    it.scoped(`promtool test rules fails for a broken rule: ${name}`, () =>
+      Effect.gen(function*() {
+        const dir = yield* mutated(replace)
+        const result = yield* run(promtool, ["test", "rules", Path.basename(AlertRules.testFile)], dir)
+        expect(result.output).toContain("FAILED")
+        expect(result.code).not.toBe(0)
+      }))
+  }
+})

@@ -1,0 +1,226 @@
+/**
+ * End to end against a real Prometheus: it scrapes this process — once on the
+ * exporter's own port and once through `Prometheus.httpApp` mounted on an
+ * `@effect/platform` server (two instances of one job) — while the toolkit
+ * runs; then every dashboard query goes through Prometheus' HTTP API and the
+ * alert rules are evaluated on the live series.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import { AlertRules, Dashboards, Prometheus } from "@effect-resilience/otel"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { createServer } from "node:http"
+import * as Scenario from "./fixtures/scenario.js"
+import * as PrometheusServer from "./utils/PrometheusServer.js"
+
+const job = "effect-resilience-e2e"
+// Each dependency's breaker carries its name.
+const names = {
+  cycle: Scenario.uniqueName("e2e-cycle"),
+  ok: Scenario.uniqueName("e2e-ok"),
+  fallback: Scenario.uniqueName("e2e-fallback")
+}
+
+class E2E extends Context.Tag("test/E2E")<E2E, {
+  readonly prometheus: PrometheusServer.PrometheusServer
+  readonly targets: ReadonlyArray<string>
+}>() {}
+
+class Toolkit extends Context.Tag("test/Toolkit")<Toolkit, {
+  readonly cycle: Scenario.TestDependency
+  readonly fallback: Scenario.TestDependency
+  readonly degradation: Degradation["Type"]
+}>() {}
+
+// The exporter's own port.
+const ExporterLive = Prometheus.layer({ port: 0, host: "127.0.0.1", resource: { serviceName: job } })
+
+// The same registry served by the application's server at /metrics.
+const AppServerLive = HttpRouter.empty.pipe(
+  HttpRouter.get("/metrics", Prometheus.httpApp),
+  HttpServer.serve(),
+  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+)
+
+// The service as it starts: its dependencies are created (every series at 0)
+// before the first scrape. Steady traffic gives rates, ratios and quantiles
+// data: one dependency always healthy, one whose calls fall back once its
+// breaker is forced open.
+const ToolkitLive = Layer.scoped(
+  Toolkit,
+  Effect.gen(function*() {
+    const degradation = yield* Degradation
+    const cycle = yield* Scenario.dependency(names.cycle, { whenDown: DegradationLevel.Degraded() })
+    const ok = yield* Scenario.dependency(names.ok, { whenDown: DegradationLevel.Degraded(), latency: Duration.millis(2) })
+    const fallback = yield* Scenario.dependency(names.fallback, {
+      whenDown: DegradationLevel.Limited(),
+      latency: Duration.millis(3),
+      fallbackLatency: Duration.millis(1)
+    })
+    yield* Effect.all([ok.quotes.quote(1), fallback.quotes.quote(1)]).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(50))),
+      Effect.forkScoped
+    )
+    return { cycle, fallback, degradation }
+  })
+).pipe(Layer.provide(Degradation.layer({ recoveryInterval: "300 millis" })))
+
+const levelIs = (degradation: Degradation["Type"], tag: DegradationLevel.Tag) =>
+  degradation.current.pipe(
+    Effect.filterOrFail((level) => level._tag === tag),
+    Effect.retry(Schedule.spaced(Duration.millis(20))),
+    Effect.timeout(Duration.seconds(3))
+  )
+
+const hostPort = (url: string) => new URL(url).host
+
+const E2ELive = Layer.scoped(
+  E2E,
+  Effect.gen(function*() {
+    const exporter = yield* Prometheus.Exporter
+    const server = yield* HttpServer.HttpServer
+    const toolkit = yield* Toolkit
+    const own = hostPort(Option.getOrThrow(exporter.address).url)
+    const app = server.address._tag === "TcpAddress" ? `127.0.0.1:${server.address.port}` : ""
+    const targets = [own, app]
+    const prometheus = yield* PrometheusServer.start({ job, targets, ruleFiles: [AlertRules.rulesFile] })
+    // Two scrapes of each target before anything happens, so that increases are seen.
+    yield* prometheus.waitFor(`count_over_time(up{job="${job}"}[1m]) >= 2`, (s) => s.length === 2)
+
+    // closed → open (Degraded at once) → half-open → closed, then recovery to Optimal.
+    yield* Scenario.cycle(toolkit.cycle, Effect.sleep)
+    yield* levelIs(toolkit.degradation, "Optimal")
+    // The fallback breaker's dependency goes down: Limited, and its calls fall back.
+    yield* toolkit.fallback.breaker.forceOpen
+    yield* levelIs(toolkit.degradation, "Limited")
+
+    // Both instances have scraped the end of the scenario, then enough samples for 10s rate windows.
+    yield* prometheus.waitFor(
+      `degradation_transitions_total{job="${job}", from="Optimal", to="Limited"} >= 1`,
+      (s) => s.length === 2
+    )
+    yield* Effect.sleep(Duration.seconds(3))
+    return { prometheus, targets }
+  })
+).pipe(
+  Layer.provide(Layer.mergeAll(AppServerLive, ToolkitLive)),
+  Layer.provide(ExporterLive),
+  Layer.provideMerge(NodeContext.layer)
+)
+
+const variables = { ...Dashboards.testVariables, job }
+
+const resultOf = (r: PrometheusServer.QueryResult) => (r.data?.result ?? []) as ReadonlyArray<unknown>
+
+describe("end to end against a real Prometheus", () => {
+  layer(E2ELive, { timeout: 60_000, excludeTestServices: true })((it) => {
+    it.effect("Prometheus scrapes both endpoints with our content type", () =>
+      Effect.gen(function*() {
+        const { prometheus, targets } = yield* E2E
+        const active = (yield* prometheus.api("/api/v1/targets")).data.activeTargets as ReadonlyArray<any>
+        const ours = active.filter((t) => t.labels.job === job)
+        expect(ours.map((t) => t.labels.instance).sort()).toEqual([...targets].sort())
+        for (const target of ours) expect({ instance: target.labels.instance, health: target.health, error: target.lastError })
+          .toEqual({ instance: target.labels.instance, health: "up", error: "" })
+        const state = yield* prometheus.query(`circuit_breaker_state{job="${job}", breaker="${names.fallback}"}`)
+        expect(resultOf(state).map((s: any) => s.value[1])).toEqual(["1", "1"])
+        const level = yield* prometheus.query(`max(degradation_level{job="${job}"})`)
+        expect(resultOf(level).map((s: any) => s.value[1])).toEqual(["3"])
+      }))
+
+    it.effect("every query of every dashboard panel parses and returns data", () =>
+      Effect.gen(function*() {
+        const { prometheus } = yield* E2E
+        const dashboards = yield* Dashboards.load
+        expect(dashboards.length).toBe(3)
+        let checked = 0
+        for (const dashboard of dashboards) {
+          for (const query of Dashboards.queries(dashboard)) {
+            const expr = Dashboards.interpolate(query.expr, variables)
+            const where = `${query.dashboard} / ${query.panel} / ${query.refId}: ${expr}`
+            expect(expr, where).not.toMatch(/\$|\[\[/)
+            const instant = yield* prometheus.query(expr)
+            expect({ where, status: instant.status, error: instant.error }).toEqual({ where, status: "success", error: undefined })
+            expect(resultOf(instant).length, `no data: ${where}`).toBeGreaterThan(0)
+            if (!query.instant) {
+              const range = yield* prometheus.queryRange(expr, 20)
+              expect({ where, status: range.status, error: range.error }).toEqual({ where, status: "success", error: undefined })
+              expect(resultOf(range).length, `no data over 20s: ${where}`).toBeGreaterThan(0)
+            }
+            checked++
+          }
+        }
+        expect(checked).toBeGreaterThanOrEqual(30)
+      }))
+
+    it.effect("every dashboard variable query finds our series", () =>
+      Effect.gen(function*() {
+        const { prometheus } = yield* E2E
+        const dashboards = yield* Dashboards.load
+        const expected: Record<string, string> = { job, breaker: names.cycle, dependency: names.cycle }
+        for (const dashboard of dashboards) {
+          for (const variable of dashboard.templating.list) {
+            if (variable.type === "datasource") {
+              expect(variable.query).toBe("prometheus")
+              continue
+            }
+            const definition = typeof variable.query === "string" ? variable.query : variable.query?.query ?? ""
+            const m = /^label_values\((.+),\s*(\w+)\)$/.exec(Dashboards.interpolate(definition, variables))
+            expect(m, `${dashboard.title} $${variable.name}: ${definition}`).not.toBeNull()
+            const values = (yield* prometheus.api(`/api/v1/label/${m![2]}/values`, { "match[]": m![1]! })).data
+            const want = variable.name === "breaker" && dashboard.uid === "effect-resilience-fallbacks"
+              ? names.fallback
+              : expected[variable.name]
+            expect(values, `${dashboard.title} $${variable.name}`).toContain(want)
+          }
+        }
+      }))
+
+    it.effect("the alert rules load, evaluate and fire on the live series", () =>
+      Effect.gen(function*() {
+        const { prometheus } = yield* E2E
+        const groups = (yield* prometheus.api("/api/v1/rules")).data.groups as ReadonlyArray<any>
+        const rules = groups.find((g) => g.name === "effect-resilience")?.rules as ReadonlyArray<any>
+        expect(rules.map((r) => r.name).sort()).toEqual(
+          [...AlertRules.alerts.critical, ...AlertRules.alerts.warning, ...AlertRules.alerts.info].sort()
+        )
+        const severity = (name: string) =>
+          (Object.keys(AlertRules.alerts) as Array<keyof typeof AlertRules.alerts>)
+            .find((s) => (AlertRules.alerts[s] as ReadonlyArray<string>).includes(name))
+        for (const rule of rules) {
+          expect({ rule: rule.name, health: rule.health, severity: rule.labels.severity })
+            .toEqual({ rule: rule.name, health: "ok", severity: severity(rule.name) })
+          // What is down and what users see, for the person on call.
+          expect(rule.annotations.summary, rule.name).toMatch(/\S/)
+          expect(rule.annotations.description, rule.name).toMatch(/[Uu]sers/)
+        }
+        expect(rules.find((r) => r.name === "CircuitBreakerOpen").duration).toBe(300)
+
+        const alert = (name: string, labels: string, state = "firing") =>
+          prometheus.waitFor(`ALERTS{alertname="${name}", alertstate="${state}", ${labels}}`, (s) => s.length > 0)
+        yield* alert("CircuitBreakerTransition", `breaker="${names.cycle}", from="closed", to="open"`)
+        yield* alert("CircuitBreakerTransition", `breaker="${names.cycle}", from="half_open", to="closed"`)
+        yield* alert("DegradationLevelTransition", `job="${job}", from="Optimal", to="Degraded"`)
+        yield* alert("DegradationLevelTransition", `job="${job}", from="Degraded", to="Optimal"`)
+        yield* alert("DegradationLevelTransition", `job="${job}", from="Optimal", to="Limited"`)
+        yield* alert("DegradationLevelLimited", `job="${job}", severity="warning"`)
+        yield* alert("HighFallbackRate", `breaker="${names.fallback}", severity="warning"`)
+        // Open for seconds, not 5 minutes: pending, not firing.
+        yield* alert("CircuitBreakerOpen", `breaker="${names.fallback}", severity="critical"`, "pending")
+
+        const quiet = yield* prometheus.query(
+          `ALERTS{breaker="${names.ok}"} or ALERTS{alertname="CircuitBreakerOpen", alertstate="firing", job="${job}"}`
+        )
+        expect(resultOf(quiet)).toEqual([])
+      }))
+  })
+})
