@@ -10,7 +10,10 @@
  */
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
+import type * as MetricKeyType from "effect/MetricKeyType"
 
 /**
  * Latency buckets in seconds: 0.5 ms … ~16 s, doubling.
@@ -25,13 +28,33 @@ export const durationBoundaries: MetricBoundaries.MetricBoundaries = MetricBound
 })
 
 /**
+ * The keys of the metrics below. Breakers resolve their series from these
+ * once, at creation, and update them synchronously on the hot path.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const keys = {
+  breakerState: MetricKey.gauge("circuit_breaker_state"),
+  breakerFailures: MetricKey.counter("circuit_breaker_failures_total", { incremental: true }),
+  breakerFallbackCalls: MetricKey.counter("circuit_breaker_fallback_calls_total", { incremental: true }),
+  breakerCalls: MetricKey.counter("circuit_breaker_calls_total", { incremental: true }),
+  breakerTransitions: MetricKey.counter("circuit_breaker_transitions_total", { incremental: true }),
+  breakerCallDuration: MetricKey.histogram("circuit_breaker_call_duration_seconds", durationBoundaries),
+  fallbackDuration: MetricKey.histogram("fallback_duration_seconds", durationBoundaries),
+  degradationLevel: MetricKey.gauge("degradation_level"),
+  degradationTransitions: MetricKey.counter("degradation_transitions_total", { incremental: true }),
+  dependencyUp: MetricKey.gauge("dependency_up")
+} as const
+
+/**
  * `circuit_breaker_state{breaker}`: 0 closed or disabled, 1 open or forced
  * open, 2 half-open.
  *
  * @since 0.1.0
  * @category breaker
  */
-export const breakerState = Metric.gauge("circuit_breaker_state")
+export const breakerState = Metric.fromMetricKey(keys.breakerState)
 
 /**
  * `circuit_breaker_failures_total{breaker}`: calls counted as failures
@@ -40,7 +63,7 @@ export const breakerState = Metric.gauge("circuit_breaker_state")
  * @since 0.1.0
  * @category breaker
  */
-export const breakerFailures = Metric.counter("circuit_breaker_failures_total", { incremental: true })
+export const breakerFailures = Metric.fromMetricKey(keys.breakerFailures)
 
 /**
  * `circuit_breaker_fallback_calls_total{breaker}`: calls answered by a fallback.
@@ -48,7 +71,7 @@ export const breakerFailures = Metric.counter("circuit_breaker_failures_total", 
  * @since 0.1.0
  * @category breaker
  */
-export const breakerFallbackCalls = Metric.counter("circuit_breaker_fallback_calls_total", { incremental: true })
+export const breakerFallbackCalls = Metric.fromMetricKey(keys.breakerFallbackCalls)
 
 /**
  * `circuit_breaker_calls_total{breaker,outcome}` with `outcome` one of
@@ -57,7 +80,7 @@ export const breakerFallbackCalls = Metric.counter("circuit_breaker_fallback_cal
  * @since 0.1.0
  * @category breaker
  */
-export const breakerCalls = Metric.counter("circuit_breaker_calls_total", { incremental: true })
+export const breakerCalls = Metric.fromMetricKey(keys.breakerCalls)
 
 /**
  * `circuit_breaker_transitions_total{breaker,from,to}` with states written
@@ -66,7 +89,7 @@ export const breakerCalls = Metric.counter("circuit_breaker_calls_total", { incr
  * @since 0.1.0
  * @category breaker
  */
-export const breakerTransitions = Metric.counter("circuit_breaker_transitions_total", { incremental: true })
+export const breakerTransitions = Metric.fromMetricKey(keys.breakerTransitions)
 
 /**
  * `circuit_breaker_call_duration_seconds{breaker}`: duration of the calls the
@@ -75,7 +98,7 @@ export const breakerTransitions = Metric.counter("circuit_breaker_transitions_to
  * @since 0.1.0
  * @category breaker
  */
-export const breakerCallDuration = Metric.histogram("circuit_breaker_call_duration_seconds", durationBoundaries)
+export const breakerCallDuration = Metric.fromMetricKey(keys.breakerCallDuration)
 
 /**
  * `fallback_duration_seconds{breaker}`: time spent in fallbacks.
@@ -83,7 +106,7 @@ export const breakerCallDuration = Metric.histogram("circuit_breaker_call_durati
  * @since 0.1.0
  * @category fallback
  */
-export const fallbackDuration = Metric.histogram("fallback_duration_seconds", durationBoundaries)
+export const fallbackDuration = Metric.fromMetricKey(keys.fallbackDuration)
 
 /**
  * `degradation_level`: the current level, ranked 1 (Optimal) … 5 (Emergency).
@@ -91,7 +114,7 @@ export const fallbackDuration = Metric.histogram("fallback_duration_seconds", du
  * @since 0.1.0
  * @category degradation
  */
-export const degradationLevel = Metric.gauge("degradation_level")
+export const degradationLevel = Metric.fromMetricKey(keys.degradationLevel)
 
 /**
  * `degradation_transitions_total{from,to}` with levels written as their tag
@@ -100,7 +123,7 @@ export const degradationLevel = Metric.gauge("degradation_level")
  * @since 0.1.0
  * @category degradation
  */
-export const degradationTransitions = Metric.counter("degradation_transitions_total", { incremental: true })
+export const degradationTransitions = Metric.fromMetricKey(keys.degradationTransitions)
 
 /**
  * `dependency_up{dependency}`: 1 when the dependency is up, 0 when down.
@@ -108,7 +131,7 @@ export const degradationTransitions = Metric.counter("degradation_transitions_to
  * @since 0.1.0
  * @category dependency
  */
-export const dependencyUp = Metric.gauge("dependency_up")
+export const dependencyUp = Metric.fromMetricKey(keys.dependencyUp)
 
 /**
  * The value of the `outcome` label of `circuit_breaker_calls_total`.
@@ -135,3 +158,16 @@ export const callOutcomes: ReadonlyArray<CallOutcome> = ["success", "failure", "
 export const breakerLabels = (breaker: string): ReadonlyArray<MetricLabel.MetricLabel> => [
   MetricLabel.make("breaker", breaker)
 ]
+
+/**
+ * The series of `key` with `labels`, resolved once: updating a hook costs no
+ * lookup, which is what the breaker's hot path needs.
+ *
+ * @since 0.1.0
+ * @category hooks
+ */
+export const hook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+  key: MetricKey.MetricKey<Type>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =>
+  Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(key, labels))

@@ -4,6 +4,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as MetricHook from "effect/MetricHook"
 import * as Fiber from "effect/Fiber"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
@@ -39,6 +40,8 @@ const states: ReadonlyArray<CB.State> = [
 ]
 const stateLabels = ["closed", "open", "half_open", "forced_open", "disabled"] as const
 const gaugeValues = [0, 1, 2, 1, 0] as const
+const fromLabels = stateLabels.map((state) => MetricLabel.make("from", state))
+const toLabels = stateLabels.map((state) => MetricLabel.make("to", state))
 
 // Outcome indices into the per-breaker label arrays.
 const SUCCESS = 0
@@ -92,8 +95,12 @@ class BreakerImpl {
   forcedOpenError: CircuitOpenError | undefined = undefined
   busyError: CircuitOpenError | undefined = undefined
 
-  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  readonly callLabels: ReadonlyArray<ReadonlyArray<MetricLabel.MetricLabel>>
+  readonly breakerLabel: MetricLabel.MetricLabel
+  // Series resolved once: the hot path updates them without any lookup.
+  readonly stateHook: MetricHook.MetricHook<number, unknown>
+  readonly failuresHook: MetricHook.MetricHook<number, unknown>
+  readonly durationHook: MetricHook.MetricHook<number, unknown>
+  readonly callHooks: ReadonlyArray<MetricHook.MetricHook<number, unknown>>
 
   constructor(
     readonly name: string,
@@ -109,24 +116,23 @@ class BreakerImpl {
   ) {
     this.code = disabled ? DISABLED : CLOSED
     this.scheduleState = schedule.initial
-    const breakerLabel = MetricLabel.make("breaker", name)
-    this.labels = [breakerLabel]
-    // Stable label arrays: Effect caches metric hooks per array identity.
-    this.callLabels = outcomeLabels.map((outcome) => [breakerLabel, outcome])
+    this.breakerLabel = MetricLabel.make("breaker", name)
+    const labels = [this.breakerLabel]
+    this.stateHook = Metrics.hook(Metrics.keys.breakerState, labels)
+    this.failuresHook = Metrics.hook(Metrics.keys.breakerFailures, labels)
+    this.durationHook = Metrics.hook(Metrics.keys.breakerCallDuration, labels)
+    this.callHooks = outcomeLabels.map((outcome) => Metrics.hook(Metrics.keys.breakerCalls, [this.breakerLabel, outcome]))
+    // Every series exists from creation: these start at 0.
+    this.stateHook.update(gaugeValues[this.code]!)
+    this.failuresHook.update(0)
+    for (const hook of this.callHooks) hook.update(0)
+    Metrics.hook(Metrics.keys.breakerFallbackCalls, labels).update(0)
+    Metrics.hook(Metrics.keys.fallbackDuration, labels)
+    for (const [from, to] of reachable) this.transitionHook(from, to).update(0)
   }
 
-  initMetrics() {
-    Metrics.breakerState.unsafeUpdate(gaugeValues[this.code]!, this.labels)
-    Metrics.breakerFailures.unsafeUpdate(0, this.labels)
-    Metrics.breakerFallbackCalls.unsafeUpdate(0, this.labels)
-    for (const labels of this.callLabels) Metrics.breakerCalls.unsafeUpdate(0, labels)
-    Metrics.breakerCallDuration.unsafeValue(this.labels)
-    Metrics.fallbackDuration.unsafeValue(this.labels)
-    for (const [from, to] of reachable) Metrics.breakerTransitions.unsafeUpdate(0, this.transitionLabels(from, to))
-  }
-
-  transitionLabels(from: number, to: number): ReadonlyArray<MetricLabel.MetricLabel> {
-    return [this.labels[0]!, MetricLabel.make("from", stateLabels[from]!), MetricLabel.make("to", stateLabels[to]!)]
+  transitionHook(from: number, to: number): MetricHook.MetricHook<number, unknown> {
+    return Metrics.hook(Metrics.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
   }
 
   // ---------------------------------------------------------------------------
@@ -155,7 +161,7 @@ class BreakerImpl {
   }
 
   reject(retryAfter: Duration.Duration): Effect.Effect<never, CircuitOpenError> {
-    Metrics.breakerCalls.unsafeUpdate(1, this.callLabels[REJECTED]!)
+    this.callHooks[REJECTED]!.update(1)
     let error: CircuitOpenError
     if (retryAfter === infinity) {
       error = this.forcedOpenError ??= this.openError(infinity)
@@ -210,7 +216,9 @@ class BreakerImpl {
     const millis = Number(nanos) / 1e6
     this.record(outcome, millis)
     if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
-    if (this.tracker.record(outcome !== SUCCESS, millis, this.clock.unsafeCurrentTimeMillis())) {
+    // Only time windows need the wall time: the others skip the clock read.
+    const now = this.tracker.timed ? this.clock.unsafeCurrentTimeMillis() : 0
+    if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
       this.transition(OPEN, this.clock.unsafeCurrentTimeMillis())
       return true
     }
@@ -218,9 +226,9 @@ class BreakerImpl {
   }
 
   record(outcome: Outcome, millis: number) {
-    Metrics.breakerCalls.unsafeUpdate(1, this.callLabels[outcome]!)
-    Metrics.breakerCallDuration.unsafeUpdate(millis / 1000, this.labels)
-    if (outcome === FAILURE || outcome === TIMEOUT) Metrics.breakerFailures.unsafeUpdate(1, this.labels)
+    this.callHooks[outcome]!.update(1)
+    this.durationHook.update(millis / 1000)
+    if (outcome === FAILURE || outcome === TIMEOUT) this.failuresHook.update(1)
   }
 
   classify(cause: Cause.Cause<unknown>): Outcome {
@@ -347,8 +355,8 @@ class BreakerImpl {
       this.openings = 0
       this.lastDelay = -1
     }
-    Metrics.breakerState.unsafeUpdate(gaugeValues[to]!, this.labels)
-    Metrics.breakerTransitions.unsafeUpdate(1, this.transitionLabels(from, to))
+    this.stateHook.update(gaugeValues[to]!)
+    this.transitionHook(from, to).update(1)
     const listeners = this.listeners
     if (listeners !== undefined && listeners.length > 0) {
       const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
@@ -392,15 +400,6 @@ class BreakerImpl {
       const index = listeners.indexOf(listener)
       if (index >= 0) listeners.splice(index, 1)
     }
-  }
-
-  shutdown(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const timer = this.timer
-      this.timer = undefined
-      this.listeners = undefined
-      return timer === undefined ? Effect.void : Fiber.interrupt(timer)
-    })
   }
 }
 
@@ -534,15 +533,13 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
         options.isFailure,
         options.disabled === true
       )
-      impl.initMetrics()
       const breaker = <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
       Object.setPrototypeOf(breaker, BreakerProto)
       Object.defineProperty(breaker, "name", { value: options.name })
       Object.defineProperty(breaker, ImplKey, { value: impl })
-      return Effect.as(
-        Effect.addFinalizer(() => impl.shutdown()),
-        breaker as unknown as CB.CircuitBreaker
-      )
+      // No finalizer of its own (it would cost ~500 B per breaker): the only
+      // fiber a breaker owns, its half-open timer, is forked in this scope.
+      return Effect.succeed(breaker as unknown as CB.CircuitBreaker)
     })
   })
 
