@@ -70,21 +70,22 @@ export type KeysNeedingFallback<S> = {
  * @since 0.1.0
  * @category type-level
  */
-export type FallbackFor<M> = M extends (...args: infer Args) => Effect.Effect<infer A, infer E, any>
-  ? (error: E | CircuitBreaker.Unavailable, ...args: Args) => Effect.Effect<A, E, any>
-  : M extends Effect.Effect<infer A, infer E, any> ? (error: E | CircuitBreaker.Unavailable) => Effect.Effect<A, E, any>
+export type FallbackFor<M, R = any> = M extends (...args: infer Args) => Effect.Effect<infer A, infer E, any>
+  ? (error: E | CircuitBreaker.Unavailable, ...args: Args) => Effect.Effect<A, E, R>
+  : M extends Effect.Effect<infer A, infer E, any> ? (error: E | CircuitBreaker.Unavailable) => Effect.Effect<A, E, R>
   : never
 
 /**
  * The `fallback` option: optional for members that declare
- * {@link CircuitBreaker.Unavailable}, required for the others.
+ * {@link CircuitBreaker.Unavailable}, required for the others. `R` is what
+ * the fallbacks may require; `layer` infers it from the fallbacks given.
  *
  * @since 0.1.0
  * @category type-level
  */
-export type Fallbacks<S> =
-  & { readonly [K in EffectKeys<S>]?: FallbackFor<S[K]> }
-  & { readonly [K in KeysNeedingFallback<S>]-?: FallbackFor<S[K]> }
+export type Fallbacks<S, R = any> =
+  & { readonly [K in EffectKeys<S>]?: FallbackFor<S[K], R> }
+  & { readonly [K in KeysNeedingFallback<S>]-?: FallbackFor<S[K], R> }
 
 /**
  * What the fallbacks need from the context (e.g. the cache a DB read falls
@@ -94,7 +95,7 @@ export type Fallbacks<S> =
  * @category type-level
  */
 export type FallbackContext<F> = {
-  [K in keyof F]: F[K] extends (...args: any) => Effect.Effect<any, any, infer R> ? R : never
+  [K in keyof F]-?: NonNullable<F[K]> extends (...args: any) => Effect.Effect<any, any, infer R> ? R : never
 }[keyof F]
 
 /**
@@ -149,7 +150,7 @@ export interface Wrapped<S> {
  * @since 0.1.0
  * @category constructors
  */
-export const wrap: <S, F extends Fallbacks<S>>(
+export const wrap: <S, F extends Fallbacks<S> = Fallbacks<S, never>>(
   service: S,
   options: Options<S, F> & { readonly fallback?: F }
 ) => Effect.Effect<Wrapped<S>, never, Scope.Scope | Degradation | FallbackContext<F>> = internal.wrap as any
@@ -160,7 +161,7 @@ export const wrap: <S, F extends Fallbacks<S>>(
  * @since 0.1.0
  * @category layers
  */
-export const layer: <I, S, F extends Fallbacks<S> = Fallbacks<S>>(
+export const layer: <I, S, F extends Fallbacks<S> = Fallbacks<S, never>>(
   tag: Context.Tag<I, S>,
   options: Options<S, F> & ([KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
 ) => Layer.Layer<I, never, I | Degradation | FallbackContext<F>> = internal.layer as any

@@ -21,7 +21,6 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as internal from "./internal/fallback.js"
-import * as Metrics from "./Metrics.js"
 
 /**
  * A fallback for a member `(...args) => Effect<A, E, R>`: it receives the
@@ -204,4 +203,4 @@ export const writeBehind = <Args extends ReadonlyArray<any>, Q, A = void>(
  * @category metrics
  */
 export const measured = <A, E, R>(breaker: string, fallback: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.clock, (clock) => internal.measure(Metrics.breakerLabels(breaker), clock, fallback))
+  Effect.flatMap(Effect.clock, (clock) => internal.measure(internal.hooks(breaker), clock, fallback))

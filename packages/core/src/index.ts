@@ -51,3 +51,18 @@ export * as Fallback from "./Fallback.js"
  * @since 0.1.0
  */
 export * as Metrics from "./Metrics.js"
+
+/**
+ * The seed's four dependencies (`openai`, `db`, `redis`, `s3`) and its fallback helpers.
+ *
+ * @since 0.1.0
+ */
+export * as Presets from "./Presets.js"
+
+/**
+ * `RESILIENCE_PROFILE` and per-dependency overrides from Effect `Config`, and the layers that apply them.
+ *
+ * @since 0.1.0
+ */
+export * as Profile from "./Profile.js"
+

@@ -3,7 +3,6 @@ import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -283,6 +282,13 @@ describe("Dependency", () => {
     })
     // the fallback's requirements are the layer's
     expectTypeOf(withCache).toEqualTypeOf<Layer.Layer<Good, never, Good | Degradation | Cache>>()
-    expect(Either.isEither(Either.right(1))).toBe(true)
+    // also when the fallback is an inline lambda
+    const inline = Dependency.layer(Good, {
+      name: "good",
+      whenDown: DegradationLevel.Degraded(),
+      fallback: { b: (_error, n) => Effect.map(Cache, (cache) => n + (cache ? 0 : 1)) }
+    })
+    expectTypeOf(inline).toEqualTypeOf<Layer.Layer<Good, never, Good | Degradation | Cache>>()
+    expect(Layer.isLayer(inline)).toBe(true)
   })
 })

@@ -7,9 +7,8 @@ import type * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { Degradation } from "../Degradation.js"
 import type * as Dependency from "../Dependency.js"
-import * as Metrics from "../Metrics.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
-import { measure } from "./fallback.js"
+import { hooks, measure } from "./fallback.js"
 
 type AnyFallback = (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
 
@@ -48,7 +47,7 @@ export const wrap = <S>(
     const clock = yield* Effect.clock
     const breaker = yield* CircuitBreaker.make({ ...options.breaker, name: options.name, callTimeout: options.callTimeout })
     const isFailure = options.breaker?.isFailure
-    const labels = Metrics.breakerLabels(options.name)
+    const fallbackHooks = hooks(options.name)
 
     /** Unavailable, or a failure the breaker counted: the ones a fallback recovers. */
     const recoverable = (error: unknown): boolean => {
@@ -68,7 +67,7 @@ export const wrap = <S>(
     ) =>
       Effect.catchAll(breaker(effect), (error) =>
         recoverable(error)
-          ? measure(labels, clock, Effect.provide(fallback(error, ...args), context))
+          ? measure(fallbackHooks, clock, Effect.provide(fallback(error, ...args), context))
           : Effect.fail(error))
 
     const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {

@@ -1,7 +1,23 @@
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type * as MetricLabel from "effect/MetricLabel"
+import type * as MetricHook from "effect/MetricHook"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Metrics from "../Metrics.js"
+
+/** @internal */
+export interface FallbackHooks {
+  readonly calls: MetricHook.MetricHook<number, unknown>
+  readonly duration: MetricHook.MetricHook<number, unknown>
+}
+
+/** @internal */
+export const hooks = (breaker: string): FallbackHooks => {
+  const labels = [MetricLabel.make("breaker", breaker)]
+  return {
+    calls: Metrics.hook(Metrics.keys.breakerFallbackCalls, labels),
+    duration: Metrics.hook(Metrics.keys.fallbackDuration, labels)
+  }
+}
 
 /**
  * Counts a fallback and records its duration, synchronously and on the
@@ -10,13 +26,13 @@ import * as Metrics from "../Metrics.js"
  * @internal
  */
 export const measure = <A, E, R>(
-  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+  hooks: FallbackHooks,
   clock: Clock.Clock,
   fallback: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
-    Metrics.breakerFallbackCalls.unsafeUpdate(1, labels)
+    hooks.calls.update(1)
     const start = clock.unsafeCurrentTimeMillis()
     return Effect.onExit(fallback, () =>
-      Effect.sync(() => Metrics.fallbackDuration.unsafeUpdate((clock.unsafeCurrentTimeMillis() - start) / 1000, labels)))
+      Effect.sync(() => hooks.duration.update((clock.unsafeCurrentTimeMillis() - start) / 1000)))
   })

@@ -1,0 +1,222 @@
+/**
+ * The seed's four dependencies as ready-made settings, and its fallback
+ * strategies as reusable helpers.
+ *
+ * A preset is the shared, fallback-free part of `Dependency.Options`: spread
+ * it and add what only the application knows.
+ *
+ * ```ts
+ * const OpenAILive = Dependency.layer(OpenAI, {
+ *   ...Presets.openai,
+ *   health: (openai) => openai.ping,
+ *   fallback: {
+ *     enhancePrices: Presets.baselinePricing(),
+ *     cleanText: Presets.rawText,
+ *     summarize: Presets.aiUnavailableNotice
+ *   }
+ * })
+ * ```
+ *
+ * | preset | trip | reset | call timeout | whenDown |
+ * |---|---|---|---|---|
+ * | `openai` | 5 consecutive | 60 s | 10 s | Limited |
+ * | `db` | 3 consecutive | 30 s | 5 s | Minimal |
+ * | `redis` | 5 consecutive | 20 s | 1 s | Degraded |
+ * | `s3` | 5 consecutive | 30 s | 10 s | Degraded |
+ *
+ * The remaining fallbacks of the seed are generic `Fallback` constructors:
+ * DB reads from the cache and cache reads from the DB are
+ * `Fallback.fromDependency`, S3 uploads are `Fallback.writeBehind` with the
+ * `replay` option of `Dependency.layer`. `Profile` adjusts presets to the
+ * environment (`RESILIENCE_PROFILE`, per-dependency overrides).
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Level from "./DegradationLevel.js"
+import * as Fallback from "./Fallback.js"
+
+/**
+ * The breaker part of a {@link Preset}: `trip` and `reset` are always set,
+ * so `Profile` can adjust them; the other breaker options pass through.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BreakerOptions extends Omit<CircuitBreaker.Options, "name" | "callTimeout"> {
+  readonly trip: CircuitBreaker.TripPolicy
+  readonly reset: Schedule.Schedule<unknown, unknown>
+}
+
+/**
+ * The fallback-free part of `Dependency.Options`, with every setting explicit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Preset {
+  /** Names the dependency, its breaker, its metrics and its `RESILIENCE_<NAME>_*` variables. */
+  readonly name: string
+  readonly breaker: BreakerOptions
+  /** A call that takes longer is interrupted and counted as a failure. */
+  readonly callTimeout: Duration.Duration
+  /** The level this dependency's outage calls for. */
+  readonly whenDown: Level.DegradationLevel
+}
+
+/**
+ * A preset that opens after `failMax` consecutive failures and stays open
+ * `resetTimeout` each time — the shape of every preset of the seed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly name: string
+  /** Consecutive failures that open the breaker. */
+  readonly failMax: number
+  /** How long each opening lasts before a probe is let through. */
+  readonly resetTimeout: Duration.DurationInput
+  readonly callTimeout: Duration.DurationInput
+  readonly whenDown: Level.DegradationLevel
+}): Preset => ({
+  name: options.name,
+  breaker: {
+    trip: CircuitBreaker.consecutiveFailures(options.failMax),
+    reset: Schedule.spaced(options.resetTimeout)
+  },
+  callTimeout: Duration.decode(options.callTimeout),
+  whenDown: options.whenDown
+})
+
+/**
+ * The AI pricing / OCR API: 5 consecutive failures, 60 s open, 10 s per call
+ * (generation is slow), `Limited` when down (AI features off, core works).
+ *
+ * @since 0.1.0
+ * @category presets
+ */
+export const openai: Preset = make({
+  name: "openai",
+  failMax: 5,
+  resetTimeout: "60 seconds",
+  callTimeout: "10 seconds",
+  whenDown: Level.Limited()
+})
+
+/**
+ * The primary database: trips early (3 consecutive failures) because every
+ * failed query is a failed request, 30 s open, 5 s per query, `Minimal` when
+ * down (reads from the cache, writes refused).
+ *
+ * @since 0.1.0
+ * @category presets
+ */
+export const db: Preset = make({
+  name: "db",
+  failMax: 3,
+  resetTimeout: "30 seconds",
+  callTimeout: "5 seconds",
+  whenDown: Level.Minimal()
+})
+
+/**
+ * The cache: 5 consecutive failures, 20 s open, 1 s per call (a slow cache is
+ * worse than none: the DB is the fallback), `Degraded` when down.
+ *
+ * @since 0.1.0
+ * @category presets
+ */
+export const redis: Preset = make({
+  name: "redis",
+  failMax: 5,
+  resetTimeout: "20 seconds",
+  callTimeout: "1 second",
+  whenDown: Level.Degraded()
+})
+
+/**
+ * The object store: 5 consecutive failures, 30 s open, 10 s per call (uploads
+ * are large), `Degraded` when down (uploads queue locally and replay).
+ *
+ * @since 0.1.0
+ * @category presets
+ */
+export const s3: Preset = make({
+  name: "s3",
+  failMax: 5,
+  resetTimeout: "30 seconds",
+  callTimeout: "10 seconds",
+  whenDown: Level.Degraded()
+})
+
+/**
+ * Every preset of the seed, in the order of the design table.
+ *
+ * @since 0.1.0
+ * @category presets
+ */
+export const all: ReadonlyArray<Preset> = [openai, db, redis, s3]
+
+/**
+ * Prices without the AI adjustment: the baseline times `factor` (default
+ * 1.3, the seed's markup). For a member `(prices, ...rest) => Effect<Array<number>, E>`.
+ *
+ * @since 0.1.0
+ * @category fallbacks
+ */
+export const baselinePricing = (
+  factor = 1.3
+): (error: unknown, prices: ReadonlyArray<number>, ...rest: ReadonlyArray<unknown>) => Effect.Effect<Array<number>> =>
+  Fallback.sync((_error: unknown, prices: ReadonlyArray<number>, ..._rest: ReadonlyArray<unknown>) =>
+    prices.map((price) => price * factor)
+  )
+
+/**
+ * OCR without the AI clean-up: answers the raw text it was given. For a
+ * member `(text, ...rest) => Effect<string, E>`.
+ *
+ * @since 0.1.0
+ * @category fallbacks
+ */
+export const rawText: (error: unknown, text: string, ...rest: ReadonlyArray<unknown>) => Effect.Effect<string> =
+  Fallback.sync((_error: unknown, text: string, ..._rest: ReadonlyArray<unknown>) => text)
+
+/**
+ * What {@link aiUnavailableNotice} answers.
+ *
+ * @since 0.1.0
+ * @category fallbacks
+ */
+export const aiUnavailableMessage = "AI features are temporarily unavailable. Results use baseline rules."
+
+/**
+ * Answers a user-facing notice instead of AI-generated text, for members
+ * returning `Effect<string, E>`.
+ *
+ * @since 0.1.0
+ * @category fallbacks
+ */
+export const aiUnavailableNotice: (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<string> = Fallback
+  .succeed(aiUnavailableMessage)
+
+/**
+ * Refuses a write with a clear `Fallback.UnavailableError` while `dependency`
+ * is down, instead of failing it with a breaker error the user cannot act on.
+ * The member's error type must include `Fallback.UnavailableError`.
+ *
+ * @since 0.1.0
+ * @category fallbacks
+ */
+export const writesBlocked = (
+  dependency: string,
+  options?: { readonly message?: string | undefined; readonly action?: string | undefined }
+): (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<never, Fallback.UnavailableError> =>
+  Fallback.unavailable({
+    dependency,
+    message: options?.message ?? `${dependency} is unavailable: writes are blocked until it recovers`,
+    action: options?.action ?? "Retry in a few minutes; reads still work."
+  })

@@ -1,0 +1,200 @@
+/**
+ * Environment profiles and per-dependency overrides, read through Effect
+ * `Config` (so any `ConfigProvider` works: environment, files, tests).
+ *
+ * | variable | value | default |
+ * |---|---|---|
+ * | `RESILIENCE_PROFILE` | `production`, `staging` or `development` (case-insensitive) | `production` |
+ * | `RESILIENCE_<NAME>_FAIL_MAX` | positive integer: consecutive failures that open the breaker | the profile's |
+ * | `RESILIENCE_<NAME>_RESET_TIMEOUT` | duration (`"30 seconds"`) or integer milliseconds: each opening | the profile's |
+ * | `RESILIENCE_<NAME>_CALL_TIMEOUT` | duration or integer milliseconds | the profile's |
+ * | `RESILIENCE_RECOVERY_INTERVAL` | duration or integer milliseconds | 30 s |
+ *
+ * `<NAME>` is the dependency name upper-cased, each non-alphanumeric character
+ * replaced by `_` (`open-ai` → `RESILIENCE_OPEN_AI_FAIL_MAX`).
+ *
+ * - `production`: the presets as they are.
+ * - `staging`: twice the failures before opening (flakier infrastructure
+ *   should not keep breakers open), half the reset and call timeouts (slow
+ *   calls surface early, recovery paths get exercised often).
+ * - `development`: breakers disabled — every call goes through and is only
+ *   measured. Call timeouts still apply: a hung dependency fails, it does not
+ *   hang the request.
+ *
+ * Overrides apply after the profile and are taken as given. An invalid value
+ * fails the layer with a `ConfigError` at that variable's path, so the
+ * rendered error names it.
+ *
+ * ```ts
+ * const DbLive = Profile.dependencyLayer(Db, Presets.db, {
+ *   fallback: { getPrice: Fallback.fromDependency(Cache, (cache, _e, id) => cache.getPrice(id)) }
+ * }) // Layer<Db, ConfigError, Db | Degradation | Cache>
+ * const DegradationLive = Profile.degradationLayer() // Layer<Degradation, ConfigError>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import { Degradation } from "./Degradation.js"
+import * as Dependency from "./Dependency.js"
+import * as internal from "./internal/profile.js"
+import type * as Presets from "./Presets.js"
+
+/**
+ * The deployment environment a service runs in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Profile = "production" | "staging" | "development"
+
+/**
+ * Every profile, in the order error messages list them.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const profiles: ReadonlyArray<Profile> = internal.profiles
+
+/**
+ * `RESILIENCE_PROFILE`, case-insensitive, default `production`. Any other value
+ * fails with a `ConfigError` listing the allowed ones.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Profile> = internal.profileConfig
+
+/**
+ * The names of a dependency's override variables.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Variables {
+  readonly failMax: string
+  readonly resetTimeout: string
+  readonly callTimeout: string
+}
+
+/**
+ * The override variables of the dependency `name`:
+ * `variables("db").failMax === "RESILIENCE_DB_FAIL_MAX"`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const variables: (name: string) => Variables = internal.variables
+
+/**
+ * The per-dependency overrides that were set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Overrides {
+  /** Replaces the trip policy with `consecutiveFailures(failMax)`. */
+  readonly failMax: Option.Option<number>
+  /** Replaces the reset schedule with `Schedule.spaced(resetTimeout)`. */
+  readonly resetTimeout: Option.Option<Duration.Duration>
+  readonly callTimeout: Option.Option<Duration.Duration>
+}
+
+/**
+ * Reads the override variables of the dependency `name`; unset ones are
+ * `None`, invalid ones fail.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const overrides: (name: string) => Config.Config<Overrides> = internal.overrides
+
+/**
+ * Adjusts a preset to a profile (pure). `staging` doubles a consecutive
+ * failure threshold (a failure-rate threshold moves halfway to 100 %) and
+ * halves the reset delays and the call timeout; `development` disables the
+ * breaker.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const apply: <P extends Presets.Preset>(preset: P, profile: Profile) => P = internal.apply
+
+/**
+ * Applies overrides to a preset (pure): they win over the profile.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const override: <P extends Presets.Preset>(preset: P, overrides: Overrides) => P = internal.override
+
+/**
+ * A preset as configured: the profile of `RESILIENCE_PROFILE` applied, then
+ * the `RESILIENCE_<NAME>_*` overrides.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const dependency: <P extends Presets.Preset>(preset: P) => Config.Config<P> = internal.dependency
+
+/**
+ * `RESILIENCE_RECOVERY_INTERVAL`: how often `Degradation` may improve the
+ * level. Default 30 s.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const recoveryInterval: Config.Config<Duration.Duration> = internal.recoveryInterval
+
+/**
+ * `Degradation.layer` with the configured recovery interval.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const degradationLayer = (
+  options?: Omit<Degradation.Options, "recoveryInterval">
+): Layer.Layer<Degradation, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(recoveryInterval, (interval) => Degradation.layer({ ...options, recoveryInterval: interval }))
+  )
+
+/**
+ * What `Dependency.layer` needs beyond a preset.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Rest<S, F> {
+  readonly health?: ((service: S) => Effect.Effect<unknown, unknown>) | undefined
+  readonly fallback?: F | undefined
+  readonly replay?: ReadonlyArray<Dependency.Replay<S, any>> | undefined
+}
+
+/**
+ * `Dependency.layer` with the preset as configured ({@link dependency}). The
+ * same type rule holds: members whose error type lacks
+ * `CircuitBreaker.Unavailable` need a fallback.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const dependencyLayer = <I, S, F extends Dependency.Fallbacks<S> = Dependency.Fallbacks<S, never>>(
+  tag: Context.Tag<I, S>,
+  preset: Presets.Preset,
+  rest: Rest<S, F> & ([Dependency.KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
+): Layer.Layer<I, ConfigError.ConfigError, I | Degradation | Dependency.FallbackContext<F>> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      dependency(preset),
+      // `rest` was checked against the same rule as `Dependency.layer`'s options.
+      (options) => Dependency.layer<I, S, F>(tag, { ...options, ...rest } as any)
+    )
+    // `FallbackContext` of optional fallbacks includes `undefined`, which is no service.
+  ) as Layer.Layer<I, ConfigError.ConfigError, I | Degradation | Dependency.FallbackContext<F>>
