@@ -1,0 +1,71 @@
+import { Fallback, Metrics } from "@effect-resilience/core"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import { uniqueName } from "./utils.js"
+
+describe("Fallback", () => {
+  it.effect("constructors answer from the error and the arguments", () =>
+    Effect.gen(function*() {
+      expect(yield* Fallback.succeed(42)("boom")).toBe(42)
+      expect(yield* Fallback.sync((error: unknown, a: number, b: number) => `${error}:${a + b}`)("e", 1, 2)).toBe("e:3")
+      expect(yield* Fallback.make((_error: unknown, n: number) => Effect.succeed(n * 2))("e", 21)).toBe(42)
+      const error = yield* Effect.flip(Fallback.unavailable({ dependency: "db", message: "read-only", action: "later" })("x"))
+      assert(error instanceof Fallback.UnavailableError)
+      expect([error.dependency, error.message, error.action, error.cause]).toEqual(["db", "read-only", "later", "x"])
+    }))
+
+  it.effect("measured counts the fallback and records its duration on the Clock", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("measured")
+      const fiber = yield* Effect.fork(Fallback.measured(name, Effect.as(Effect.sleep("250 millis"), "ok")))
+      yield* TestClock.adjust("250 millis")
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      const calls = yield* Metric.value(Metrics.breakerFallbackCalls.pipe(Metric.tagged("breaker", name)))
+      expect(calls.count).toBe(1)
+      const duration = yield* Metric.value(Metrics.fallbackDuration.pipe(Metric.tagged("breaker", name)))
+      expect(duration.count).toBe(1)
+      expect(duration.sum).toBeCloseTo(0.25)
+    }))
+
+  describe("memoryQueue", () => {
+    it.effect("replays in order and keeps every entry a failed replay did not deliver", () =>
+      Effect.gen(function*() {
+        const queue = yield* Fallback.memoryQueue<number>()
+        for (const n of [1, 2, 3, 4]) yield* queue.offer(n)
+        const delivered = yield* Ref.make<Array<number>>([])
+        const deliver = (n: number) =>
+          n === 3 ? Effect.fail("still down") : Ref.update(delivered, (xs) => [...xs, n])
+        expect(yield* Effect.flip(queue.replay(deliver))).toBe("still down")
+        expect(yield* Ref.get(delivered)).toEqual([1, 2])
+        expect(yield* queue.size).toBe(2)
+        expect(yield* queue.replay((n) => Ref.update(delivered, (xs) => [...xs, n]))).toBe(2)
+        expect(yield* Ref.get(delivered)).toEqual([1, 2, 3, 4])
+        expect(yield* queue.size).toBe(0)
+      }))
+
+    it.effect("a full queue refuses with a typed error instead of dropping", () =>
+      Effect.gen(function*() {
+        const queue = yield* Fallback.memoryQueue<number>({ capacity: 2 })
+        yield* queue.offer(1)
+        yield* queue.offer(2)
+        const error = yield* Effect.flip(queue.offer(3))
+        assert(error instanceof Fallback.WriteBehindError)
+        expect(error.message).toContain("capacity 2")
+        expect(yield* queue.size).toBe(2)
+      }))
+
+    it.effect("writeBehind queues the entry and answers the given value", () =>
+      Effect.gen(function*() {
+        const queue = yield* Fallback.memoryQueue<string>()
+        const fallback = Fallback.writeBehind(queue, (key: string, body: string) => `${key}=${body}`, "accepted")
+        expect(yield* fallback("s3 down", "k", "v")).toBe("accepted")
+        const seen: Array<string> = []
+        yield* queue.replay((entry) => Effect.sync(() => seen.push(entry)))
+        expect(seen).toEqual(["k=v"])
+      }))
+  })
+})
