@@ -52,6 +52,7 @@ class DegradationImpl {
   readonly entries = new Map<string, Entry>()
   /** The down dependencies as of the last change reported in a log line. */
   reportedDown = new Set<string>()
+  refreshing = false
   readonly levelListeners = new Set<(level: DegradationLevel) => void>()
   readonly transitionListeners = new Set<(transition: Degradation.Transition) => void>()
 
@@ -80,6 +81,18 @@ class DegradationImpl {
 
   /** Refreshes every entry's `down` flag and its `dependency_up` gauge. */
   refresh() {
+    // Reading a breaker's state may move it Open → HalfOpen, whose listener
+    // calls back in here: the outer pass covers it.
+    if (this.refreshing) return
+    this.refreshing = true
+    try {
+      this.refreshEntries()
+    } finally {
+      this.refreshing = false
+    }
+  }
+
+  refreshEntries() {
     for (const entry of this.entries.values()) {
       const down = isBreakerDown(entry.breaker) || entry.lastCheck?.healthy === false
       if (down !== entry.down) {

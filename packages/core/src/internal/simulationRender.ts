@@ -1,0 +1,558 @@
+import * as Duration from "effect/Duration"
+import type * as CB from "../CircuitBreaker.js"
+import * as Level from "../DegradationLevel.js"
+import type * as Simulation from "../Simulation.js"
+
+type StateTag = CB.State["_tag"]
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, "0")
+
+/** @internal */
+export const formatTime = (millis: number): string => {
+  const total = Math.round(millis)
+  const ms = total % 1000
+  const s = Math.floor(total / 1000)
+  const hms = `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`
+  return ms === 0 ? hms : `${hms}.${pad(ms, 3)}`
+}
+
+/**
+ * A span, compact: `250ms`, `45s`, `1m30s`, `2h5m`.
+ *
+ * @internal
+ */
+export const formatSpan = (millis: number): string => {
+  const total = Math.round(millis)
+  if (total < 1000) return `${total}ms`
+  const ms = total % 1000
+  const s = Math.floor(total / 1000)
+  const h = Math.floor(s / 3600)
+  const m = Math.floor(s / 60) % 60
+  const sec = s % 60
+  const parts: Array<string> = []
+  if (h > 0) parts.push(`${h}h`)
+  if (m > 0) parts.push(`${m}m`)
+  if (sec > 0 || ms > 0) parts.push(ms > 0 && h === 0 && m === 0 ? `${(sec + ms / 1000).toFixed(3).replace(/0+$/, "")}s` : `${sec}s`)
+  return parts.join("")
+}
+
+/** @internal */
+export const describeFault = (fault: Simulation.Fault): string => {
+  switch (fault._tag) {
+    case "Down":
+      return "down"
+    case "Slow":
+      return `slow (${formatSpan(Duration.toMillis(fault.latency))})`
+    case "Flaky":
+      return `flaky (${Math.round(fault.rate * 1000) / 10}%)`
+    case "Recovered":
+      return "recovered"
+  }
+}
+
+// -----------------------------------------------------------------------------
+// text
+// -----------------------------------------------------------------------------
+
+const ansi = {
+  reset: "\x1b[0m",
+  bold: "\x1b[1m",
+  dim: "\x1b[2m",
+  red: "\x1b[31m",
+  green: "\x1b[32m",
+  yellow: "\x1b[33m",
+  orange: "\x1b[38;5;208m",
+  magenta: "\x1b[35m",
+  cyan: "\x1b[36m"
+} as const
+
+type Paint = (code: keyof typeof ansi, text: string) => string
+
+const levelColor: Record<Level.Tag, keyof typeof ansi> = {
+  Optimal: "green",
+  Degraded: "yellow",
+  Limited: "orange",
+  Minimal: "red",
+  Emergency: "magenta"
+}
+
+const stateColor: Record<StateTag, keyof typeof ansi> = {
+  Closed: "green",
+  Open: "red",
+  HalfOpen: "yellow",
+  ForcedOpen: "red",
+  Disabled: "dim"
+}
+
+interface Line {
+  readonly at: number
+  /** Faults, then breakers, then levels, at the same instant. */
+  readonly order: number
+  readonly text: string
+}
+
+/** Breaker lines of one dependency, with runs of failed probes folded. */
+const breakerLines = (
+  dependency: string,
+  transitions: ReadonlyArray<Simulation.BreakerTransition>,
+  paint: Paint,
+  fold: boolean
+): Array<Line> => {
+  const lines: Array<Line> = []
+  const state = (tag: StateTag) => paint(stateColor[tag], tag)
+  let chain: { at: number; states: Array<StateTag> } | undefined
+  const flushChain = () => {
+    if (chain === undefined) return
+    lines.push({ at: chain.at, order: 1, text: `breaker  ${dependency}  ${chain.states.map(state).join(" → ")}` })
+    chain = undefined
+  }
+  let i = 0
+  while (i < transitions.length) {
+    const t = transitions[i]!
+    // A failed probe: Open → HalfOpen immediately followed by HalfOpen → Open.
+    if (fold) {
+      let probes = 0
+      let j = i
+      let last = t.at
+      while (
+        j + 1 < transitions.length && transitions[j]!.from === "Open" && transitions[j]!.to === "HalfOpen" &&
+        transitions[j + 1]!.to === "Open"
+      ) {
+        probes++
+        last = transitions[j + 1]!.at
+        j += 2
+      }
+      if (probes >= 2) {
+        flushChain()
+        lines.push({
+          at: t.at,
+          order: 1,
+          text: `breaker  ${dependency}  ${probes} failed probes, each reopening it ${
+            paint("dim", `(until ${formatTime(last)})`)
+          }`
+        })
+        i = j
+        continue
+      }
+    }
+    if (chain !== undefined && chain.at === t.at && chain.states[chain.states.length - 1] === t.from) {
+      chain.states.push(t.to)
+    } else {
+      flushChain()
+      chain = { at: t.at, states: [t.from, t.to] }
+    }
+    i++
+  }
+  flushChain()
+  return lines
+}
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAlign: (column: number) => boolean): Array<string> => {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
+  return rows.map((r) =>
+    r.map((cell, c) => rightAlign(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)).join("  ").trimEnd()
+  )
+}
+
+/** @internal */
+export const renderTimeline = (report: Simulation.Report, options?: Simulation.TimelineOptions): string => {
+  const color = options?.color === true
+  const paint: Paint = color ? (code, text) => `${ansi[code]}${text}${ansi.reset}` : (_, text) => text
+  const level = (tag: Level.Tag) => paint(levelColor[tag], tag)
+  const out: Array<string> = []
+  const dependencies = Object.values(report.perDependency)
+
+  out.push(paint("bold", `━━ ${report.name} ━━`) + paint(
+    "dim",
+    `  ${formatSpan(report.duration)} simulated, traffic every ${formatSpan(report.step)}, ` +
+      `recovery every ${formatSpan(report.recoveryInterval)}, ${dependencies.length} dependencies`
+  ))
+  if (report.description !== undefined) out.push(report.description)
+  out.push("")
+
+  const lines: Array<Line> = [{ at: 0, order: -1, text: `level    ${level("Optimal")}` }]
+  for (const f of report.faults) {
+    const paintFault = f.fault._tag === "Recovered" ? "green" : f.fault._tag === "Down" ? "red" : "yellow"
+    lines.push({ at: f.at, order: 0, text: `fault    ${f.dependency} ${paint(paintFault, describeFault(f.fault))}` })
+  }
+  for (const d of dependencies) {
+    lines.push(...breakerLines(
+      d.name,
+      report.breakerTransitions.filter((t) => t.dependency === d.name),
+      paint,
+      options?.allBreakerTransitions !== true
+    ))
+  }
+  for (const t of report.levelTransitions) {
+    const arrow = `${level(t.from._tag)} → ${level(t.to._tag)}`
+    lines.push({ at: t.at, order: 2, text: `level    ${paint("bold", arrow)}  (${t.reason})${paint("dim", ` [${t.kind}]`)}` })
+  }
+  lines.sort((a, b) => a.at - b.at || a.order - b.order)
+  for (const line of lines) out.push(`  ${paint("cyan", formatTime(line.at))}  ${line.text}`)
+  out.push("")
+
+  // Time at each level, with a bar.
+  out.push(paint("bold", "Time at level"))
+  const barWidth = 30
+  for (const l of Level.all) {
+    const millis = report.timeAtLevel[l._tag]
+    if (millis === 0) continue
+    const share = report.duration > 0 ? millis / report.duration : 0
+    const bar = "█".repeat(Math.max(1, Math.round(share * barWidth)))
+    out.push(
+      `  ${level(l._tag)}${" ".repeat(10 - l._tag.length)}${formatSpan(millis).padStart(8)}  ${
+        `${(share * 100).toFixed(1)}%`.padStart(6)
+      }  ${paint(levelColor[l._tag], bar)}`
+    )
+  }
+  out.push(`  final ${level(report.finalLevel._tag)}, worst ${level(report.worstLevel._tag)}`)
+  out.push("")
+
+  out.push(paint("bold", "Calls per dependency"))
+  const header = ["dependency", "calls", "ok", "failed", "timeout", "rejected", "fallback", "errors", "open", "error types"]
+  const rows = dependencies.map((d) => [
+    d.name,
+    String(d.calls),
+    String(d.successes),
+    String(d.failures),
+    String(d.timeouts),
+    String(d.rejections),
+    String(d.fallbacks),
+    String(d.errors),
+    ((open) => open === 0 ? "-" : formatSpan(open))((d.timeInState.Open ?? 0) + (d.timeInState.ForcedOpen ?? 0)),
+    Object.entries(d.errorsByTag).map(([tag, n]) => `${tag} ${n}`).join(", ")
+  ])
+  for (const line of table([header, ...rows], (c) => c >= 1 && c <= 8)) out.push(`  ${line}`)
+  out.push("")
+
+  if (report.checks.length > 0) {
+    out.push(paint("bold", "Checks"))
+    for (const c of report.checks) {
+      out.push(`  ${c.ok ? paint("green", "✔") : paint("red", "✘")} ${c.description}  ${paint("dim", `— ${c.detail}`)}`)
+    }
+    out.push("")
+  }
+  out.push(paint(
+    "dim",
+    `${report.stats.steps} steps, ${report.stats.calls} calls, ${report.stats.wakeUps} wake-ups ` +
+      `(${(report.stats.wakeUps / Math.max(1, report.duration / 60_000)).toFixed(1)}/simulated min), ` +
+      `${report.stats.wallMillis.toFixed(0)} ms wall`
+  ))
+  return out.join("\n")
+}
+
+// -----------------------------------------------------------------------------
+// SVG
+// -----------------------------------------------------------------------------
+
+const escape = (text: string): string =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+
+const levelFill: Record<Level.Tag, string> = {
+  Optimal: "#2e9d4f",
+  Degraded: "#d4a017",
+  Limited: "#e8731a",
+  Minimal: "#d13438",
+  Emergency: "#8e1e8e"
+}
+
+const stateFill: Record<StateTag, string> = {
+  Closed: "#cfead7",
+  Open: "#d13438",
+  HalfOpen: "#f2c744",
+  ForcedOpen: "#7a1010",
+  Disabled: "#bbbbbb"
+}
+
+const faultFill: Record<Simulation.Fault["_tag"], string> = {
+  Down: "#d13438",
+  Slow: "#e8731a",
+  Flaky: "#f2c744",
+  Recovered: "none"
+}
+
+const tickSteps = [1_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000]
+
+const formatTick = (millis: number): string => {
+  const s = Math.round(millis / 1000)
+  const h = Math.floor(s / 3600)
+  const m = Math.floor(s / 60) % 60
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`
+}
+
+/** Splits `text` into lines of at most `width` characters, at spaces. */
+const wrap = (text: string, width: number): Array<string> => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line === "" ? word : `${line} ${word}`
+    }
+  }
+  if (line !== "") lines.push(line)
+  return lines
+}
+
+/** @internal */
+export const renderSvg = (report: Simulation.Report): string => {
+  const width = 1100
+  const left = 130
+  const right = 30
+  const plotWidth = width - left - right
+  const duration = Math.max(1, report.duration)
+  const x = (t: number) => left + (Math.min(Math.max(t, 0), duration) / duration) * plotWidth
+  const fmt = (n: number) => (Math.round(n * 10) / 10).toString()
+  const dependencies = Object.values(report.perDependency)
+  const el: Array<string> = []
+
+  // Title
+  let y = 30
+  el.push(`<text x="${left}" y="${y}" class="title">${escape(report.name)}</text>`)
+  const statusText = report.checks.length === 0
+    ? ""
+    : report.ok
+    ? `all ${report.checks.length} checks passed`
+    : `${report.checks.filter((c) => !c.ok).length} of ${report.checks.length} checks FAILED`
+  if (statusText !== "") {
+    el.push(
+      `<text x="${width - right}" y="${y}" text-anchor="end" class="${report.ok ? "ok" : "fail"}">${
+        escape(statusText)
+      }</text>`
+    )
+  }
+  if (report.description !== undefined) {
+    for (const line of wrap(report.description, 135)) {
+      y += 18
+      el.push(`<text x="${left}" y="${y}" class="sub">${escape(line)}</text>`)
+    }
+  }
+
+  // Level chart: one row per level, Optimal on top.
+  const rowHeight = 24
+  const chartTop = y + 36
+  const chartHeight = rowHeight * Level.all.length
+  const rowY = (tag: Level.Tag) => chartTop + (Level.rank(Level.fromString(tag)!) - 1) * rowHeight + rowHeight / 2
+  el.push(`<text x="${left}" y="${chartTop - 6}" class="section">Degradation level</text>`)
+  for (const l of Level.all) {
+    const top = chartTop + (Level.rank(l) - 1) * rowHeight
+    el.push(
+      `<rect x="${left}" y="${top}" width="${plotWidth}" height="${rowHeight}" fill="${
+        levelFill[l._tag]
+      }" fill-opacity="0.08"/>`
+    )
+    el.push(
+      `<text x="${left - 10}" y="${top + rowHeight / 2 + 4}" text-anchor="end" class="label" fill="${
+        levelFill[l._tag]
+      }">${l._tag}</text>`
+    )
+  }
+
+  // Lanes: per dependency a fault row and a breaker row.
+  const laneTop = chartTop + chartHeight + 34
+  const laneRow = 14
+  const laneGap = 12
+  const laneHeight = laneRow * 2 + 4 + laneGap
+  const lanesHeight = dependencies.length * laneHeight
+  const axisY = laneTop + lanesHeight
+
+  // Grid and time axis.
+  const tick = tickSteps.find((s) => duration / s <= 12) ?? 3_600_000
+  for (let t = 0; t <= duration + 1e-6; t += tick) {
+    const tx = fmt(x(t))
+    el.push(`<line x1="${tx}" y1="${chartTop}" x2="${tx}" y2="${axisY}" class="grid"/>`)
+    el.push(`<text x="${tx}" y="${axisY + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`)
+  }
+  el.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotWidth}" y2="${axisY}" class="axis"/>`)
+  el.push(
+    `<text x="${left + plotWidth / 2}" y="${axisY + 34}" text-anchor="middle" class="label">time (h:mm:ss of virtual time)</text>`
+  )
+
+  // While any fault is active: one light band across the level chart.
+  const active: Array<{ from: number; to: number }> = []
+  for (const d of dependencies) {
+    const faults = report.faults.filter((f) => f.dependency === d.name)
+    faults.forEach((f, i) => {
+      if (f.fault._tag !== "Recovered") active.push({ from: f.at, to: faults[i + 1]?.at ?? duration })
+    })
+  }
+  active.sort((a, b) => a.from - b.from)
+  const merged: Array<{ from: number; to: number }> = []
+  for (const w of active) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && w.from <= last.to) last.to = Math.max(last.to, w.to)
+    else merged.push({ ...w })
+  }
+  for (const w of merged) {
+    el.push(
+      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${fmt(Math.max(1, x(w.to) - x(w.from)))}" height="${chartHeight}" fill="#d13438" fill-opacity="0.07"/>`
+    )
+  }
+
+  // The level as a step line, coloured by level.
+  const segments: Array<{ from: number; to: number; level: Level.Tag }> = []
+  let current: Level.Tag = "Optimal"
+  let since = 0
+  for (const t of report.levelTransitions) {
+    segments.push({ from: since, to: t.at, level: current })
+    current = t.to._tag
+    since = t.at
+  }
+  segments.push({ from: since, to: duration, level: current })
+  let previous: (typeof segments)[number] | undefined
+  for (const s of segments) {
+    if (previous !== undefined && previous.level !== s.level) {
+      el.push(
+        `<line x1="${fmt(x(s.from))}" y1="${fmt(rowY(previous.level))}" x2="${fmt(x(s.from))}" y2="${
+          fmt(rowY(s.level))
+        }" class="riser"/>`
+      )
+    }
+    if (s.to > s.from || previous === undefined) {
+      el.push(
+        `<line x1="${fmt(x(s.from))}" y1="${fmt(rowY(s.level))}" x2="${fmt(Math.max(x(s.to), x(s.from) + 1))}" y2="${
+          fmt(rowY(s.level))
+        }" stroke="${levelFill[s.level]}" class="level"/>`
+      )
+    }
+    previous = s
+  }
+  // Numbered markers at each transition (explained in the list below).
+  report.levelTransitions.forEach((t, i) => {
+    const cx = x(t.at)
+    const cy = rowY(t.to._tag)
+    el.push(`<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="8" fill="#fff" stroke="${levelFill[t.to._tag]}" stroke-width="2"/>`)
+    el.push(`<text x="${fmt(cx)}" y="${fmt(cy + 4)}" text-anchor="middle" class="marker">${i + 1}</text>`)
+  })
+
+  // Dependency lanes.
+  el.push(`<text x="${left}" y="${laneTop - 8}" class="section">Faults (upper row) and breaker state (lower row)</text>`)
+  dependencies.forEach((d, i) => {
+    const top = laneTop + i * laneHeight
+    el.push(`<text x="${left - 10}" y="${top + laneRow + 3}" text-anchor="end" class="label">${escape(d.name)}</text>`)
+    el.push(
+      `<text x="${left - 10}" y="${top + laneRow * 2 + 1}" text-anchor="end" class="tiny">${d.whenDown._tag} when down</text>`
+    )
+    // Fault row
+    el.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${laneRow}" class="lane"/>`)
+    const faults = report.faults.filter((f) => f.dependency === d.name)
+    faults.forEach((f, j) => {
+      if (f.fault._tag === "Recovered") return
+      const end = faults[j + 1]?.at ?? duration
+      const w = Math.max(1, x(end) - x(f.at))
+      el.push(
+        `<rect x="${fmt(x(f.at))}" y="${top}" width="${fmt(w)}" height="${laneRow}" fill="${faultFill[f.fault._tag]}"/>`
+      )
+      const label = describeFault(f.fault)
+      if (w > label.length * 6.5 + 8) {
+        el.push(
+          `<text x="${fmt(x(f.at) + 4)}" y="${top + laneRow - 3}" class="inlane"${
+            f.fault._tag === "Flaky" ? ` style="fill:#333"` : ""
+          }>${escape(label)}</text>`
+        )
+      }
+    })
+    // Breaker row
+    const rowTop = top + laneRow + 4
+    const transitions = report.breakerTransitions.filter((t) => t.dependency === d.name)
+    let state: StateTag = transitions[0]?.from ?? "Closed"
+    let from = 0
+    const band = (to: number) => {
+      const w = x(to) - x(from)
+      if (w <= 0 && state !== "HalfOpen") return
+      el.push(
+        `<rect x="${fmt(x(from))}" y="${rowTop}" width="${fmt(Math.max(w, state === "HalfOpen" ? 1.5 : 0))}" height="${laneRow}" fill="${
+          stateFill[state]
+        }"/>`
+      )
+    }
+    for (const t of transitions) {
+      band(t.at)
+      state = t.to
+      from = t.at
+    }
+    band(duration)
+  })
+
+  // Legend.
+  let ly = axisY + 58
+  let lx = left
+  const legend = (fill: string, label: string) => {
+    el.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="12" fill="${fill}"/>`)
+    el.push(`<text x="${lx + 19}" y="${ly}" class="tiny">${escape(label)}</text>`)
+    lx += 26 + label.length * 6.2
+  }
+  legend(faultFill.Down, "fault: down")
+  legend(faultFill.Slow, "fault: slow")
+  legend(faultFill.Flaky, "fault: flaky")
+  lx += 20
+  legend(stateFill.Closed, "breaker closed")
+  legend(stateFill.Open, "breaker open")
+  legend(stateFill.HalfOpen, "half-open (probe)")
+  legend(stateFill.ForcedOpen, "forced open")
+
+  // Transition list and checks.
+  ly += 28
+  el.push(`<text x="${left}" y="${ly}" class="section">Level transitions</text>`)
+  if (report.levelTransitions.length === 0) {
+    ly += 18
+    el.push(`<text x="${left}" y="${ly}" class="item">none: Optimal throughout</text>`)
+  }
+  report.levelTransitions.forEach((t, i) => {
+    ly += 18
+    el.push(
+      `<text x="${left}" y="${ly}" class="item"><tspan class="num">${i + 1}</tspan>  ${formatTime(t.at)}  ` +
+        `<tspan fill="${levelFill[t.from._tag]}">${t.from._tag}</tspan> → ` +
+        `<tspan fill="${levelFill[t.to._tag]}" font-weight="bold">${t.to._tag}</tspan>  ${escape(`(${t.reason})`)}</text>`
+    )
+  })
+  if (report.checks.length > 0) {
+    ly += 28
+    el.push(`<text x="${left}" y="${ly}" class="section">Checks</text>`)
+    for (const c of report.checks) {
+      ly += 18
+      el.push(
+        `<text x="${left}" y="${ly}" class="item"><tspan class="${c.ok ? "ok" : "fail"}">${c.ok ? "✔" : "✘"}</tspan> ${
+          escape(c.description)
+        } <tspan class="detail">— ${escape(c.detail)}</tspan></text>`
+      )
+    }
+  }
+  const height = ly + 24
+
+  const style = [
+    "text{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;fill:#222}",
+    ".title{font-size:20px;font-weight:bold}",
+    ".sub{font-size:13px;fill:#555}",
+    ".section{font-size:13px;font-weight:bold;fill:#333}",
+    ".label{font-size:12px}",
+    ".tiny{font-size:10px;fill:#666}",
+    ".tick{font-size:11px;fill:#555}",
+    ".item{font-size:12px}",
+    ".num{font-weight:bold}",
+    ".detail{fill:#777}",
+    ".marker{font-size:10px;font-weight:bold}",
+    ".inlane{font-size:10px;fill:#fff;font-weight:bold}",
+    ".ok{fill:#2e9d4f;font-weight:bold;font-size:13px}",
+    ".fail{fill:#d13438;font-weight:bold;font-size:13px}",
+    ".grid{stroke:#e4e4e4;stroke-width:1}",
+    ".axis{stroke:#888;stroke-width:1}",
+    ".lane{fill:#f4f4f4}",
+    ".level{stroke-width:5;stroke-linecap:butt}",
+    ".riser{stroke:#999;stroke-width:1.5;stroke-dasharray:3 2}"
+  ].join("")
+
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${fmt(height)}" viewBox="0 0 ${width} ${
+      fmt(height)
+    }" role="img">`,
+    `<title>${escape(`${report.name}: degradation level over time`)}</title>`,
+    `<style>${style}</style>`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...el,
+    `</svg>`,
+    ""
+  ].join("\n")
+}
