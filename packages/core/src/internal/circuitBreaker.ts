@@ -91,9 +91,11 @@ class BreakerImpl {
   probeSuccesses = 0
   timer: Fiber.RuntimeFiber<void> | undefined = undefined
   listeners: Array<(change: CB.StateChange) => void> | undefined = undefined
-  /** Rejections with a fixed `retryAfter` are built once, when first needed. */
-  forcedOpenError: CircuitOpenError | undefined = undefined
-  busyError: CircuitOpenError | undefined = undefined
+  forcedRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
+  busyRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
+  rejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
+  rejectedAt = -1
+  rejectedUntil = -1
 
   readonly breakerLabel: MetricLabel.MetricLabel
   // Series resolved once: the hot path updates them without any lookup.
@@ -147,7 +149,7 @@ class BreakerImpl {
           return this.observe(effect, this.generation)
         case OPEN: {
           const now = this.clock.unsafeCurrentTimeMillis()
-          if (now < this.until) return this.reject(Duration.millis(this.until - now))
+          if (now < this.until) return this.rejectOpen(now)
           // The delay has passed but the timer fiber has not run yet.
           this.transition(HALF_OPEN, now)
           return this.probe(effect)
@@ -160,17 +162,27 @@ class BreakerImpl {
     })
   }
 
-  reject(retryAfter: Duration.Duration): Effect.Effect<never, CircuitOpenError> {
+  /** Forced open (`retryAfter` infinite) or half-open and busy (zero): built once, when first needed. */
+  reject(retryAfter: typeof infinity | typeof zero): Effect.Effect<never, CircuitOpenError> {
     this.callHooks[REJECTED]!.update(1)
-    let error: CircuitOpenError
-    if (retryAfter === infinity) {
-      error = this.forcedOpenError ??= this.openError(infinity)
-    } else if (retryAfter === zero) {
-      error = this.busyError ??= this.openError(zero)
-    } else {
-      error = this.openError(retryAfter)
+    return retryAfter === infinity
+      ? this.forcedRejection ??= Effect.failCause(Cause.fail(this.openError(infinity)))
+      : this.busyRejection ??= Effect.failCause(Cause.fail(this.openError(zero)))
+  }
+
+  /**
+   * Rejections in the same millisecond of the same opening share one error
+   * (and one failed Effect): they carry the same `retryAfter`, and a burst of
+   * rejections then costs no allocation.
+   */
+  rejectOpen(now: number): Effect.Effect<never, CircuitOpenError> {
+    this.callHooks[REJECTED]!.update(1)
+    if (this.rejectedAt !== now || this.rejectedUntil !== this.until) {
+      this.rejectedAt = now
+      this.rejectedUntil = this.until
+      this.rejection = Effect.failCause(Cause.fail(this.openError(Duration.millis(this.until - now))))
     }
-    return Effect.failCause(Cause.fail(error))
+    return this.rejection!
   }
 
   openError(retryAfter: Duration.Duration): CircuitOpenError {
@@ -191,7 +203,9 @@ class BreakerImpl {
     effect: Effect.Effect<A, E, R>,
     generation: number
   ): Effect.Effect<A, E | CallTimeoutError, R> {
-    const start = this.clock.unsafeCurrentTimeNanos()
+    // Durations use the Clock's milliseconds: two reads of the nanosecond
+    // clock (a BigInt each) would cost more than the rest of the hot path.
+    const start = this.clock.unsafeCurrentTimeMillis()
     return Effect.matchCauseEffect(this.timed(effect), {
       onSuccess: (a) => {
         this.completed(SUCCESS, start, generation)
@@ -210,16 +224,14 @@ class BreakerImpl {
    * Records an outcome of the closed path. Returns `true` when the breaker
    * must open.
    */
-  completed(outcome: Outcome, start: bigint, generation: number): boolean {
+  completed(outcome: Outcome, start: number, generation: number): boolean {
     if (outcome === INTERRUPTED) return false
-    const nanos = this.clock.unsafeCurrentTimeNanos() - start
-    const millis = Number(nanos) / 1e6
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const millis = now - start
     this.record(outcome, millis)
     if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
-    // Only time windows need the wall time: the others skip the clock read.
-    const now = this.tracker.timed ? this.clock.unsafeCurrentTimeMillis() : 0
     if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
-      this.transition(OPEN, this.clock.unsafeCurrentTimeMillis())
+      this.transition(OPEN, now)
       return true
     }
     return false
@@ -260,16 +272,16 @@ class BreakerImpl {
         if (this.probes >= this.permits) return this.reject(zero)
         this.probes++
         const generation = this.generation
-        const start = this.clock.unsafeCurrentTimeNanos()
+        const start = this.clock.unsafeCurrentTimeMillis()
         return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start))
       })
     )
   }
 
-  probeDone(exit: Exit.Exit<unknown, unknown>, generation: number, start: bigint): Effect.Effect<void> {
+  probeDone(exit: Exit.Exit<unknown, unknown>, generation: number, start: number): Effect.Effect<void> {
     const outcome = exit._tag === "Success" ? SUCCESS : this.classify(exit.cause)
     if (outcome !== INTERRUPTED) {
-      this.record(outcome, Number(this.clock.unsafeCurrentTimeNanos() - start) / 1e6)
+      this.record(outcome, this.clock.unsafeCurrentTimeMillis() - start)
     }
     // A transition since admission (reset, forceOpen, …) already cleared the probes.
     if (generation !== this.generation) return Effect.void

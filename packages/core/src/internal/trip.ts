@@ -42,8 +42,6 @@ export type TripPolicy = ConsecutiveFailures | FailureRate
  * @internal
  */
 export interface Tracker {
-  /** Whether `record` reads its `now` argument. */
-  readonly timed: boolean
   record(failed: boolean, durationMillis: number, now: number): boolean
   clear(): void
   /** Counted failures currently held (consecutive, or in the window). */
@@ -107,9 +105,6 @@ export const validate = (module: string, policy: TripPolicy): InvalidOptionError
 }
 
 class ConsecutiveTracker implements Tracker {
-  get timed() {
-    return false
-  }
   count = 0
   constructor(readonly threshold: number) {}
   record(failed: boolean): boolean {
@@ -135,9 +130,6 @@ const SLOW = 2
 
 /** Ring buffer of the last `size` outcomes, with running totals. */
 class CountWindowTracker implements Tracker {
-  get timed() {
-    return false
-  }
   readonly outcomes: Uint8Array
   next = 0
   total = 0
@@ -188,9 +180,6 @@ class CountWindowTracker implements Tracker {
  * epoch has left the window, so old outcomes age out without a timer.
  */
 class TimeWindowTracker implements Tracker {
-  get timed() {
-    return true
-  }
   readonly epochs: Float64Array
   readonly counts: Uint32Array // [calls, failed, slow] per bucket
   readonly bucketMillis: number
