@@ -230,6 +230,13 @@ export interface Options {
   readonly isFailure?: ((error: unknown) => boolean) | undefined
   /** Start disabled: every call goes through, only metrics are recorded. */
   readonly disabled?: boolean | undefined
+  /**
+   * Record every call in `circuit_breaker_call_duration_seconds` (default
+   * `true`). Timing a call reads the Clock twice, which is most of what a
+   * closed breaker costs; `false` skips it unless a time window or `slowCall`
+   * needs the time anyway.
+   */
+  readonly recordDurations?: boolean | undefined
 }
 
 /**

@@ -557,6 +557,38 @@ describe("CircuitBreaker", () => {
       }))
   })
 
+  describe("recordDurations: false", () => {
+    it.scoped("skips the duration histogram but still counts the calls", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("nodur")
+        const breaker = yield* CircuitBreaker.make({ name, recordDurations: false })
+        yield* breaker(ok).pipe(Effect.repeatN(2))
+        expect(yield* calls(name, "success")).toBe(3)
+        const duration = yield* Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
+        expect(duration.count).toBe(0)
+      }))
+
+    it.scoped("still times calls when slowCall needs it", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("nodur"),
+          recordDurations: false,
+          trip: CircuitBreaker.failureRate({
+            threshold: 1,
+            minimumCalls: 2,
+            window: CircuitBreaker.countWindow(2),
+            slowCall: { duration: "1 second", threshold: 1 }
+          })
+        })
+        for (let i = 0; i < 2; i++) {
+          const fiber = yield* Effect.fork(breaker(Effect.sleep("2 seconds")))
+          yield* TestClock.adjust("2 seconds")
+          yield* Fiber.join(fiber)
+        }
+        expect(yield* tag(breaker)).toBe("Open")
+      }))
+  })
+
   describe("scope", () => {
     it.effect("closing the scope leaves no fiber running", () =>
       Effect.gen(function*() {

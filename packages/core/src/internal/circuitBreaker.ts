@@ -98,6 +98,8 @@ class BreakerImpl {
   rejectedUntil = -1
 
   readonly breakerLabel: MetricLabel.MetricLabel
+  /** Whether calls read the Clock: for the duration histogram, slow calls or a time window. */
+  readonly timing: boolean
   // Series resolved once: the hot path updates them without any lookup.
   readonly stateHook: MetricHook.MetricHook<number, unknown>
   readonly failuresHook: MetricHook.MetricHook<number, unknown>
@@ -114,9 +116,11 @@ class BreakerImpl {
     readonly successesToClose: number,
     readonly callTimeout: Duration.Duration | undefined,
     readonly isFailure: ((error: unknown) => boolean) | undefined,
-    disabled: boolean
+    disabled: boolean,
+    readonly recordDurations: boolean
   ) {
     this.code = disabled ? DISABLED : CLOSED
+    this.timing = recordDurations || tracker.needsTime
     this.scheduleState = schedule.initial
     this.breakerLabel = MetricLabel.make("breaker", name)
     const labels = [this.breakerLabel]
@@ -205,7 +209,7 @@ class BreakerImpl {
   ): Effect.Effect<A, E | CallTimeoutError, R> {
     // Durations use the Clock's milliseconds: two reads of the nanosecond
     // clock (a BigInt each) would cost more than the rest of the hot path.
-    const start = this.clock.unsafeCurrentTimeMillis()
+    const start = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     return Effect.matchCauseEffect(this.timed(effect), {
       onSuccess: (a) => {
         this.completed(SUCCESS, start, generation)
@@ -226,12 +230,12 @@ class BreakerImpl {
    */
   completed(outcome: Outcome, start: number, generation: number): boolean {
     if (outcome === INTERRUPTED) return false
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     const millis = now - start
     this.record(outcome, millis)
     if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
     if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
-      this.transition(OPEN, now)
+      this.transition(OPEN, this.timing ? now : this.clock.unsafeCurrentTimeMillis())
       return true
     }
     return false
@@ -239,7 +243,7 @@ class BreakerImpl {
 
   record(outcome: Outcome, millis: number) {
     this.callHooks[outcome]!.update(1)
-    this.durationHook.update(millis / 1000)
+    if (this.recordDurations) this.durationHook.update(millis / 1000)
     if (outcome === FAILURE || outcome === TIMEOUT) this.failuresHook.update(1)
   }
 
@@ -543,12 +547,16 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
         successesToClose,
         callTimeout,
         options.isFailure,
-        options.disabled === true
+        options.disabled === true,
+        options.recordDurations !== false
       )
-      const breaker = <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
+      // A computed key names the function without `defineProperty`, which would
+      // put it in dictionary mode (~200 B more per breaker).
+      const breaker = {
+        [options.name]: <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
+      }[options.name]! as any
       Object.setPrototypeOf(breaker, BreakerProto)
-      Object.defineProperty(breaker, "name", { value: options.name })
-      Object.defineProperty(breaker, ImplKey, { value: impl })
+      breaker[ImplKey] = impl
       // No finalizer of its own (it would cost ~500 B per breaker): the only
       // fiber a breaker owns, its half-open timer, is forked in this scope.
       return Effect.succeed(breaker as unknown as CB.CircuitBreaker)

@@ -42,6 +42,8 @@ export type TripPolicy = ConsecutiveFailures | FailureRate
  * @internal
  */
 export interface Tracker {
+  /** Whether `record` reads its `durationMillis` or `now` arguments. */
+  readonly needsTime: boolean
   record(failed: boolean, durationMillis: number, now: number): boolean
   clear(): void
   /** Counted failures currently held (consecutive, or in the window). */
@@ -105,6 +107,9 @@ export const validate = (module: string, policy: TripPolicy): InvalidOptionError
 }
 
 class ConsecutiveTracker implements Tracker {
+  get needsTime() {
+    return false
+  }
   count = 0
   constructor(readonly threshold: number) {}
   record(failed: boolean): boolean {
@@ -130,6 +135,9 @@ const SLOW = 2
 
 /** Ring buffer of the last `size` outcomes, with running totals. */
 class CountWindowTracker implements Tracker {
+  get needsTime() {
+    return this.slowMillis !== Infinity
+  }
   readonly outcomes: Uint8Array
   next = 0
   total = 0
@@ -180,6 +188,9 @@ class CountWindowTracker implements Tracker {
  * epoch has left the window, so old outcomes age out without a timer.
  */
 class TimeWindowTracker implements Tracker {
+  get needsTime() {
+    return true
+  }
   readonly epochs: Float64Array
   readonly counts: Uint32Array // [calls, failed, slow] per bucket
   readonly bucketMillis: number
