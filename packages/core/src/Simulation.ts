@@ -17,7 +17,7 @@
  *     Simulation.expectFinalLevel(DegradationLevel.Optimal())
  *   ]
  * })
- * console.log(Simulation.renderTimeline(report))
+ * yield* Effect.log(Simulation.renderTimeline(report))
  * ```
  *
  * Each dependency is a synthetic service (members `read` and `write`) whose

@@ -6,28 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as TestClock from "effect/TestClock"
-import { failures, uniqueName } from "./utils.js"
-
-/** The first `n` delays of a reset schedule in milliseconds, stepped as the breaker steps it. */
-const delays = (schedule: Schedule.Schedule<unknown, unknown>, n: number) =>
-  Effect.gen(function*() {
-    let state = schedule.initial
-    let now = 0
-    const out: Array<number> = []
-    for (let i = 0; i < n; i++) {
-      const [next, _, decision] = yield* schedule.step(now, i, state)
-      if (ScheduleDecision.isDone(decision)) break
-      state = next
-      const start = ScheduleIntervals.start(decision.intervals)
-      out.push(start - now)
-      now = start
-    }
-    return out
-  })
+import { delays, failures, uniqueName } from "./utils.js"
 
 class Api extends Context.Tag("test/Presets/Api")<Api, {
   readonly ok: Effect.Effect<string, CircuitBreaker.Unavailable>

@@ -9,28 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as TestClock from "effect/TestClock"
-import { calls, failures, uniqueName } from "./utils.js"
-
-/** The first `n` delays of a reset schedule in milliseconds, stepped as the breaker steps it. */
-const delays = (schedule: Schedule.Schedule<unknown, unknown>, n: number) =>
-  Effect.gen(function*() {
-    let state = schedule.initial
-    let now = 0
-    const out: Array<number> = []
-    for (let i = 0; i < n; i++) {
-      const [next, _, decision] = yield* schedule.step(now, i, state)
-      if (ScheduleDecision.isDone(decision)) break
-      state = next
-      const start = ScheduleIntervals.start(decision.intervals)
-      out.push(start - now)
-      now = start
-    }
-    return out
-  })
+import { calls, delays, failures, uniqueName } from "./utils.js"
 
 const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))

@@ -1,6 +1,9 @@
 import * as Metric from "effect/Metric"
 import * as Effect from "effect/Effect"
 import { Metrics } from "@effect-resilience/core"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 
 let counter = 0
 
@@ -30,3 +33,20 @@ export const transitions = (breaker: string, from: string, to: string) =>
       Metric.tagged("to", to)
     )
   ).pipe(Effect.map((s) => s.count))
+
+/** The first `n` delays of a reset schedule in milliseconds, stepped as the breaker steps it. */
+export const delays = (schedule: Schedule.Schedule<unknown, unknown>, n: number) =>
+  Effect.gen(function*() {
+    let state = schedule.initial
+    let now = 0
+    const out: Array<number> = []
+    for (let i = 0; i < n; i++) {
+      const [next, _, decision] = yield* schedule.step(now, i, state)
+      if (ScheduleDecision.isDone(decision)) break
+      state = next
+      const start = ScheduleIntervals.start(decision.intervals)
+      out.push(start - now)
+      now = start
+    }
+    return out
+  })

@@ -12,6 +12,7 @@ import type { Degradation } from "../Degradation.js"
 import * as Level from "../DegradationLevel.js"
 import * as Policy from "../DegradationPolicy.js"
 import * as Metrics from "../Metrics.js"
+import { describeError } from "./describe.js"
 import { InvalidOptionError } from "./errors.js"
 
 type DegradationLevel = Level.DegradationLevel
@@ -30,15 +31,6 @@ const isBreakerDown = (breaker: CircuitBreaker.CircuitBreaker | undefined): bool
   if (breaker === undefined) return false
   const tag = breaker.unsafeState()._tag
   return tag === "Open" || tag === "ForcedOpen"
-}
-
-const describeError = (cause: unknown): string => {
-  if (cause instanceof Error) return cause.message
-  try {
-    return typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)
-  } catch {
-    return String(cause)
-  }
 }
 
 type LogEntry = { readonly warn: boolean; readonly message: string }

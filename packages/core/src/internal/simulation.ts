@@ -12,6 +12,7 @@ import { Degradation } from "../Degradation.js"
 import * as Level from "../DegradationLevel.js"
 import type * as Simulation from "../Simulation.js"
 import { wrap } from "./dependency.js"
+import { describeError } from "./describe.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual, type SimClock } from "./simulationRuntime.js"
@@ -177,14 +178,7 @@ const tagOf = (error: unknown): string =>
     ? error._tag
     : typeof error
 
-const messageOf = (error: unknown): string => {
-  if (error instanceof Error) return error.message
-  try {
-    return typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
-  } catch {
-    return String(error)
-  }
-}
+const messageOf = describeError
 
 class DependencyRun {
   fault: Fault = recoveredFault
