@@ -200,14 +200,18 @@ class DegradationImpl {
     ).pipe(Effect.zipRight(Effect.sync(() => this.recover())))
   }
 
-  status(): Degradation.Status {
+  /** The computed level, or the underlying one when the policy throws. */
+  computedOrUnderlying(): DegradationLevel {
     this.refresh()
-    let computed: DegradationLevel
     try {
-      computed = this.computed()
+      return this.computed()
     } catch {
-      computed = this.underlying
+      return this.underlying
     }
+  }
+
+  status(): Degradation.Status {
+    const computed = this.computedOrUnderlying()
     return {
       level: this.level,
       since: this.since,
@@ -310,13 +314,7 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
         if (impl.forced === undefined) return
         const reason = impl.forced.reason
         impl.forced = undefined
-        impl.refresh()
-        let level: DegradationLevel
-        try {
-          level = impl.computed()
-        } catch {
-          level = impl.underlying
-        }
+        const level = impl.computedOrUnderlying()
         impl.underlying = level
         impl.apply(level, "release", `released: ${reason}`)
       }),
