@@ -3,7 +3,8 @@
  *
  * Worse levels apply at once (a breaker opening, a failed health check);
  * better ones only on a recovery tick, every `recoveryInterval` (default
- * 30 s). A level forced for maintenance sticks until `release`.
+ * 30 s). A level forced for maintenance sticks until `release`. The level
+ * lives in a `SubscriptionRef`: `changes` starts with the current level.
  *
  * ```ts
  * const program = Effect.gen(function*() {

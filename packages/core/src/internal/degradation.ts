@@ -4,9 +4,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type { Degradation } from "../Degradation.js"
 import * as Level from "../DegradationLevel.js"
@@ -45,14 +47,15 @@ class DegradationImpl {
   /** The down dependencies as of the last change reported in a log line. */
   reportedDown = new Set<string>()
   refreshing = false
-  readonly levelListeners = new Set<(level: DegradationLevel) => void>()
   readonly transitionListeners = new Set<(transition: Degradation.Transition) => void>()
 
   constructor(
     readonly clock: Clock.Clock,
     readonly policy: Policy.DegradationPolicy,
     readonly healthCheckTimeout: Duration.Duration,
-    readonly logs: Queue.Queue<LogEntry>
+    readonly logs: Queue.Queue<LogEntry>,
+    readonly ref: SubscriptionRef.SubscriptionRef<DegradationLevel>,
+    readonly runtime: Runtime.Runtime<never>
   ) {
     this.since = clock.unsafeCurrentTimeMillis()
     Metrics.degradationLevel.unsafeUpdate(Level.rank(this.level), [])
@@ -165,7 +168,11 @@ class DegradationImpl {
     const title = kind === "recover" ? "Recovery" : "Degradation"
     this.log(Level.isWorseThan(to, from), `${title}: ${from._tag} → ${to._tag} (${reason})`)
     const transition: Degradation.Transition = { from, to, at, kind, reason }
-    for (const listener of [...this.levelListeners]) listener(to)
+    // The level is applied synchronously (a breaker callback may be the
+    // cause); the SubscriptionRef follows in the same step. Its critical
+    // sections never suspend, so this completes at once; should it ever have
+    // to wait, the fiber finishes later, in order, rather than being lost.
+    Runtime.runSyncExit(this.runtime)(SubscriptionRef.set(this.ref, to))
     for (const listener of [...this.transitionListeners]) listener(transition)
   }
 
@@ -261,7 +268,15 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
     }
     const clock = yield* Effect.clock
     const logs = yield* Effect.acquireRelease(Queue.unbounded<LogEntry>(), Queue.shutdown)
-    const impl = new DegradationImpl(clock, options.policy ?? Policy.defaultPolicy, healthCheckTimeout, logs)
+    const ref = yield* SubscriptionRef.make<DegradationLevel>(Level.Optimal())
+    const impl = new DegradationImpl(
+      clock,
+      options.policy ?? Policy.defaultPolicy,
+      healthCheckTimeout,
+      logs,
+      ref,
+      yield* Effect.runtime<never>()
+    )
 
     // Logs are written by a fiber of the layer, so they go through the
     // application's logger even when the transition came from a breaker callback.
@@ -284,26 +299,22 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
       Effect.annotateLogs("fiber", "degradation-recovery")
     )
 
-    const stream = <A>(listeners: Set<(a: A) => void>, initial?: () => A) =>
-      Stream.asyncPush<A>((emit) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            const listener = (a: A) => emit.single(a)
-            // Registering and reading the current value happen in one step:
-            // no change can fall between them.
-            if (initial !== undefined) emit.single(initial())
-            listeners.add(listener)
-            return listener
-          }),
-          (listener) => Effect.sync(() => listeners.delete(listener))
-        ), { bufferSize: "unbounded" })
+    const transitions = Stream.asyncPush<Degradation.Transition>((emit) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const listener = (transition: Degradation.Transition) => emit.single(transition)
+          impl.transitionListeners.add(listener)
+          return listener
+        }),
+        (listener) => Effect.sync(() => impl.transitionListeners.delete(listener))
+      ), { bufferSize: "unbounded" })
 
     const service: Degradation.Service = {
       current: Effect.sync(() => impl.level),
       unsafeCurrent: () => impl.level,
       status: Effect.sync(() => impl.status()),
-      changes: stream(impl.levelListeners, () => impl.level).pipe(Stream.changesWith((a, b) => a._tag === b._tag)),
-      transitions: stream(impl.transitionListeners),
+      changes: ref.changes.pipe(Stream.changesWith((a, b) => a._tag === b._tag)),
+      transitions,
       set: (level) => Effect.sync(() => impl.update(level, "set", "set manually")),
       force: (level, reason) =>
         Effect.sync(() => {
