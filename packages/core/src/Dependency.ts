@@ -33,6 +33,15 @@ import type * as Fallback from "./Fallback.js"
 import * as internal from "./internal/dependency.js"
 
 /**
+ * What a member without a fallback must declare in its error type:
+ * `CircuitOpenError | CallTimeoutError` (the same as `CircuitBreaker.Unavailable`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Unavailable = CircuitBreaker.Unavailable
+
+/**
  * A member the layer wraps: an Effect, or a function returning one.
  *
  * @since 0.1.0

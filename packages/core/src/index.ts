@@ -10,6 +10,14 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * `CircuitOpenError | CallTimeoutError`: what a dependency member without a
+ * fallback must declare in its error type.
+ *
+ * @since 0.1.0
+ */
+export type { Unavailable } from "./CircuitBreaker.js"
+
+/**
  * The system-wide degradation service, exported as the Tag class itself so
  * that `yield* Degradation` and `Degradation.layer(...)` both work.
  *
