@@ -76,6 +76,8 @@ const check = (trip: CircuitBreaker.TripPolicy, threshold: number | undefined, o
       }
       const stats = yield* breaker.stats
       expect(["Closed", "Open", "HalfOpen"]).toContain(stats.state._tag)
+      // an Open breaker always knows when it will probe again
+      if (stats.state._tag === "Open") expect(Duration.isFinite(stats.retryAfter)).toBe(true)
       if (stats.state._tag === "Closed" && threshold !== undefined) {
         expect(stats.failures).toBeLessThan(threshold)
       }

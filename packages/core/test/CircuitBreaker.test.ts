@@ -68,6 +68,24 @@ describe("CircuitBreaker", () => {
         expect(yield* tag(breaker)).toBe("Open")
       }))
 
+    it.scoped("a success that trips the rate opens the breaker like a failure, and it half-opens on time", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("rate"),
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 4, window: CircuitBreaker.countWindow(4) }),
+          reset: Schedule.spaced("10 seconds")
+        })
+        yield* failN(breaker, 2)
+        yield* breaker(ok)
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* breaker(ok) // F F S S: 50 % of 4 calls, on a success
+        expect(yield* tag(breaker)).toBe("Open")
+        const error = yield* Effect.flip(breaker(ok))
+        expect(Duration.toMillis(error.retryAfter)).toBe(10_000)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* tag(breaker)).toBe("HalfOpen")
+      }))
+
     it.scoped("count window slides: old failures leave the window", () =>
       Effect.gen(function*() {
         const breaker = yield* CircuitBreaker.make({

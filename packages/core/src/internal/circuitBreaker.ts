@@ -3,10 +3,10 @@ import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import type * as MetricHook from "effect/MetricHook"
-import * as Fiber from "effect/Fiber"
 import { pipeArguments } from "effect/Pipeable"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
@@ -74,6 +74,7 @@ const reachable: ReadonlyArray<readonly [number, number]> = [
 ]
 
 const defaultReset = Schedule.spaced("30 seconds")
+const defaultResetMillis = 30_000
 const defaultTrip: Trip.TripPolicy = { _tag: "ConsecutiveFailures", threshold: 5 }
 const zero = Duration.zero
 const infinity = Duration.infinity
@@ -89,7 +90,6 @@ class BreakerImpl {
   lastDelay = -1
   probes = 0
   probeSuccesses = 0
-  timer: Fiber.RuntimeFiber<void> | undefined = undefined
   listeners: Array<(change: CB.StateChange) => void> | undefined = undefined
   forcedRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   busyRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
@@ -110,6 +110,7 @@ class BreakerImpl {
     readonly name: string,
     readonly clock: Clock.Clock,
     readonly scope: Scope.Scope,
+    readonly runtime: Runtime.Runtime<never>,
     readonly tracker: Trip.Tracker,
     readonly schedule: Schedule.Schedule<unknown, unknown>,
     readonly permits: number,
@@ -216,29 +217,24 @@ class BreakerImpl {
         return Effect.succeed(a)
       },
       onFailure: (cause) => {
-        const outcome = this.classify(cause)
-        return this.completed(outcome, start, generation)
-          ? Effect.zipRight(this.scheduleHalfOpen(this.generation), Effect.failCause(cause))
-          : Effect.failCause(cause)
+        this.completed(this.classify(cause), start, generation)
+        return Effect.failCause(cause)
       }
     })
   }
 
-  /**
-   * Records an outcome of the closed path. Returns `true` when the breaker
-   * must open.
-   */
-  completed(outcome: Outcome, start: number, generation: number): boolean {
-    if (outcome === INTERRUPTED) return false
+  /** Records an outcome of the closed path, opening the breaker when its trip policy says so. */
+  completed(outcome: Outcome, start: number, generation: number): void {
+    if (outcome === INTERRUPTED) return
     const now = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     const millis = now - start
     this.record(outcome, millis)
-    if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
+    if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return
+    // A success can trip too: it adds a call to a window whose rate already
+    // reaches the threshold, or a slow call to the slow-call rate.
     if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
-      this.transition(OPEN, this.timing ? now : this.clock.unsafeCurrentTimeMillis())
-      return true
+      this.open(this.timing ? now : this.clock.unsafeCurrentTimeMillis())
     }
-    return false
   }
 
   record(outcome: Outcome, millis: number) {
@@ -272,7 +268,8 @@ class BreakerImpl {
   probe<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
-        if (this.code !== HALF_OPEN) return this.run(effect)
+        // The state moved since `run` looked: start over, interruptible again.
+        if (this.code !== HALF_OPEN) return restore(this.run(effect))
         if (this.probes >= this.permits) return this.reject(zero)
         this.probes++
         const generation = this.generation
@@ -296,8 +293,8 @@ class BreakerImpl {
         return Effect.void
       case FAILURE:
       case TIMEOUT:
-        this.transition(OPEN, this.clock.unsafeCurrentTimeMillis())
-        return this.scheduleHalfOpen(this.generation)
+        this.open(this.clock.unsafeCurrentTimeMillis())
+        return Effect.void
       default:
         return Effect.void
     }
@@ -308,33 +305,28 @@ class BreakerImpl {
   // ---------------------------------------------------------------------------
 
   /**
-   * Completes an opening that `transition(OPEN)` started synchronously: takes
-   * the next delay of the reset schedule (an Effect: jitter reads `Random`) and starts the half-open timer.
+   * Opens the breaker, synchronously: the next delay of the reset schedule is
+   * taken at once (its step is an Effect, run on the runtime captured by
+   * `make`; jitter reads `Random`), then the half-open timer is forked in the
+   * breaker's scope. Nothing is left for a later Effect step that an
+   * interruption could skip.
    */
-  scheduleHalfOpen(generation: number): Effect.Effect<void> {
-    const now = this.clock.unsafeCurrentTimeMillis()
-    return Effect.flatMap(
-      this.schedule.step(now, this.openings, this.scheduleState),
-      ([state, _, decision]) => {
-        if (generation !== this.generation) return Effect.void
-        let delay: number
-        if (ScheduleDecision.isContinue(decision)) {
-          this.scheduleState = state
-          delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
-          this.lastDelay = delay
-        } else {
-          // A schedule that has ended keeps its last delay.
-          delay = Math.max(0, this.lastDelay)
-        }
-        this.openings++
-        this.until = now + delay
-        return this.startTimer(generation, delay)
-      }
-    )
-  }
-
-  startTimer(generation: number, delay: number): Effect.Effect<void> {
-    const previous = this.timer
+  open(now: number) {
+    let delay: number
+    const step = Runtime.runSyncExit(this.runtime)(this.schedule.step(now, this.openings, this.scheduleState))
+    if (Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])) {
+      this.scheduleState = step.value[0]
+      delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
+      this.lastDelay = delay
+    } else {
+      // A schedule that has ended keeps its last delay (one that could not be
+      // stepped synchronously, too); with none yet, the default delay.
+      delay = this.lastDelay >= 0 ? this.lastDelay : defaultResetMillis
+    }
+    this.openings++
+    this.until = now + delay
+    this.transition(OPEN, now)
+    const generation = this.generation
     const wake = Effect.zipRight(
       this.clock.sleep(Duration.millis(delay)),
       Effect.sync(() => {
@@ -343,12 +335,9 @@ class BreakerImpl {
         }
       })
     )
-    // Openings can start inside a probe's finalizer: the timer must not inherit
-    // its uninterruptibility, or closing the scope would wait for the sleep.
-    const fork = Effect.map(Effect.forkIn(Effect.interruptible(wake), this.scope), (fiber) => {
-      this.timer = fiber
-    })
-    return previous === undefined ? fork : Effect.zipRight(Fiber.interruptFork(previous), fork)
+    // A timer left over from an earlier opening wakes up, sees a newer
+    // generation and does nothing; closing the scope interrupts them all.
+    Runtime.runFork(this.runtime)(Effect.forkIn(wake, this.scope))
   }
 
   close(now: number) {
@@ -362,10 +351,7 @@ class BreakerImpl {
     this.generation++
     this.probes = 0
     this.probeSuccesses = 0
-    if (to === OPEN) {
-      // Until `open` has computed the delay, reject with an unknown wait.
-      this.until = Infinity
-    } else if (to === CLOSED) {
+    if (to === CLOSED) {
       this.tracker.clear()
       this.scheduleState = this.schedule.initial
       this.openings = 0
@@ -386,18 +372,11 @@ class BreakerImpl {
     }
   }
 
-  /** A manual transition: stops the half-open timer and clears the trip counts. */
+  /** A manual transition; it clears the trip counts (a pending half-open timer becomes stale). */
   manual(to: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const timer = this.timer
-      this.timer = undefined
-      if (this.code === to) {
-        if (to === CLOSED) this.tracker.clear()
-      } else {
-        this.transition(to, this.clock.unsafeCurrentTimeMillis())
-        if (to !== CLOSED) this.tracker.clear()
-      }
-      return timer === undefined ? Effect.void : Fiber.interruptFork(timer)
+    return Effect.sync(() => {
+      if (this.code !== to) this.transition(to, this.clock.unsafeCurrentTimeMillis())
+      this.tracker.clear()
     })
   }
 
@@ -536,11 +515,12 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
     if (options.isFailure !== undefined && typeof options.isFailure !== "function") {
       return invalid("isFailure", "a function", options.isFailure)
     }
-    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) => {
+    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope, Effect.runtime<never>()]), ([clock, scope, runtime]) => {
       const impl = new BreakerImpl(
         options.name,
         clock,
         scope,
+        runtime,
         Trip.makeTracker(trip),
         reset,
         permits,
