@@ -22,6 +22,8 @@
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import type * as Either from "effect/Either"
+import type * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -55,7 +57,24 @@ export type EffectMember = Effect.Effect<any, any, any> | ((...args: any) => Eff
  * @since 0.1.0
  * @category type-level
  */
-export type EffectKeys<S> = { [K in keyof S]-?: S[K] extends EffectMember ? K : never }[keyof S]
+export type EffectKeys<S> = { [K in keyof S]-?: IsEffectMember<S[K]> extends true ? K : never }[keyof S]
+
+/**
+ * In Effect 3 these are Effects too (yieldable), but as members of a service
+ * they are data: never wrapped.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type DataMember =
+  | Option.Option<any>
+  | Either.Either<any, any>
+  | Context.Tag<any, any>
+
+type IsEffect<A> = [A] extends [never] ? false : A extends DataMember ? false : A extends Effect.Effect<any, any, any> ? true
+  : false
+
+type IsEffectMember<M> = M extends (...args: any) => infer R ? IsEffect<R> : IsEffect<M>
 
 type ErrorOf<M> = M extends (...args: any) => Effect.Effect<any, infer E, any> ? E
   : M extends Effect.Effect<any, infer E, any> ? E
@@ -138,8 +157,16 @@ export interface Options<S, F> {
   readonly health?: ((service: S) => Effect.Effect<unknown, unknown>) | undefined
   /** Per-member fallbacks. */
   readonly fallback?: F | undefined
-  /** Replays of write-behind queues when the dependency is back. */
+  /**
+   * Replays of write-behind queues: when the breaker half-opens (the first
+   * entry is the probe) or closes, at start (entries a durable queue kept),
+   * and every `replayInterval` while it is closed. Delivery is at least once
+   * and in queue order; writes that succeed directly are not ordered against
+   * queued ones.
+   */
   readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
+  /** How often queued writes are retried while the breaker is closed (default 30 s). */
+  readonly replayInterval?: Duration.DurationInput | undefined
 }
 
 /**

@@ -81,6 +81,7 @@ describe("CircuitBreaker", () => {
         yield* breaker(ok) // F F S S: 50 % of 4 calls, on a success
         expect(yield* tag(breaker)).toBe("Open")
         const error = yield* Effect.flip(breaker(ok))
+        assert(error instanceof CircuitBreaker.CircuitOpenError)
         expect(Duration.toMillis(error.retryAfter)).toBe(10_000)
         yield* TestClock.adjust("10 seconds")
         expect(yield* tag(breaker)).toBe("HalfOpen")

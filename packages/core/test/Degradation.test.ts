@@ -183,6 +183,21 @@ describe("Degradation", () => {
       { recoveryInterval: "30 seconds", healthCheckTimeout: "5 seconds" }
     ))
 
+  it.scoped("a health check that ignores interruption times out without holding up the others", () =>
+    withDegradation(
+      Effect.gen(function*() {
+        const stuck = yield* dependency(DegradationLevel.Degraded(), { health: Effect.uninterruptible(Effect.never) })
+        const other = yield* dependency(DegradationLevel.Limited(), { health: Effect.fail("down") })
+        yield* TestClock.adjust("30 seconds")
+        yield* TestClock.adjust("5 seconds")
+        const status = yield* Effect.flatMap(Degradation, (d) => d.status)
+        expect(status.dependencies.find((d) => d.name === stuck.name)?.lastCheck?.error).toContain("timed out")
+        expect(status.dependencies.find((d) => d.name === other.name)?.up).toBe(false)
+        expect(yield* tag).toBe("Limited")
+      }),
+      { recoveryInterval: "30 seconds", healthCheckTimeout: "5 seconds" }
+    ))
+
   it.scoped("health checks see a dependency come back while its breaker is still open", () =>
     withDegradation(
       Effect.gen(function*() {

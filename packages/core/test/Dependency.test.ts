@@ -3,6 +3,8 @@ import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -227,6 +229,38 @@ describe("Dependency", () => {
       }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
     }))
 
+  it.scoped("write-behind: a write queued while the breaker stays closed is retried every replayInterval", () =>
+    Effect.gen(function*() {
+      const up = yield* Ref.make(false)
+      const stored = yield* Ref.make<Array<string>>([])
+      class S3 extends Context.Tag("test/S3Closed")<S3, {
+        readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
+      }>() {}
+      const queue = yield* Fallback.memoryQueue<string>()
+      const layer = Dependency.layer(S3, {
+        name: uniqueName("s3"),
+        breaker: { trip: CircuitBreaker.consecutiveFailures(5) },
+        whenDown: DegradationLevel.Degraded(),
+        fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
+        replay: [{ queue, run: (s3, key: string) => s3.put(key) }],
+        replayInterval: "10 seconds"
+      }).pipe(Layer.provide(Layer.succeed(S3, {
+        put: (key) =>
+          Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
+      })))
+      yield* Effect.gen(function*() {
+        const s3 = yield* S3
+        yield* s3.put("a") // one failure: queued, the breaker stays closed
+        expect(yield* queue.size).toBe(1)
+        yield* TestClock.adjust("10 seconds") // retried, still failing: kept
+        expect(yield* queue.size).toBe(1)
+        yield* Ref.set(up, true)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* queue.size).toBe(0)
+        expect(yield* Ref.get(stored)).toEqual(["a"])
+      }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
+    }))
+
   it.scoped("the health check gets the raw service, bypassing the breaker", () =>
     Effect.gen(function*() {
       const name = uniqueName("openai")
@@ -243,6 +277,37 @@ describe("Dependency", () => {
         expect(entry.breaker?._tag).toBe("Open")
         expect(entry.lastCheck?.healthy).toBe(true)
       }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
+    }))
+
+  it.scoped("class services: getters, live data fields and Option/Either members are kept as they are", () =>
+    Effect.gen(function*() {
+      class Raw {
+        pending = 0
+        readonly region = Option.some("eu")
+        readonly parse = (s: string) => (s.length > 0 ? Either.right(s) : Either.left("empty"))
+        get ping(): Effect.Effect<string, CircuitBreaker.Unavailable> {
+          return Effect.succeed(`pong ${this.pending}`)
+        }
+        fetch(n: number): Effect.Effect<number, CircuitBreaker.Unavailable> {
+          return Effect.succeed(n + this.pending)
+        }
+      }
+      class Api extends Context.Tag("test/ClassApi")<Api, Raw>() {}
+      const raw = new Raw()
+      const name = uniqueName("class")
+      const api = yield* Effect.flatMap(Api, Effect.succeed).pipe(
+        Effect.provide(Dependency.layer(Api, { name, whenDown: DegradationLevel.Degraded() }).pipe(
+          Layer.provide(Layer.succeed(Api, raw))
+        )),
+        Effect.provide(Degradation.layer())
+      )
+      raw.pending = 2
+      expect(api.pending).toBe(2) // live, not a copy
+      expect(Option.isOption(api.region)).toBe(true)
+      expect(Either.isEither(api.parse("x"))).toBe(true)
+      expect(yield* api.ping).toBe("pong 2") // the getter, read at access, through the breaker
+      expect(yield* api.fetch(1)).toBe(3) // `this` is the raw service
+      expect(yield* calls(name, "success")).toBe(2)
     }))
 
   it("type level: recovered errors leave the type; members without fallback must declare Unavailable", () => {

@@ -182,7 +182,8 @@ class DegradationImpl {
 
   checkOne(entry: Entry): Effect.Effect<void> {
     if (entry.health === undefined) return Effect.void
-    return entry.health.pipe(
+    // Disconnected: a check that ignores interruption cannot hold up the tick.
+    return Effect.disconnect(entry.health).pipe(
       Effect.timeoutFail({
         duration: this.healthCheckTimeout,
         onTimeout: () => `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
@@ -329,33 +330,43 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
         impl.underlying = level
         impl.apply(level, "release", `released: ${reason}`)
       }),
-      evaluate: impl.tick(),
+      // Unlike the recovery fiber (which is restarted), a caller of `evaluate`
+      // gets the level in force when a tick dies (a throwing policy, say).
+      evaluate: impl.tick().pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.as(Effect.logError("Degradation: evaluate failed; level unchanged", defect), impl.level)
+        )
+      ),
       register: (registration) =>
-        Effect.acquireRelease(
-          Effect.suspend(() => {
-            if (impl.entries.has(registration.name)) {
-              return invalid("name", `a dependency name not registered yet`, registration.name)
-            }
-            const entry: Entry = {
-              name: registration.name,
-              whenDown: registration.whenDown,
-              breaker: registration.breaker,
-              health: registration.health,
-              labels: [MetricLabel.make("dependency", registration.name)],
-              lastCheck: undefined,
-              down: false
-            }
-            impl.entries.set(entry.name, entry)
-            Metrics.dependencyUp.unsafeUpdate(1, entry.labels)
-            impl.onEvent()
-            return Effect.as(
-              // Subscribed before the registration returns: no transition is lost.
-              registration.breaker === undefined ? Effect.void : registration.breaker.onChange(() => impl.onEvent()),
-              entry
-            )
-          }),
-          (entry) => Effect.sync(() => impl.entries.delete(entry.name))
-        ).pipe(Effect.asVoid)
+        Effect.gen(function*() {
+          if (impl.entries.has(registration.name)) {
+            return yield* invalid("name", `a dependency name not registered yet`, registration.name)
+          }
+          const entry: Entry = {
+            name: registration.name,
+            whenDown: registration.whenDown,
+            breaker: registration.breaker,
+            health: registration.health,
+            labels: [MetricLabel.make("dependency", registration.name)],
+            lastCheck: undefined,
+            down: false
+          }
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              impl.entries.set(entry.name, entry)
+              Metrics.dependencyUp.unsafeUpdate(1, entry.labels)
+            }),
+            () =>
+              Effect.sync(() => {
+                impl.entries.delete(entry.name)
+                impl.reportedDown.delete(entry.name)
+              })
+          )
+          // Subscribed first, then the current state read: a transition in
+          // between is seen by one or the other, never lost.
+          if (registration.breaker !== undefined) yield* registration.breaker.onChange(() => impl.onEvent())
+          impl.onEvent()
+        }        )
     }
     return service
   })

@@ -1,8 +1,11 @@
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import * as FiberHandle from "effect/FiberHandle"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { Degradation } from "../Degradation.js"
@@ -49,9 +52,15 @@ export const wrap = <S>(
     const isFailure = options.breaker?.isFailure
     const fallbackHooks = hooks(options.name)
 
-    /** Unavailable, or a failure the breaker counted: the ones a fallback recovers. */
+    /**
+     * This breaker's rejections and timeouts, or a failure the breaker
+     * counted (by `isFailure`, as the breaker classifies it — another
+     * breaker's `CircuitOpenError` included): the errors a fallback recovers.
+     */
     const recoverable = (error: unknown): boolean => {
-      if (error instanceof CircuitOpenError || error instanceof CallTimeoutError) return error.breaker === options.name
+      if ((error instanceof CircuitOpenError || error instanceof CallTimeoutError) && error.breaker === options.name) {
+        return true
+      }
       if (isFailure === undefined) return true
       try {
         return isFailure(error)
@@ -70,26 +79,57 @@ export const wrap = <S>(
           ? measure(fallbackHooks, clock, Effect.provide(fallback(error, ...args), context))
           : Effect.fail(error))
 
+    const wrapEffect = (effect: Effect.Effect<unknown, unknown, unknown>, fallback: AnyFallback | undefined) =>
+      fallback === undefined ? breaker(effect) : withFallback(effect, fallback, [])
+
     const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {
-      const wrapped: Record<PropertyKey, unknown> = Object.create(Object.getPrototypeOf(service))
+      const wrapped: object = Object.create(Object.getPrototypeOf(service))
       for (const key of allKeys(service)) {
-        const member = (service as any)[key]
         const fallback = typeof key === "string" ? fallbacks[key] : undefined
-        if (Effect.isEffect(member)) {
-          wrapped[key] = fallback === undefined ? breaker(member) : withFallback(member, fallback, [])
+        const descriptor = findDescriptor(service, key)!
+        if (descriptor.get !== undefined || descriptor.set !== undefined) {
+          // An accessor: read it on the raw service at every access.
+          Object.defineProperty(wrapped, key, {
+            configurable: true,
+            enumerable: descriptor.enumerable ?? false,
+            get: () => {
+              const value = (service as any)[key]
+              return isEffect(value) ? wrapEffect(value, fallback) : value
+            },
+            set: (value) => {
+              ;(service as any)[key] = value
+            }
+          })
+          continue
+        }
+        const member = descriptor.value
+        if (isEffect(member)) {
+          define(wrapped, key, descriptor, wrapEffect(member, fallback))
         } else if (typeof member === "function") {
-          wrapped[key] = fallback === undefined
-            ? function(...args: Array<unknown>) {
-              const result = member.apply(service, args)
-              return Effect.isEffect(result) ? breaker(result) : result
-            }
-            : function(...args: Array<unknown>) {
-              const result = member.apply(service, args)
-              return Effect.isEffect(result) ? withFallback(result, fallback, args) : result
-            }
+          define(
+            wrapped,
+            key,
+            descriptor,
+            fallback === undefined
+              ? function(...args: Array<unknown>) {
+                const result = member.apply(service, args)
+                return isEffect(result) ? breaker(result) : result
+              }
+              : function(...args: Array<unknown>) {
+                const result = member.apply(service, args)
+                return isEffect(result) ? withFallback(result, fallback, args) : result
+              }
+          )
         } else {
-          // Not an Effect: passes through untouched.
-          wrapped[key] = member
+          // Plain data passes through, live: read and written on the raw service.
+          Object.defineProperty(wrapped, key, {
+            configurable: true,
+            enumerable: descriptor.enumerable ?? false,
+            get: () => (service as any)[key],
+            set: (value) => {
+              ;(service as any)[key] = value
+            }
+          })
         }
       }
       return wrapped as S
@@ -118,18 +158,60 @@ export const wrap = <S>(
             Effect.logWarning(`Dependency ${options.name}: replay stopped; the rest stays queued`, cause)
           )
         ), { discard: true })
-      const run = FiberHandle.run(handle, replayAll, { onlyIfMissing: true })
+      // One replay at a time; a trigger that arrives during one asks for one
+      // more pass instead of being dropped.
+      let requested = false
+      const pass = Effect.suspend(() => {
+        requested = false
+        return replayAll
+      }).pipe(Effect.repeat({ while: () => requested }))
+      const run = Effect.suspend(() => {
+        requested = true
+        return FiberHandle.run(handle, pass, { onlyIfMissing: true })
+      })
       const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       // When the breaker half-opens, the first replayed entry is its probe;
       // when it closes, the dependency is back. Either way: replay the queue.
       yield* breaker.onChange((change) => {
         if (change.to._tag === "Closed" || change.to._tag === "HalfOpen") runFork(run)
       })
+      // A write queued by a failure that did not open the breaker has no
+      // transition to wait for: retry what is queued every `replayInterval`.
+      yield* Effect.suspend(() => breaker.unsafeState()._tag === "Closed" ? run : Effect.void).pipe(
+        Effect.repeat(Schedule.spaced(options.replayInterval ?? "30 seconds")),
+        Effect.forkScoped
+      )
       // Entries left by an earlier process (durable queues) are replayed at start.
       yield* run
     }
 
     return { service: wrapped, breaker }
+  })
+
+/**
+ * A real Effect. In Effect 3, `Option`, `Either` and tags are Effects too
+ * (yieldable), but as members of a service they are data: never wrapped.
+ * (`Exit`s stay Effects: `Effect.succeed` returns one.)
+ */
+const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
+  Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u) && !Context.isTag(u)
+
+/** The property descriptor of `key` on `service` or the nearest prototype that has it. */
+const findDescriptor = (service: object, key: PropertyKey): PropertyDescriptor | undefined => {
+  for (let o: object | null = service; o !== null; o = Object.getPrototypeOf(o)) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, key)
+    if (descriptor !== undefined) return descriptor
+  }
+  return undefined
+}
+
+/** Defines a wrapped member as a data property (assignment would hit a prototype's getter). */
+const define = (target: object, key: PropertyKey, descriptor: PropertyDescriptor, value: unknown) =>
+  Object.defineProperty(target, key, {
+    configurable: true,
+    enumerable: descriptor.enumerable ?? false,
+    writable: true,
+    value
   })
 
 /** Own and inherited keys (class methods live on the prototype), but not Object's. */
