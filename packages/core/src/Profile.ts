@@ -6,9 +6,9 @@
  * |---|---|---|
  * | `RESILIENCE_PROFILE` | `production`, `staging` or `development` (case-insensitive) | `production` |
  * | `RESILIENCE_<NAME>_FAIL_MAX` | positive integer: consecutive failures that open the breaker | the profile's |
- * | `RESILIENCE_<NAME>_RESET_TIMEOUT` | duration (`"30 seconds"`) or integer milliseconds: each opening | the profile's |
- * | `RESILIENCE_<NAME>_CALL_TIMEOUT` | duration or integer milliseconds | the profile's |
- * | `RESILIENCE_RECOVERY_INTERVAL` | duration or integer milliseconds | 30 s |
+ * | `RESILIENCE_<NAME>_RESET_TIMEOUT` | duration (`"30 seconds"`) or a number of seconds (`30`): each opening | the profile's |
+ * | `RESILIENCE_<NAME>_CALL_TIMEOUT` | duration or a number of seconds | the profile's |
+ * | `RESILIENCE_RECOVERY_INTERVAL` | duration or a number of seconds | 30 s |
  *
  * `<NAME>` is the dependency name upper-cased, each non-alphanumeric character
  * replaced by `_` (`open-ai` → `RESILIENCE_OPEN_AI_FAIL_MAX`).

@@ -35,8 +35,8 @@ export const positiveInteger = (name: string): Config.Config<number> =>
   )
 
 /**
- * `Config.duration` syntax ("30 seconds", "500 millis") or an integer of
- * milliseconds; positive and finite.
+ * `Config.duration` syntax ("30 seconds", "500 millis") or a bare number of
+ * seconds, as the seed's `reset_timeout=30` means; positive and finite.
  *
  * @internal
  */
@@ -44,13 +44,13 @@ export const positiveDuration = (name: string): Config.Config<Duration.Duration>
   Config.string(name).pipe(
     Config.mapOrFail((raw) => {
       const text = raw.trim()
-      const decoded = /^\d+$/.test(text) ? Option.some(Duration.millis(Number(text))) : Duration.decodeUnknown(text)
+      const decoded = /^\d+(\.\d+)?$/.test(text) ? Option.some(Duration.seconds(Number(text))) : Duration.decodeUnknown(text)
       return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) > 0
         ? Either.right(decoded.value)
         : Either.left(
           ConfigError.InvalidData(
             [],
-            `Expected a positive duration such as "30 seconds" or an integer of milliseconds but received ${
+            `Expected a positive duration such as "30 seconds" or a number of seconds but received ${
               received(raw)
             }`
           )
