@@ -94,6 +94,8 @@ class BreakerImpl {
   forcedRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   busyRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   rejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
+  timeoutOptions: { readonly duration: Duration.Duration; readonly onTimeout: () => CallTimeoutError } | undefined =
+    undefined
   rejectedAt = -1
   rejectedUntil = -1
 
@@ -197,7 +199,7 @@ class BreakerImpl {
   timed<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
     const timeout = this.callTimeout
     if (timeout === undefined) return effect
-    return Effect.timeoutFail(effect, {
+    return Effect.timeoutFail(effect, this.timeoutOptions ??= {
       duration: timeout,
       onTimeout: () => withoutStack(() => new CallTimeoutError({ breaker: this.name, timeout }))
     })
