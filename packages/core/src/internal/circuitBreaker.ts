@@ -4,6 +4,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import type * as MetricHook from "effect/MetricHook"
 import { pipeArguments } from "effect/Pipeable"
 import * as Runtime from "effect/Runtime"
@@ -112,7 +113,6 @@ class BreakerImpl {
     readonly name: string,
     readonly clock: Clock.Clock,
     readonly scope: Scope.Scope,
-    readonly runtime: Runtime.Runtime<never>,
     readonly tracker: Trip.Tracker,
     readonly schedule: Schedule.Schedule<unknown, unknown>,
     readonly permits: number,
@@ -149,20 +149,22 @@ class BreakerImpl {
   // ---------------------------------------------------------------------------
 
   run<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
-    return Effect.suspend(() => {
+    // `withFiberRuntime` costs what `suspend` costs and hands over the caller's
+    // fiber: an opening forks the half-open timer with the caller's context.
+    return Effect.withFiberRuntime((fiber) => {
       switch (this.code) {
         case CLOSED:
         case DISABLED:
-          return this.observe(effect, this.generation)
+          return this.observe(effect, this.generation, fiber)
         case OPEN: {
           const now = this.clock.unsafeCurrentTimeMillis()
           if (now < this.until) return this.rejectOpen(now)
           // The delay has passed but the timer fiber has not run yet.
           this.transition(HALF_OPEN, now)
-          return this.probe(effect)
+          return this.probe(effect, fiber)
         }
         case HALF_OPEN:
-          return this.probe(effect)
+          return this.probe(effect, fiber)
         default:
           return this.reject(infinity)
       }
@@ -208,25 +210,26 @@ class BreakerImpl {
   /** Closed (or disabled) path: two Effect operations and synchronous bookkeeping. */
   observe<A, E, R>(
     effect: Effect.Effect<A, E, R>,
-    generation: number
+    generation: number,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
   ): Effect.Effect<A, E | CallTimeoutError, R> {
     // Durations use the Clock's milliseconds: two reads of the nanosecond
     // clock (a BigInt each) would cost more than the rest of the hot path.
     const start = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     return Effect.matchCauseEffect(this.timed(effect), {
       onSuccess: (a) => {
-        this.completed(SUCCESS, start, generation)
+        this.completed(SUCCESS, start, generation, fiber)
         return Effect.succeed(a)
       },
       onFailure: (cause) => {
-        this.completed(this.classify(cause), start, generation)
+        this.completed(this.classify(cause), start, generation, fiber)
         return Effect.failCause(cause)
       }
     })
   }
 
   /** Records an outcome of the closed path, opening the breaker when its trip policy says so. */
-  completed(outcome: Outcome, start: number, generation: number): void {
+  completed(outcome: Outcome, start: number, generation: number, fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
     if (outcome === INTERRUPTED) return
     const now = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     const millis = now - start
@@ -235,7 +238,7 @@ class BreakerImpl {
     // A success can trip too: it adds a call to a window whose rate already
     // reaches the threshold, or a slow call to the slow-call rate.
     if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
-      this.open(this.timing ? now : this.clock.unsafeCurrentTimeMillis())
+      this.open(this.timing ? now : this.clock.unsafeCurrentTimeMillis(), fiber)
     }
   }
 
@@ -267,7 +270,10 @@ class BreakerImpl {
    * Half-open path. Uninterruptible between taking a permit and installing
    * the finalizer that returns it, so an interrupted probe never leaks one.
    */
-  probe<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
+  probe<A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         // The state moved since `run` looked: start over, interruptible again.
@@ -276,12 +282,17 @@ class BreakerImpl {
         this.probes++
         const generation = this.generation
         const start = this.clock.unsafeCurrentTimeMillis()
-        return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start))
+        return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start, fiber))
       })
     )
   }
 
-  probeDone(exit: Exit.Exit<unknown, unknown>, generation: number, start: number): Effect.Effect<void> {
+  probeDone(
+    exit: Exit.Exit<unknown, unknown>,
+    generation: number,
+    start: number,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): Effect.Effect<void> {
     const outcome = exit._tag === "Success" ? SUCCESS : this.classify(exit.cause)
     if (outcome !== INTERRUPTED) {
       this.record(outcome, this.clock.unsafeCurrentTimeMillis() - start)
@@ -295,7 +306,7 @@ class BreakerImpl {
         return Effect.void
       case FAILURE:
       case TIMEOUT:
-        this.open(this.clock.unsafeCurrentTimeMillis())
+        this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
         return Effect.void
       default:
         return Effect.void
@@ -308,14 +319,19 @@ class BreakerImpl {
 
   /**
    * Opens the breaker, synchronously: the next delay of the reset schedule is
-   * taken at once (its step is an Effect, run on the runtime captured by
-   * `make`; jitter reads `Random`), then the half-open timer is forked in the
-   * breaker's scope. Nothing is left for a later Effect step that an
+   * taken at once (its step is an Effect, run with the calling fiber's
+   * context; jitter reads `Random`), then the half-open timer is forked in
+   * the breaker's scope. Nothing is left for a later Effect step that an
    * interruption could skip.
    */
-  open(now: number) {
+  open(now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+    const runtime = Runtime.make({
+      context: fiber.currentContext,
+      fiberRefs: fiber.getFiberRefs(),
+      runtimeFlags: Runtime.defaultRuntimeFlags
+    })
     let delay: number
-    const step = Runtime.runSyncExit(this.runtime)(this.schedule.step(now, this.openings, this.scheduleState))
+    const step = Runtime.runSyncExit(runtime)(this.schedule.step(now, this.openings, this.scheduleState))
     if (Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])) {
       this.scheduleState = step.value[0]
       delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
@@ -339,7 +355,7 @@ class BreakerImpl {
     )
     // A timer left over from an earlier opening wakes up, sees a newer
     // generation and does nothing; closing the scope interrupts them all.
-    Runtime.runFork(this.runtime)(Effect.forkIn(wake, this.scope))
+    Runtime.runFork(runtime)(Effect.forkIn(wake, this.scope))
   }
 
   close(now: number) {
@@ -517,12 +533,11 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
     if (options.isFailure !== undefined && typeof options.isFailure !== "function") {
       return invalid("isFailure", "a function", options.isFailure)
     }
-    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope, Effect.runtime<never>()]), ([clock, scope, runtime]) => {
+    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) => {
       const impl = new BreakerImpl(
         options.name,
         clock,
         scope,
-        runtime,
         Trip.makeTracker(trip),
         reset,
         permits,
