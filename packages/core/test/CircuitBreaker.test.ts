@@ -427,6 +427,49 @@ describe("CircuitBreaker", () => {
         expect(yield* tag(breaker)).toBe("Open")
       }))
 
+    it.scoped("callTimeout: concurrent calls each time out at their own deadline", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("deadlines")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1000),
+          callTimeout: "1 second"
+        })
+        // call i starts at i × 100 ms and takes 1.5 s when i is odd, 0.5 s when even
+        const fibers = []
+        for (let i = 0; i < 10; i++) {
+          fibers.push(yield* Effect.fork(breaker(Effect.as(Effect.sleep(i % 2 === 1 ? "1500 millis" : "500 millis"), i))))
+          yield* TestClock.adjust("100 millis")
+        }
+        yield* TestClock.adjust("50 millis") // t = 1,050 ms: call 1 (started at 100 ms) is not late yet
+        expect(fibers[1]!.unsafePoll()).toBeNull()
+        yield* TestClock.adjust("50 millis") // t = 1,100 ms: call 1's deadline
+        const first = fibers[1]!.unsafePoll()
+        expect(first?._tag).toBe("Failure")
+        yield* TestClock.adjust("2 seconds")
+        const results = yield* Effect.forEach(fibers, (f) => Effect.either(Fiber.join(f)))
+        results.forEach((r, i) => {
+          if (i % 2 === 0) expect(r).toEqual(Either.right(i))
+          else expect(Either.isLeft(r) && r.left instanceof CircuitBreaker.CallTimeoutError).toBe(true)
+        })
+        expect(yield* calls(name, "timeout")).toBe(5)
+        expect(yield* calls(name, "success")).toBe(5)
+      }))
+
+    it.scoped("callTimeout: an interrupted caller interrupts its call and counts nothing", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("deadlines")
+        const breaker = yield* CircuitBreaker.make({ name, callTimeout: "1 second" })
+        const interrupted = yield* Ref.make(false)
+        const fiber = yield* Effect.fork(breaker(Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))))
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.interrupt(fiber)
+        expect(yield* Ref.get(interrupted)).toBe(true)
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* calls(name, "timeout")).toBe(0)
+        expect(yield* failures(name)).toBe(0)
+      }))
+
     it.scoped("a fast call is not affected by callTimeout", () =>
       Effect.gen(function*() {
         const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
@@ -616,8 +659,10 @@ describe("CircuitBreaker", () => {
         const breaker = yield* CircuitBreaker.make({
           name: uniqueName("scope"),
           trip: CircuitBreaker.consecutiveFailures(1),
-          reset: Schedule.spaced("1 minute")
+          reset: Schedule.spaced("1 minute"),
+          callTimeout: "5 seconds"
         }).pipe(Scope.extend(scope), Effect.supervised(supervisor))
+        // a timed call starts the timeout watchdog; the failure starts the half-open timer
         yield* failN(breaker, 1).pipe(Effect.supervised(supervisor))
         const running = yield* supervisor.value
         expect(running.length).toBeGreaterThan(0)

@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as CB from "../CircuitBreaker.js"
 import * as Metrics from "../Metrics.js"
+import { Deadlines } from "./deadlines.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError, withoutStack } from "./errors.js"
 import * as Trip from "./trip.js"
 
@@ -95,8 +96,8 @@ class BreakerImpl {
   forcedRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   busyRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   rejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
-  timeoutOptions: { readonly duration: Duration.Duration; readonly onTimeout: () => CallTimeoutError } | undefined =
-    undefined
+  /** Call timeouts, created with the first timed call. */
+  deadlines: Deadlines<CallTimeoutError> | undefined = undefined
   rejectedAt = -1
   rejectedUntil = -1
 
@@ -201,10 +202,13 @@ class BreakerImpl {
   timed<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
     const timeout = this.callTimeout
     if (timeout === undefined) return effect
-    return Effect.timeoutFail(effect, this.timeoutOptions ??= {
-      duration: timeout,
-      onTimeout: () => withoutStack(() => new CallTimeoutError({ breaker: this.name, timeout }))
-    })
+    const deadlines = this.deadlines ??= new Deadlines(
+      this.clock,
+      this.scope,
+      timeout,
+      () => withoutStack(() => new CallTimeoutError({ breaker: this.name, timeout }))
+    )
+    return deadlines.run(effect)
   }
 
   /** Closed (or disabled) path: two Effect operations and synchronous bookkeeping. */
