@@ -50,9 +50,13 @@ describe("alert rules", () => {
       "sum by (job, breaker) (rate(circuit_breaker_fallback_calls_total[5m]))",
       "sum by (job, breaker, instance) (rate(circuit_breaker_fallback_calls_total[5m]))"
     ]],
-    ["open breaker hidden by another instance's half-open", [
-      "max by (job, breaker) (circuit_breaker_state == 1)",
-      "max by (job, breaker) (circuit_breaker_state) == 1"
+    ["breaker counted only while open: flapping with half-open never fires", [
+      "max by (job, breaker) (circuit_breaker_state > 0)",
+      "max by (job, breaker) (circuit_breaker_state == 1)"
+    ]],
+    ["open breaker hidden by another instance's state", [
+      "max by (job, breaker) (circuit_breaker_state > 0)",
+      "min by (job, breaker) (circuit_breaker_state) > 0"
     ]],
     ["breaker transitions over 10 minutes", [
       "increase(circuit_breaker_transitions_total[5m])",
