@@ -35,8 +35,10 @@
  * real Promise or socket would never be resumed.
  *
  * The breakers report to the global metric registry under the dependency
- * names, like any breaker; the report's counts are the simulation's own and
- * do not depend on them.
+ * names, like any breaker, and the simulated `Degradation` sets the
+ * `degradation_level` gauge: run simulations in a process of their own (a
+ * test, the demo), not next to a live service's exporter. The report's counts
+ * are the simulation's own and do not depend on the registry.
  *
  * @since 0.1.0
  */

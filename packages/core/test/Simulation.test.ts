@@ -1,4 +1,4 @@
-import { CircuitBreaker, DegradationLevel, Fallback, Simulation } from "@effect-resilience/core"
+import { CircuitBreaker, DegradationLevel, Fallback, Presets, Simulation } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -351,4 +351,17 @@ describe("Simulation", () => {
       expect(Simulation.describeFault(Simulation.flaky(0.25))).toBe("flaky (25%)")
     })
   })
+  it.live("a timeout around a long run interrupts it within a few slices", () =>
+    Effect.gen(function*() {
+      const started = Date.now()
+      const result = yield* Simulation.run({
+        name: "endless",
+        duration: "1000 hours",
+        dependencies: [{ ...Presets.redis, name: "endless-redis", trafficPerSecond: 10 }],
+        faults: []
+      }).pipe(Effect.timeout("100 millis"), Effect.option)
+      expect(result._tag).toBe("None")
+      // the run yields to the event loop every ~50 ms, so the timeout is not held up
+      expect(Date.now() - started).toBeLessThan(5_000)
+    }))
 })

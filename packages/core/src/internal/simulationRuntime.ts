@@ -238,7 +238,16 @@ export const runVirtual = <A, E>(
         }
       })
 
-      const loop: Effect.Effect<void> = Effect.flatMap(slice, (done) => done ? Effect.void : Effect.zipRight(Effect.yieldNow(), loop))
+      // Between slices, yield; every ~50 ms of wall time, to the macrotask
+      // queue: a microtask yield alone would keep timers and signals (a
+      // timeout around the run, Ctrl-C) waiting ~2,048 slices.
+      const yieldToMacrotasks = Effect.yieldNow().pipe(Effect.withScheduler(Scheduler.timer(0)))
+      let slices = 0
+      const loop: Effect.Effect<void> = Effect.flatMap(
+        slice,
+        (done) =>
+          done ? Effect.void : Effect.zipRight(++slices % 5 === 0 ? yieldToMacrotasks : Effect.yieldNow(), loop)
+      )
 
       return loop.pipe(
         Effect.onInterrupt(() => stop),
