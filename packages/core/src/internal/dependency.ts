@@ -82,6 +82,24 @@ export const wrap = <S>(
     const wrapEffect = (effect: Effect.Effect<unknown, unknown, unknown>, fallback: AnyFallback | undefined) =>
       fallback === undefined ? breaker(effect) : withFallback(effect, fallback, [])
 
+    /**
+     * `isEffect` for the results of one member: a member answers the same kind
+     * of value every time, so the last prototype seen decides in one compare.
+     */
+    const effectCheck = () => {
+      let lastProto: unknown = undefined
+      let lastIs = false
+      return (result: unknown): result is Effect.Effect<unknown, unknown, unknown> => {
+        if (typeof result !== "object" || result === null) return isEffect(result)
+        const proto = Object.getPrototypeOf(result)
+        if (proto !== lastProto) {
+          lastIs = isEffect(result)
+          lastProto = proto
+        }
+        return lastIs
+      }
+    }
+
     const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {
       const wrapped: object = Object.create(Object.getPrototypeOf(service))
       for (const key of allKeys(service)) {
@@ -106,18 +124,21 @@ export const wrap = <S>(
         if (isEffect(member)) {
           define(wrapped, key, descriptor, wrapEffect(member, fallback))
         } else if (typeof member === "function") {
+          const isEffectResult = effectCheck()
           define(
             wrapped,
             key,
             descriptor,
             fallback === undefined
-              ? function(...args: Array<unknown>) {
-                const result = member.apply(service, args)
-                return isEffect(result) ? breaker(result) : result
+              ? function() {
+                // `arguments`, not a rest parameter: no array per call on the hot path.
+                // eslint-disable-next-line prefer-rest-params
+                const result = member.apply(service, arguments)
+                return isEffectResult(result) ? breaker(result) : result
               }
               : function(...args: Array<unknown>) {
                 const result = member.apply(service, args)
-                return isEffect(result) ? withFallback(result, fallback, args) : result
+                return isEffectResult(result) ? withFallback(result, fallback, args) : result
               }
           )
         } else {
@@ -193,7 +214,23 @@ export const wrap = <S>(
  * (yieldable), but as members of a service they are data: never wrapped.
  * (`Exit`s stay Effects: `Effect.succeed` returns one.)
  */
-const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
+const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> => {
+  if (typeof u !== "object" || u === null) return typeof u === "function" && isRealEffect(u)
+  // What a value is, is decided by its prototype: remember it per prototype,
+  // so a wrapped call pays one lookup, not four type-id checks.
+  const proto = Object.getPrototypeOf(u) as object | null
+  if (proto === null) return isRealEffect(u)
+  let known = effectPrototypes.get(proto)
+  if (known === undefined) {
+    known = isRealEffect(u)
+    effectPrototypes.set(proto, known)
+  }
+  return known
+}
+
+const effectPrototypes = new WeakMap<object, boolean>()
+
+const isRealEffect = (u: unknown): boolean =>
   Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u) && !Context.isTag(u)
 
 /** The property descriptor of `key` on `service` or the nearest prototype that has it. */
