@@ -150,22 +150,20 @@ class BreakerImpl {
   // ---------------------------------------------------------------------------
 
   run<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
-    // `withFiberRuntime` costs what `suspend` costs and hands over the caller's
-    // fiber: an opening forks the half-open timer with the caller's context.
-    return Effect.withFiberRuntime((fiber) => {
+    return Effect.suspend(() => {
       switch (this.code) {
         case CLOSED:
         case DISABLED:
-          return this.observe(effect, this.generation, fiber)
+          return this.observe(effect, this.generation)
         case OPEN: {
           const now = this.clock.unsafeCurrentTimeMillis()
           if (now < this.until) return this.rejectOpen(now)
           // The delay has passed but the timer fiber has not run yet.
           this.transition(HALF_OPEN, now)
-          return this.probe(effect, fiber)
+          return this.probe(effect)
         }
         case HALF_OPEN:
-          return this.probe(effect, fiber)
+          return this.probe(effect)
         default:
           return this.reject(infinity)
       }
@@ -214,36 +212,47 @@ class BreakerImpl {
   /** Closed (or disabled) path: two Effect operations and synchronous bookkeeping. */
   observe<A, E, R>(
     effect: Effect.Effect<A, E, R>,
-    generation: number,
-    fiber: Fiber.RuntimeFiber<unknown, unknown>
+    generation: number
   ): Effect.Effect<A, E | CallTimeoutError, R> {
     // Durations use the Clock's milliseconds: two reads of the nanosecond
     // clock (a BigInt each) would cost more than the rest of the hot path.
     const start = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     return Effect.matchCauseEffect(this.timed(effect), {
       onSuccess: (a) => {
-        this.completed(SUCCESS, start, generation, fiber)
-        return Effect.succeed(a)
+        // A success can trip too: it adds a call to a window whose failure rate
+        // already reaches the threshold, or a slow call to the slow-call rate.
+        return this.completed(SUCCESS, start, generation) ? this.opening(Effect.succeed(a)) : Effect.succeed(a)
       },
       onFailure: (cause) => {
-        this.completed(this.classify(cause), start, generation, fiber)
-        return Effect.failCause(cause)
+        return this.completed(this.classify(cause), start, generation)
+          ? this.opening(Effect.failCause(cause))
+          : Effect.failCause(cause)
       }
     })
   }
 
-  /** Records an outcome of the closed path, opening the breaker when its trip policy says so. */
-  completed(outcome: Outcome, start: number, generation: number, fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
-    if (outcome === INTERRUPTED) return
+  /** Records an outcome of the closed path; `true` when the trip policy says the breaker must open. */
+  completed(outcome: Outcome, start: number, generation: number): boolean {
+    if (outcome === INTERRUPTED) return false
     const now = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
     const millis = now - start
     this.record(outcome, millis)
-    if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return
-    // A success can trip too: it adds a call to a window whose rate already
-    // reaches the threshold, or a slow call to the slow-call rate.
-    if (this.tracker.record(outcome !== SUCCESS, millis, now)) {
-      this.open(this.timing ? now : this.clock.unsafeCurrentTimeMillis(), fiber)
-    }
+    if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
+    return this.tracker.record(outcome !== SUCCESS, millis, now)
+  }
+
+  /**
+   * Opens the breaker, then goes on with `then`. The opening needs the
+   * calling fiber (its context steps the reset schedule and forks the timer),
+   * so it is one more Effect operation — paid only by the call that trips,
+   * never on the hot path. Were the fiber interrupted right before it, the
+   * trip counts stay at the threshold and the next counted failure opens it.
+   */
+  opening<A, E>(then: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.withFiberRuntime((fiber) => {
+      if (this.code === CLOSED) this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
+      return then
+    })
   }
 
   record(outcome: Outcome, millis: number) {
@@ -274,12 +283,9 @@ class BreakerImpl {
    * Half-open path. Uninterruptible between taking a permit and installing
    * the finalizer that returns it, so an interrupted probe never leaks one.
    */
-  probe<A, E, R>(
-    effect: Effect.Effect<A, E, R>,
-    fiber: Fiber.RuntimeFiber<unknown, unknown>
-  ): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
+  probe<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
     return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
+      Effect.withFiberRuntime((fiber) => {
         // The state moved since `run` looked: start over, interruptible again.
         if (this.code !== HALF_OPEN) return restore(this.run(effect))
         if (this.probes >= this.permits) return this.reject(zero)
