@@ -100,7 +100,8 @@ switch (caseId) {
     })
     break
   }
-  case "effect-dependency": {
+  case "effect-dependency":
+  case "effect-dependency-bare": {
     // A Dependency-wrapped service method: the wrapper calls the member and
     // hands its Effect to the breaker, per call (compare with effect-closed-wrap).
     const { core, reason } = await loadCore()
@@ -124,7 +125,10 @@ switch (caseId) {
       )
     )
     const svc = wrapped.service
-    const p = loopOf(() => svc.get())
+    const p = caseId === "effect-dependency"
+      ? loopOf(() => svc.get())
+      // the same member call through a bare breaker: what the Dependency wrapper is compared with
+      : loopOf(() => wrapped.breaker(service.get()))
     await timeCase(caseId, syncBody(p), {
       check: async () => ops(() => Effect.runSync(p)) === N && (await stateTag(wrapped.breaker)) === "Closed" || "op count / state"
     })
