@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { delays, failures, uniqueName } from "./utils.js"
+import { delays, failures, observe, uniqueName } from "./utils.js"
 
 class Api extends Context.Tag("test/Presets/Api")<Api, {
   readonly ok: Effect.Effect<string, CircuitBreaker.Unavailable>
@@ -21,14 +21,6 @@ const RawApi = Layer.succeed(Api, {
   slow: Effect.as(Effect.sleep("1 hour"), "late")
 })
 
-/** The preset's breaker state and the level `Degradation` reports. */
-const observe = (name: string) =>
-  Effect.gen(function*() {
-    const status = yield* Effect.flatMap(Degradation, (d) => d.status)
-    const dependency = status.dependencies.find((d) => d.name === name)
-    assert(dependency !== undefined, `dependency ${name} is registered`)
-    return { breaker: dependency.breaker?._tag, level: status.level._tag }
-  })
 
 const failN = (n: number) =>
   Effect.flatMap(Api, (api) => Effect.forEach(Array.from({ length: n }), () => Effect.either(api.fail), { discard: true }))

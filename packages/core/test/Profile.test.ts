@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { calls, delays, failures, uniqueName } from "./utils.js"
+import { calls, delays, failures, observe, uniqueName } from "./utils.js"
 
 const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
@@ -31,14 +31,6 @@ const RawApi = Layer.succeed(Api, { ok: Effect.succeed("ok"), fail: Effect.fail(
 const failN = (n: number) =>
   Effect.flatMap(Api, (api) => Effect.forEach(Array.from({ length: n }), () => Effect.flip(api.fail)))
 
-/** The breaker state of `name` and the level, as `Degradation` reports them. */
-const observe = (name: string) =>
-  Effect.gen(function*() {
-    const status = yield* Effect.flatMap(Degradation, (d) => d.status)
-    const dependency = status.dependencies.find((d) => d.name === name)
-    assert(dependency !== undefined, `dependency ${name} is registered`)
-    return { breaker: dependency.breaker?._tag, level: status.level._tag }
-  })
 
 /**
  * Runs `body` against `Api` wrapped by `Profile.dependencyLayer` with `preset`

@@ -1,6 +1,7 @@
 import * as Metric from "effect/Metric"
 import * as Effect from "effect/Effect"
-import { Metrics } from "@effect-resilience/core"
+import { Degradation, Metrics } from "@effect-resilience/core"
+import { assert } from "@effect/vitest"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
@@ -49,4 +50,13 @@ export const delays = (schedule: Schedule.Schedule<unknown, unknown>, n: number)
       now = start
     }
     return out
+  })
+
+/** The breaker state of `name` and the level, as `Degradation` reports them. */
+export const observe = (name: string) =>
+  Effect.gen(function*() {
+    const status = yield* Effect.flatMap(Degradation, (d) => d.status)
+    const dependency = status.dependencies.find((d) => d.name === name)
+    assert(dependency !== undefined, `dependency ${name} is registered`)
+    return { breaker: dependency.breaker?._tag, level: status.level._tag }
   })
