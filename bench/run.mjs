@@ -25,10 +25,10 @@ const timing = [
   { id: "effect-floor", file: "effect", label: "floor: suspend + matchCauseEffect", baseline: "effect-baseline" },
   { id: "effect-closed", file: "effect", ours: true, label: "**ours, closed** — consecutiveFailures(5)", baseline: "effect-baseline", floor: "effect-floor", target: 1.5 },
   { id: "effect-closed-rate", file: "effect", ours: true, label: "**ours, closed** — failureRate, countWindow(100)", baseline: "effect-baseline", floor: "effect-floor", target: 1.5 },
-  { id: "effect-closed-nodur", file: "effect", ours: true, label: "**ours, closed** — consecutiveFailures(5), `recordDurations: false`", baseline: "effect-baseline", floor: "effect-floor", target: 1.5 },
+  { id: "effect-closed-dur", file: "effect", ours: true, label: "ours, closed — consecutiveFailures(5), `recordDurations: true` (two Clock reads + a histogram update; what `Dependency` does)", baseline: "effect-baseline", floor: "effect-floor" },
   { id: "effect-floor-wrap", file: "effect", label: "floor, wrapper built per call", baseline: "effect-baseline" },
   { id: "effect-closed-wrap", file: "effect", ours: true, label: "**ours, closed** — `breaker(op)` built per call", baseline: "effect-baseline", floor: "effect-floor-wrap", target: 1.5 },
-  { id: "effect-dependency-bare", file: "effect", ours: true, label: "**ours** — `breaker(service.get())`, the bare breaker around the member call", baseline: "effect-baseline", floor: "effect-floor-wrap" },
+  { id: "effect-dependency-bare", file: "effect", ours: true, label: "**ours** — `breaker(service.get())`, the dependency's own breaker (durations on) around the member call", baseline: "effect-baseline", floor: "effect-floor-wrap" },
   { id: "effect-dependency", file: "effect", ours: true, label: "**ours, `Dependency`** — `service.get()` on the wrapped service (target: ≤ +50 ns over the line above)", baseline: "effect-baseline", floor: "effect-floor-wrap" },
   { id: "effect-open-floor", file: "effect", label: "open floor: suspend → fail(prealloc) → catchTag", baseline: "effect-baseline" },
   { id: "effect-open", file: "effect", ours: true, label: "**ours, forced open** + catchTag fallback", baseline: "effect-baseline", floor: "effect-open-floor", target: 1.5 },
@@ -48,10 +48,10 @@ const timing = [
   { id: "cockatiel-conc-closed", file: "promise", label: "cockatiel 3 — 1,000 concurrent", baseline: "promise-conc-baseline" }
 ]
 const memory = [
-  { id: "mem-effect-consecutive", ours: true, label: "**ours** consecutiveFailures(5), unique names", target: 1024 },
-  { id: "mem-effect-rate", ours: true, label: "**ours** failureRate countWindow(100), unique names", target: 3072 },
-  { id: "mem-effect-consecutive-shared", ours: true, label: "**ours** consecutiveFailures(5), one shared name", target: 1024 },
-  { id: "mem-effect-rate-shared", ours: true, label: "**ours** failureRate countWindow(100), one shared name", target: 3072 },
+  { id: "mem-effect-consecutive-shared", ours: true, label: "**ours** consecutiveFailures(5) — the instance (one shared name)", target: 1024 },
+  { id: "mem-effect-rate-shared", ours: true, label: "**ours** failureRate countWindow(100) — the instance (one shared name)", target: 3072 },
+  { id: "mem-effect-consecutive", ours: true, label: "ours consecutiveFailures(5) — instance + the metric series of its own name", series: "mem-effect-consecutive-shared" },
+  { id: "mem-effect-rate", ours: true, label: "ours failureRate countWindow(100) — instance + the metric series of its own name", series: "mem-effect-rate-shared" },
   { id: "mem-opossum", label: "opossum 9" },
   { id: "mem-cockatiel", label: "cockatiel 3 (ConsecutiveBreaker(5))" }
 ].map((c) => ({ ...c, file: "memory" }))
@@ -145,7 +145,9 @@ for (const c of timing) {
     a.nsRatio = a.ns / agg[c.floor].ns
   }
 }
-for (const c of memory) if (raw[c.id]) agg[c.id] = { bytes: raw[c.id][0].bytesPerInstance }
+for (const c of memory) {
+  if (raw[c.id]) agg[c.id] = { bytes: raw[c.id][0].bytesPerInstance, seriesPerName: raw[c.id][0].meta?.seriesPerName }
+}
 
 // ---------------------------------------------------------------------------------------------
 // report
@@ -191,7 +193,7 @@ const table = (title, ids) => {
   }
   lines.push("")
 }
-table("Effect — closed path (sequential, `Effect.runSync` of 1,000 calls)", ["effect-baseline", "effect-floor", "effect-closed", "effect-closed-rate", "effect-closed-nodur", "effect-floor-wrap", "effect-closed-wrap", "effect-dependency-bare", "effect-dependency"])
+table("Effect — closed path (sequential, `Effect.runSync` of 1,000 calls)", ["effect-baseline", "effect-floor", "effect-closed", "effect-closed-rate", "effect-closed-dur", "effect-floor-wrap", "effect-closed-wrap", "effect-dependency-bare", "effect-dependency"])
 table("Effect — open path with fallback", ["effect-baseline", "effect-open-floor", "effect-open", "effect-open-tripped"])
 table("Effect — 1,000 concurrent calls (`Effect.all`, unbounded, one `Effect.runPromise`)", ["effect-conc-baseline", "effect-conc-floor", "effect-conc-closed"])
 if (agg["effect-conc-baseline"]) lines.push("Forking and joining 1,000 fibers costs ~15–30 µs per call on its own; a few hundred ns of breaker work is within the run-to-run noise of this case.", "")
@@ -202,6 +204,13 @@ if (memRows.length) {
   lines.push("### Memory per breaker (10,000 live instances after `gc()`, heapUsed delta / 10,000)", "", "| breaker | bytes / instance | target |", "|---|---:|---:|")
   for (const c of memRows) lines.push(`| ${c.label} | ${f0(agg[c.id].bytes)} | ${c.target ? `${c.target} B${verdict(agg[c.id].bytes, c.target).replace(/ ≤.*| >.*/, "")}` : "—"} |`)
   lines.push("")
+  const perSeries = memory.filter((c) => c.series && agg[c.id] && agg[c.series] && agg[c.id].seriesPerName)
+    .map((c) => (agg[c.id].bytes - agg[c.series].bytes) / agg[c.id].seriesPerName)
+  if (perSeries.length) {
+    lines.push(`A breaker name owns ${agg["mem-effect-consecutive"]?.seriesPerName ?? "its"} metric series (DESIGN §6: every series exists from creation), ` +
+      `kept in Effect's global metric registry at ~${f0(median(perSeries))} B each: that cost is per distinct name, whatever the number of ` +
+      "instances, and is the same for any Effect `Metric` series. opossum and cockatiel keep no metric series.", "")
+  }
 }
 const ours = (id) => agg[id]?.overhead
 if (agg["opossum-closed"] || ours("effect-closed") !== undefined) {

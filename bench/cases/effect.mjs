@@ -36,7 +36,7 @@ const promiseBody = (program) => () => Effect.runPromise(program)
 const ops = (run) => { const before = counter; run(); return counter - before }
 // (each case process ends with process.exit: a tripped breaker's half-open timer fiber would keep it alive)
 
-const makeBreaker = async ({ trip = "consecutive", recordDurations = true } = {}) => {
+const makeBreaker = async ({ trip = "consecutive", recordDurations } = {}) => {
   const { core, reason } = await loadCore()
   if (!core) fail(caseId, reason)
   const { CircuitBreaker } = core
@@ -49,7 +49,7 @@ const makeBreaker = async ({ trip = "consecutive", recordDurations = true } = {}
           ? CircuitBreaker.consecutiveFailures(5)
           : CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 10, window: CircuitBreaker.countWindow(100) }),
         reset: Schedule.spaced("1 hour"),
-        recordDurations
+        ...(recordDurations === undefined ? {} : { recordDurations })
       }),
       scope
     )
@@ -91,8 +91,8 @@ switch (caseId) {
     })
     break
   }
-  case "effect-closed-nodur": {
-    const { breaker } = await makeBreaker({ recordDurations: false })
+  case "effect-closed-dur": {
+    const { breaker } = await makeBreaker({ recordDurations: true })
     const wrapped = breaker(op)
     const p = loopOf(() => wrapped)
     await timeCase(caseId, syncBody(p), {

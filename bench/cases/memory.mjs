@@ -2,7 +2,7 @@
 // usage: node --expose-gc bench/cases/memory.mjs <case>
 import CircuitBreaker from "opossum"
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
-import { Effect, Schedule, Scope } from "effect"
+import { Effect, Metric, Schedule, Scope } from "effect"
 import { fail, loadCore, memoryCase } from "../lib/harness.mjs"
 import { opossumOptions } from "../lib/config.mjs"
 
@@ -58,5 +58,11 @@ const creators = {
 
 const make = creators[caseId]
 if (!make) fail(caseId, "unknown case")
-await memoryCase(caseId, await make())
+// How many metric series one breaker name owns (counted, not assumed): they are what
+// separates the unique-name cases from the shared-name ones.
+const seriesOf = (name) =>
+  Effect.runSync(Metric.snapshot).filter((pair) => pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name)).length
+await memoryCase(caseId, await make(), {
+  meta: caseId.startsWith("mem-effect") ? () => ({ seriesPerName: seriesOf(caseId.endsWith("shared") ? "bench" : "live-0") }) : undefined
+})
 process.exit(0)

@@ -62,7 +62,7 @@ const heapUsed = () => {
 }
 
 /** Retained heap per instance: `count` live instances after gc(), (heapUsed delta) / count. */
-export const memoryCase = async (caseId, create, { count = 10_000, warm = 200 } = {}) => {
+export const memoryCase = async (caseId, create, { count = 10_000, warm = 200, meta } = {}) => {
   if (typeof globalThis.gc !== "function") fail(caseId, "run with --expose-gc")
   // warm-up: one-time allocations (lazy module state, JIT code, shared metric keys) are not per-instance
   const warmKeep = await create(warm, "warm")
@@ -76,7 +76,8 @@ export const memoryCase = async (caseId, create, { count = 10_000, warm = 200 } 
     bytesPerInstance: (after - before) / count,
     heapBefore: before,
     heapAfter: after,
-    keptAlive: keep.length + warmKeep.length
+    keptAlive: keep.length + warmKeep.length,
+    ...(meta ? { meta: await meta() } : {})
   })
 }
 

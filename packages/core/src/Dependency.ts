@@ -147,7 +147,10 @@ export interface Replay<S, Q> {
 export interface Options<S, F> {
   /** Names the dependency, its breaker and the labels of their metrics. */
   readonly name: string
-  /** Breaker options (its name is the dependency's). */
+  /**
+   * Breaker options (its name is the dependency's). Unlike a bare breaker, a
+   * dependency records call durations unless `recordDurations: false`.
+   */
   readonly breaker?: Omit<CircuitBreaker.Options, "name" | "callTimeout"> | undefined
   /** A call that takes longer is interrupted and counted as a failure. */
   readonly callTimeout?: Duration.DurationInput | undefined

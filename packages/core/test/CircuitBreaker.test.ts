@@ -600,7 +600,8 @@ describe("CircuitBreaker", () => {
         const breaker = yield* CircuitBreaker.make({
           name,
           trip: CircuitBreaker.consecutiveFailures(2),
-          reset: Schedule.spaced("5 seconds")
+          reset: Schedule.spaced("5 seconds"),
+          recordDurations: true
         })
         yield* breaker(ok)
         yield* failN(breaker, 2)
@@ -619,15 +620,53 @@ describe("CircuitBreaker", () => {
       }))
   })
 
-  describe("recordDurations: false", () => {
-    it.scoped("skips the duration histogram but still counts the calls", () =>
+  describe("recordDurations", () => {
+    const durations = (name: string) =>
+      Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
+
+    it.scoped("off by default: the histogram stays at 0 and calls are still counted", () =>
       Effect.gen(function*() {
         const name = uniqueName("nodur")
-        const breaker = yield* CircuitBreaker.make({ name, recordDurations: false })
+        const breaker = yield* CircuitBreaker.make({ name })
         yield* breaker(ok).pipe(Effect.repeatN(2))
+        yield* Effect.flip(breaker(boom))
         expect(yield* calls(name, "success")).toBe(3)
-        const duration = yield* Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
-        expect(duration.count).toBe(0)
+        expect(yield* calls(name, "failure")).toBe(1)
+        expect((yield* durations(name)).count).toBe(0)
+      }))
+
+    it.scoped("true: every call, success or failure, is timed on the Clock", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("dur")
+        const breaker = yield* CircuitBreaker.make({ name, recordDurations: true })
+        const slow = yield* Effect.fork(breaker(Effect.sleep("2 seconds")))
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(slow)
+        yield* Effect.flip(breaker(boom))
+        const histogram = yield* durations(name)
+        expect(histogram.count).toBe(2)
+        expect(histogram.sum).toBe(2)
+        expect(histogram.max).toBe(2)
+      }))
+
+    it.scoped("the untimed path still tells generations apart: a call admitted before a reset is not counted", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("nodur"),
+          trip: CircuitBreaker.consecutiveFailures(2)
+        })
+        yield* Effect.flip(breaker(boom))
+        // admitted in the old generation, fails after the reset
+        const late = yield* Effect.fork(breaker(Effect.zipRight(Effect.sleep("1 second"), boom)))
+        yield* TestClock.adjust("0 millis")
+        yield* breaker.reset
+        yield* TestClock.adjust("1 second")
+        yield* Effect.flip(Fiber.join(late))
+        yield* Effect.flip(breaker(boom))
+        // one failure since the reset: still closed
+        expect(yield* tag(breaker)).toBe("Closed")
+        yield* Effect.flip(breaker(boom))
+        expect(yield* tag(breaker)).toBe("Open")
       }))
 
     it.scoped("still times calls when slowCall needs it", () =>

@@ -73,6 +73,32 @@ describe("Dependency", () => {
       }).pipe(Effect.provide(Layer.merge(layer, Degradation.layer()).pipe(Layer.provideMerge(Degradation.layer()))))
     }))
 
+  it.scoped("records call durations by default (a bare breaker does not)", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("openai")
+      const { layer } = yield* setup(name)
+      yield* Effect.gen(function*() {
+        const openai = yield* OpenAI
+        yield* openai.enhancePrices([1])
+        yield* openai.ping
+        const duration = yield* Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
+        expect(duration.count).toBe(2)
+      }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
+      const off = uniqueName("openai")
+      yield* Effect.gen(function*() {
+        const openai = yield* OpenAI
+        yield* openai.ping
+        const duration = yield* Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", off)))
+        expect(duration.count).toBe(0)
+      }).pipe(
+        Effect.provide(
+          Dependency.layer(OpenAI, { name: off, breaker: { recordDurations: false }, whenDown: DegradationLevel.Limited() })
+            .pipe(Layer.provide(Layer.succeed(OpenAI, rawOpenAI({ up: yield* Ref.make(true), calls: yield* Ref.make(0) }))))
+        ),
+        Effect.provide(Degradation.layer())
+      )
+    }))
+
   it.scoped("a fallback answers counted failures and rejections, and is measured", () =>
     Effect.gen(function*() {
       const name = uniqueName("openai")

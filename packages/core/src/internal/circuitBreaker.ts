@@ -100,6 +100,8 @@ class BreakerImpl {
   deadlines: Deadlines<CallTimeoutError> | undefined = undefined
   rejectedAt = -1
   rejectedUntil = -1
+  /** Continuations of untimed closed calls, for the current generation. */
+  untimed: ReturnType<BreakerImpl["handlers"]> | undefined = undefined
 
   readonly breakerLabel: MetricLabel.MetricLabel
   /** Whether calls read the Clock: for the duration histogram, slow calls or a time window. */
@@ -214,21 +216,33 @@ class BreakerImpl {
     effect: Effect.Effect<A, E, R>,
     generation: number
   ): Effect.Effect<A, E | CallTimeoutError, R> {
+    // Untimed calls of one generation share their continuations: nothing is
+    // allocated per call beyond what `matchCauseEffect` itself needs.
+    if (!this.timing) {
+      return Effect.matchCauseEffect(this.timed(effect), this.untimed ??= this.handlers(0, generation))
+    }
     // Durations use the Clock's milliseconds: two reads of the nanosecond
     // clock (a BigInt each) would cost more than the rest of the hot path.
-    const start = this.timing ? this.clock.unsafeCurrentTimeMillis() : 0
-    return Effect.matchCauseEffect(this.timed(effect), {
-      onSuccess: (a) => {
+    return Effect.matchCauseEffect(
+      this.timed(effect),
+      this.handlers(this.clock.unsafeCurrentTimeMillis(), generation)
+    )
+  }
+
+  handlers(start: number, generation: number): {
+    readonly onSuccess: (a: any) => Effect.Effect<any, any>
+    readonly onFailure: (cause: Cause.Cause<any>) => Effect.Effect<any, any>
+  } {
+    return {
+      onSuccess: (a) =>
         // A success can trip too: it adds a call to a window whose failure rate
         // already reaches the threshold, or a slow call to the slow-call rate.
-        return this.completed(SUCCESS, start, generation) ? this.opening(Effect.succeed(a)) : Effect.succeed(a)
-      },
-      onFailure: (cause) => {
-        return this.completed(this.classify(cause), start, generation)
+        this.completed(SUCCESS, start, generation) ? this.opening(Effect.succeed(a)) : Effect.succeed(a),
+      onFailure: (cause) =>
+        this.completed(this.classify(cause), start, generation)
           ? this.opening(Effect.failCause(cause))
           : Effect.failCause(cause)
-      }
-    })
+    }
   }
 
   /** Records an outcome of the closed path; `true` when the trip policy says the breaker must open. */
@@ -377,6 +391,7 @@ class BreakerImpl {
     if (from === to) return
     this.code = to
     this.generation++
+    this.untimed = undefined
     this.probes = 0
     this.probeSuccesses = 0
     if (to === CLOSED) {
@@ -400,10 +415,19 @@ class BreakerImpl {
     }
   }
 
-  /** A manual transition; it clears the trip counts (a pending half-open timer becomes stale). */
+  /**
+   * A manual transition; it clears the trip counts and, even when the state
+   * does not change, makes calls admitted before it stale (a pending
+   * half-open timer too): `reset` starts from nothing.
+   */
   manual(to: number): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.code !== to) this.transition(to, this.clock.unsafeCurrentTimeMillis())
+      if (this.code !== to) {
+        this.transition(to, this.clock.unsafeCurrentTimeMillis())
+      } else {
+        this.generation++
+        this.untimed = undefined
+      }
       this.tracker.clear()
     })
   }
@@ -555,7 +579,7 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
         callTimeout,
         options.isFailure,
         options.disabled === true,
-        options.recordDurations !== false
+        options.recordDurations === true
       )
       // A computed key names the function without `defineProperty`, which would
       // put it in dictionary mode (~200 B more per breaker).

@@ -48,7 +48,14 @@ export const wrap = <S>(
     // The fallbacks may read other services (DB ↔ cache): capture them now.
     const context = yield* Effect.context<never>()
     const clock = yield* Effect.clock
-    const breaker = yield* CircuitBreaker.make({ ...options.breaker, name: options.name, callTimeout: options.callTimeout })
+    // A dependency is I/O: two Clock reads per call are noise there, so its
+    // latency histogram is on unless turned off.
+    const breaker = yield* CircuitBreaker.make({
+      ...options.breaker,
+      recordDurations: options.breaker?.recordDurations ?? true,
+      name: options.name,
+      callTimeout: options.callTimeout
+    })
     const isFailure = options.breaker?.isFailure
     const fallbackHooks = hooks(options.name)
 
