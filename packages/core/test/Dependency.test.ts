@@ -92,7 +92,12 @@ describe("Dependency", () => {
         expect(duration.count).toBe(0)
       }).pipe(
         Effect.provide(
-          Dependency.layer(OpenAI, { name: off, breaker: { recordDurations: false }, whenDown: DegradationLevel.Limited() })
+          Dependency.layer(OpenAI, {
+            name: off,
+            breaker: { recordDurations: false },
+            whenDown: DegradationLevel.Limited(),
+            fallback: { enhancePrices: (_error, prices) => Effect.succeed(prices) }
+          })
             .pipe(Layer.provide(Layer.succeed(OpenAI, rawOpenAI({ up: yield* Ref.make(true), calls: yield* Ref.make(0) }))))
         ),
         Effect.provide(Degradation.layer())
