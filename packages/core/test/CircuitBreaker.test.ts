@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -477,9 +478,86 @@ describe("CircuitBreaker", () => {
         yield* TestClock.adjust("999 millis")
         expect(yield* Fiber.join(fiber)).toBe(1)
       }))
+
+    it.scoped("callTimeout keeps what the call did to its FiberRefs, like Effect.timeout", () =>
+      Effect.gen(function*() {
+        const ref = yield* FiberRef.make(0)
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
+        yield* breaker(FiberRef.set(ref, 3))
+        expect(yield* FiberRef.get(ref)).toBe(3)
+        // a call that timed out was interrupted: nothing of it is kept
+        const late = yield* Effect.fork(Effect.either(breaker(Effect.zipRight(Effect.sleep("2 seconds"), FiberRef.set(ref, 4)))))
+        yield* TestClock.adjust("2 seconds")
+        expect(Either.isLeft(yield* Fiber.join(late))).toBe(true)
+        expect(yield* FiberRef.get(ref)).toBe(3)
+      }))
   })
 
   describe("manual control", () => {
+    it.scoped("a reset right after the tripping failure is not undone by the opening it decided", () =>
+      Effect.gen(function*() {
+        // The failure that trips is recorded in its continuation; the opening
+        // is the next Effect step of that fiber. Yielding often (small
+        // maxOpsBeforeYield) lets a reset run in between.
+        let landed = 0
+        for (let maxOps = 10; maxOps <= 40; maxOps++) {
+          const breaker = yield* CircuitBreaker.make({ name: uniqueName("manual"), trip: CircuitBreaker.consecutiveFailures(1) })
+          const call = yield* Effect.fork(
+            Effect.either(breaker(boom)).pipe(Effect.locally(FiberRef.currentMaxOpsBeforeYield, maxOps))
+          )
+          let reset = false
+          for (let i = 0; i < 200 && call.unsafePoll() === null; i++) {
+            if (!reset && (yield* breaker.stats).failures === 1 && breaker.unsafeState()._tag === "Closed") {
+              reset = true
+              yield* breaker.reset
+            }
+            yield* Effect.yieldNow()
+          }
+          yield* Fiber.join(call)
+          if (!reset) continue
+          landed++
+          expect([maxOps, yield* tag(breaker)]).toEqual([maxOps, "Closed"])
+          // and it still opens on its next failure
+          yield* Effect.either(breaker(boom))
+          expect(yield* tag(breaker)).toBe("Open")
+        }
+        // the sweep must have hit the window it is about
+        expect(landed).toBeGreaterThan(0)
+      }))
+
+    it.scoped("an opening lost to an interruption happens on the next call", () =>
+      Effect.gen(function*() {
+        let landed = 0
+        for (let maxOps = 10; maxOps <= 40; maxOps++) {
+          const name = uniqueName("manual")
+          const breaker = yield* CircuitBreaker.make({
+            name,
+            trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 2, window: CircuitBreaker.countWindow(10) })
+          })
+          yield* breaker(ok)
+          const call = yield* Effect.fork(
+            Effect.either(breaker(boom)).pipe(Effect.locally(FiberRef.currentMaxOpsBeforeYield, maxOps))
+          )
+          let interrupted = false
+          for (let i = 0; i < 200 && call.unsafePoll() === null; i++) {
+            if ((yield* breaker.stats).failures === 1 && breaker.unsafeState()._tag === "Closed") {
+              interrupted = true
+              yield* Fiber.interrupt(call)
+              break
+            }
+            yield* Effect.yieldNow()
+          }
+          if (!interrupted || (yield* tag(breaker)) !== "Closed") continue
+          landed++
+          // the rate reached 1/2 with that failure: the next call opens it and is rejected
+          const next = yield* Effect.flip(breaker(ok))
+          expect([maxOps, next._tag]).toEqual([maxOps, "CircuitOpenError"])
+          expect(yield* transitions(name, "closed", "open")).toBe(1)
+        }
+        expect(landed).toBeGreaterThan(0)
+      }))
+
+
     it.scoped("forceOpen rejects everything with an infinite retryAfter until reset", () =>
       Effect.gen(function*() {
         const name = uniqueName("forced")

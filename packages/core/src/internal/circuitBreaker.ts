@@ -100,6 +100,8 @@ class BreakerImpl {
   deadlines: Deadlines<CallTimeoutError> | undefined = undefined
   rejectedAt = -1
   rejectedUntil = -1
+  /** The generation in which a call decided to open the breaker, until it does (-1: none). */
+  tripGeneration = -1
   /** Continuations of untimed closed calls, for the current generation. */
   untimed: ReturnType<BreakerImpl["handlers"]> | undefined = undefined
 
@@ -155,6 +157,9 @@ class BreakerImpl {
     return Effect.suspend(() => {
       switch (this.code) {
         case CLOSED:
+          // An earlier call decided to open but its fiber never took the step.
+          if (this.tripGeneration === this.generation) return this.opening(this.run(effect))
+          return this.observe(effect, this.generation)
         case DISABLED:
           return this.observe(effect, this.generation)
         case OPEN: {
@@ -252,19 +257,25 @@ class BreakerImpl {
     const millis = now - start
     this.record(outcome, millis)
     if (this.code !== CLOSED || generation !== this.generation || outcome === IGNORED) return false
-    return this.tracker.record(outcome !== SUCCESS, millis, now)
+    if (!this.tracker.record(outcome !== SUCCESS, millis, now)) return false
+    this.tripGeneration = generation
+    return true
   }
 
   /**
    * Opens the breaker, then goes on with `then`. The opening needs the
    * calling fiber (its context steps the reset schedule and forks the timer),
    * so it is one more Effect operation — paid only by the call that trips,
-   * never on the hot path. Were the fiber interrupted right before it, the
-   * trip counts stay at the threshold and the next counted failure opens it.
+   * never on the hot path. The decision is kept in `tripGeneration`: were
+   * the fiber interrupted before this step, the next call takes it; a
+   * transition in between (a `reset`, say) makes it stale.
    */
-  opening<A, E>(then: Effect.Effect<A, E>): Effect.Effect<A, E> {
+  opening<A, E, R>(then: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.withFiberRuntime((fiber) => {
-      if (this.code === CLOSED) this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
+      if (this.tripGeneration === this.generation && this.code === CLOSED) {
+        this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
+      }
+      this.tripGeneration = -1
       return then
     })
   }

@@ -1,7 +1,7 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
@@ -56,7 +56,15 @@ export class Deadlines<E> {
             const resume = pending.resume
             if (resume === undefined) return
             pending.resume = undefined
-            resume(pending.timedOut ? Effect.fail(this.onTimeout()) : exit)
+            // As with `Fiber.join` (and `Effect.timeout`): a call that completed
+            // hands its FiberRefs back to the caller.
+            resume(
+              pending.timedOut
+                ? Effect.fail(this.onTimeout())
+                : Exit.isSuccess(exit)
+                ? Effect.zipLeft(exit, child.inheritAll)
+                : exit
+            )
           })
           if (pending.resume !== undefined) this.enqueue(pending)
           // The caller was interrupted: so is the call, and we wait for it.
@@ -105,6 +113,9 @@ export class Deadlines<E> {
       this.head = 0
       return Effect.zipRight(
         Effect.async<void>((resume) => {
+          // The fiber may have yielded since it found the queue empty: a call
+          // enqueued meanwhile saw no `wake` to call.
+          if (this.head < this.queue.length) return resume(Effect.void)
           this.wake = () => resume(Effect.void)
         }),
         this.watch
