@@ -168,9 +168,10 @@ export const memoryQueue = <A>(options?: { readonly capacity?: number | undefine
         lock.withPermits(1)(Effect.gen(function*() {
           let replayed = 0
           while (true) {
-            const head = (yield* Ref.get(entries))[0]
-            if (head === undefined) return replayed
-            yield* f(head)
+            // By length: `undefined` is a valid entry (a `WriteBehindQueue<void>`).
+            const xs = yield* Ref.get(entries)
+            if (xs.length === 0) return replayed
+            yield* f(xs[0]!)
             yield* Ref.update(entries, (xs) => xs.slice(1))
             replayed++
           }

@@ -224,6 +224,26 @@ describe("Degradation", () => {
       { recoveryInterval: "1 hour" }
     ))
 
+  it.scoped("an older health-check result never replaces a newer one", () =>
+    Effect.gen(function*() {
+      const degradation = yield* Degradation.make({ recoveryInterval: "2 seconds", healthCheckTimeout: "5 seconds" })
+      let checks = 0
+      // the first check hangs until its timeout (t = 5 s); the later ones succeed at once
+      yield* degradation.register({
+        name: uniqueName("stale"),
+        whenDown: DegradationLevel.Limited(),
+        health: Effect.suspend(() => ++checks === 1 ? Effect.never : Effect.void)
+      })
+      const evaluating = yield* Effect.fork(degradation.evaluate) // t = 0
+      yield* TestClock.adjust("4 seconds") // recovery ticks at 2 s and 4 s: healthy
+      expect((yield* degradation.status).dependencies[0]?.lastCheck).toMatchObject({ at: 4_000, healthy: true })
+      yield* TestClock.adjust("1 second") // the check started at 0 times out
+      yield* Fiber.join(evaluating)
+      const status = yield* degradation.status
+      expect(status.dependencies[0]?.lastCheck).toMatchObject({ at: 4_000, healthy: true })
+      expect(status.level._tag).toBe("Optimal")
+    }))
+
   it.scoped("three dependencies down at once is an Emergency", () =>
     withDegradation(Effect.gen(function*() {
       const deps = yield* Effect.all([

@@ -292,6 +292,38 @@ describe("Dependency", () => {
       }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
     }))
 
+  it.scoped("write-behind: a disabled breaker (development profile) still replays every replayInterval", () =>
+    Effect.gen(function*() {
+      const up = yield* Ref.make(false)
+      const stored = yield* Ref.make<Array<string>>([])
+      class S3 extends Context.Tag("test/S3Disabled")<S3, {
+        readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
+      }>() {}
+      const queue = yield* Fallback.memoryQueue<string>()
+      const layer = Dependency.layer(S3, {
+        name: uniqueName("s3"),
+        breaker: { disabled: true },
+        whenDown: DegradationLevel.Degraded(),
+        fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
+        replay: [{ queue, run: (s3, key: string) => s3.put(key) }],
+        replayInterval: "10 seconds"
+      }).pipe(Layer.provide(Layer.succeed(S3, {
+        put: (key) =>
+          Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
+      })))
+      yield* Effect.gen(function*() {
+        const s3 = yield* S3
+        // the replay at start is forked: let it pass before anything is queued
+        yield* TestClock.adjust("1 second")
+        yield* s3.put("a") // fails: queued
+        expect(yield* queue.size).toBe(1)
+        yield* Ref.set(up, true)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* queue.size).toBe(0)
+        expect(yield* Ref.get(stored)).toEqual(["a"])
+      }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
+    }))
+
   it.scoped("the health check gets the raw service, bypassing the breaker", () =>
     Effect.gen(function*() {
       const name = uniqueName("openai")

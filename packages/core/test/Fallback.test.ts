@@ -47,6 +47,17 @@ describe("Fallback", () => {
         expect(yield* queue.size).toBe(0)
       }))
 
+    it.effect("an undefined entry is an entry: it and everything behind it are replayed", () =>
+      Effect.gen(function*() {
+        const queue = yield* Fallback.memoryQueue<string | undefined>()
+        yield* queue.offer(undefined)
+        yield* queue.offer("b")
+        const seen: Array<string | undefined> = []
+        expect(yield* queue.replay((entry) => Effect.sync(() => seen.push(entry)))).toBe(2)
+        expect(seen).toEqual([undefined, "b"])
+        expect(yield* queue.size).toBe(0)
+      }))
+
     it.effect("a full queue refuses with a typed error instead of dropping", () =>
       Effect.gen(function*() {
         const queue = yield* Fallback.memoryQueue<number>({ capacity: 2 })

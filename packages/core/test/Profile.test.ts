@@ -338,6 +338,10 @@ describe("Profile", () => {
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "-1", layer: dependency(Presets.db), mentions: "positive integer" },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "abc", layer: dependency(Presets.db), mentions: `"abc"` },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "1.5", layer: dependency(Presets.db) },
+      // `Number()` would take these: hex, exponent, empty (as 0)
+      { variable: "RESILIENCE_DB_FAIL_MAX", value: "0x10", layer: dependency(Presets.db), mentions: `"0x10"` },
+      { variable: "RESILIENCE_DB_FAIL_MAX", value: "1e1", layer: dependency(Presets.db), mentions: `"1e1"` },
+      { variable: "RESILIENCE_DB_FAIL_MAX", value: "", layer: dependency(Presets.db), mentions: `""` },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "soon", layer: dependency(Presets.redis), mentions: `"soon"` },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "-1 seconds", layer: dependency(Presets.redis) },
       { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0", layer: dependency(Presets.openai), mentions: "positive duration" },

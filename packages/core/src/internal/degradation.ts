@@ -26,6 +26,8 @@ interface Entry {
   readonly health: Effect.Effect<unknown, unknown> | undefined
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   lastCheck: Degradation.HealthCheck | undefined
+  /** When the check behind `lastCheck` started (epoch millis). */
+  lastCheckStarted: number
   down: boolean
 }
 
@@ -181,21 +183,29 @@ class DegradationImpl {
   }
 
   checkOne(entry: Entry): Effect.Effect<void> {
-    if (entry.health === undefined) return Effect.void
-    // Disconnected: a check that ignores interruption cannot hold up the tick.
-    return Effect.disconnect(entry.health).pipe(
-      Effect.timeoutFail({
-        duration: this.healthCheckTimeout,
-        onTimeout: () => `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
-      }),
-      Effect.exit,
-      Effect.map((exit) => {
-        const at = this.clock.unsafeCurrentTimeMillis()
-        entry.lastCheck = Exit.isSuccess(exit)
-          ? { at, healthy: true, error: undefined }
-          : { at, healthy: false, error: describeError(exit.cause._tag === "Fail" ? exit.cause.error : exit.cause) }
-      })
-    )
+    const health = entry.health
+    if (health === undefined) return Effect.void
+    return Effect.suspend(() => {
+      const started = this.clock.unsafeCurrentTimeMillis()
+      // Disconnected: a check that ignores interruption cannot hold up the tick.
+      return Effect.disconnect(health).pipe(
+        Effect.timeoutFail({
+          duration: this.healthCheckTimeout,
+          onTimeout: () => `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
+        }),
+        Effect.exit,
+        Effect.map((exit) => {
+          // Checks overlap (`evaluate` next to the recovery fiber's ticks): a
+          // result older than the one on record must not replace it.
+          if (started < entry.lastCheckStarted) return
+          entry.lastCheckStarted = started
+          const at = this.clock.unsafeCurrentTimeMillis()
+          entry.lastCheck = Exit.isSuccess(exit)
+            ? { at, healthy: true, error: undefined }
+            : { at, healthy: false, error: describeError(exit.cause._tag === "Fail" ? exit.cause.error : exit.cause) }
+        })
+      )
+    })
   }
 
   /** Runs every health check concurrently, then applies the result. */
@@ -349,6 +359,7 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
             health: registration.health,
             labels: [MetricLabel.make("dependency", registration.name)],
             lastCheck: undefined,
+            lastCheckStarted: -Infinity,
             down: false
           }
           yield* Effect.acquireRelease(

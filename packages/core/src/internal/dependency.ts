@@ -199,13 +199,19 @@ export const wrap = <S>(
       })
       const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       // When the breaker half-opens, the first replayed entry is its probe;
-      // when it closes, the dependency is back. Either way: replay the queue.
+      // when it closes (or is disabled: calls go through), the dependency is
+      // back or assumed to be. Either way: replay the queue.
       yield* breaker.onChange((change) => {
-        if (change.to._tag === "Closed" || change.to._tag === "HalfOpen") runFork(run)
+        if (change.to._tag !== "Open" && change.to._tag !== "ForcedOpen") runFork(run)
       })
       // A write queued by a failure that did not open the breaker has no
-      // transition to wait for: retry what is queued every `replayInterval`.
-      yield* Effect.suspend(() => breaker.unsafeState()._tag === "Closed" ? run : Effect.void).pipe(
+      // transition to wait for: retry what is queued every `replayInterval`
+      // while calls go through — a disabled breaker (the development
+      // profile) never changes state on its own.
+      yield* Effect.suspend(() => {
+        const state = breaker.unsafeState()._tag
+        return state === "Closed" || state === "Disabled" ? run : Effect.void
+      }).pipe(
         Effect.repeat(Schedule.spaced(options.replayInterval ?? "30 seconds")),
         Effect.forkScoped
       )

@@ -26,12 +26,15 @@ export const profileConfig: Config.Config<Profile.Profile> = Config.string("RESI
 
 /** @internal */
 export const positiveInteger = (name: string): Config.Config<number> =>
-  Config.integer(name).pipe(
-    Config.mapOrFail((n) =>
-      n > 0 && Number.isSafeInteger(n)
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      // Digits only: `Config.integer` goes through `Number()`, which takes "0x10", "1e1" and "" (as 0).
+      const text = raw.trim()
+      const n = /^\d+$/.test(text) ? Number(text) : NaN
+      return n > 0 && Number.isSafeInteger(n)
         ? Either.right(n)
-        : Either.left(ConfigError.InvalidData([], `Expected a positive integer but received ${n}`))
-    )
+        : Either.left(ConfigError.InvalidData([], `Expected a positive integer but received ${received(raw)}`))
+    })
   )
 
 /**
