@@ -2,9 +2,8 @@ import * as Context from "effect/Context"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
-import * as FiberHandle from "effect/FiberHandle"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
@@ -173,7 +172,6 @@ export const wrap = <S>(
 
     const replays = options.replay ?? []
     if (replays.length > 0) {
-      const handle = yield* FiberHandle.make()
       // Replays go through the breaker but never through a fallback: a
       // write-behind fallback would queue the entry again.
       const guarded = wrapAll({})
@@ -186,37 +184,31 @@ export const wrap = <S>(
             Effect.logWarning(`Dependency ${options.name}: replay stopped; the rest stays queued`, cause)
           )
         ), { discard: true })
-      // One replay at a time; a trigger that arrives during one asks for one
-      // more pass instead of being dropped.
-      let requested = false
-      const pass = Effect.suspend(() => {
-        requested = false
-        return replayAll
-      }).pipe(Effect.repeat({ while: () => requested }))
-      const run = Effect.suspend(() => {
-        requested = true
-        return FiberHandle.run(handle, pass, { onlyIfMissing: true })
-      })
-      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      // One replayer, one pass at a time. A request is a slot in a sliding
+      // queue of one: requests during a pass ask for exactly one more pass,
+      // and none is dropped between a pass ending and the next request.
+      const requests = yield* Queue.sliding<void>(1)
+      yield* Queue.take(requests).pipe(Effect.zipRight(replayAll), Effect.forever, Effect.forkScoped)
+      const request = () => Queue.unsafeOffer(requests, undefined)
       // When the breaker half-opens, the first replayed entry is its probe;
       // when it closes (or is disabled: calls go through), the dependency is
       // back or assumed to be. Either way: replay the queue.
       yield* breaker.onChange((change) => {
-        if (change.to._tag !== "Open" && change.to._tag !== "ForcedOpen") runFork(run)
+        if (change.to._tag !== "Open" && change.to._tag !== "ForcedOpen") request()
       })
       // A write queued by a failure that did not open the breaker has no
       // transition to wait for: retry what is queued every `replayInterval`
       // while calls go through — a disabled breaker (the development
       // profile) never changes state on its own.
-      yield* Effect.suspend(() => {
+      yield* Effect.sync(() => {
         const state = breaker.unsafeState()._tag
-        return state === "Closed" || state === "Disabled" ? run : Effect.void
+        if (state === "Closed" || state === "Disabled") request()
       }).pipe(
         Effect.repeat(Schedule.spaced(options.replayInterval ?? "30 seconds")),
         Effect.forkScoped
       )
       // Entries left by an earlier process (durable queues) are replayed at start.
-      yield* run
+      request()
     }
 
     return { service: wrapped, breaker }
