@@ -57,6 +57,32 @@ const setup = (name: string, options: { readonly callTimeout?: Duration.Duration
     return { control, layer }
   })
 
+/** An object store whose writes fail while `up` is false. */
+class S3 extends Context.Tag("test/S3")<S3, {
+  readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
+}>() {}
+
+/** S3 behind a Dependency whose `put` falls back to a write-behind queue replayed through it. */
+const writeBehindS3 = (
+  options: Pick<Dependency.Options<Context.Tag.Service<S3>, never>, "breaker" | "replayInterval">
+) =>
+  Effect.gen(function*() {
+    const up = yield* Ref.make(true)
+    const stored = yield* Ref.make<Array<string>>([])
+    const queue = yield* Fallback.memoryQueue<string>()
+    const layer = Dependency.layer(S3, {
+      ...options,
+      name: uniqueName("s3"),
+      whenDown: DegradationLevel.Degraded(),
+      fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
+      replay: [{ queue, run: (s3, key: string) => s3.put(key) }]
+    }).pipe(Layer.provide(Layer.succeed(S3, {
+      put: (key) =>
+        Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
+    })))
+    return { layer, queue, stored, up }
+  })
+
 describe("Dependency", () => {
   it.scoped("wraps Effect members and methods; other members pass through", () =>
     Effect.gen(function*() {
@@ -222,25 +248,9 @@ describe("Dependency", () => {
 
   it.scoped("write-behind: queued while down, replayed in order once back, nothing lost", () =>
     Effect.gen(function*() {
-      const name = uniqueName("s3")
-      const up = yield* Ref.make(true)
-      const stored = yield* Ref.make<Array<string>>([])
-      class S3 extends Context.Tag("test/S3")<S3, {
-        readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
-      }>() {}
-      const queue = yield* Fallback.memoryQueue<string>()
-      const raw: Context.Tag.Service<S3> = {
-        put: (key) =>
-          Effect.flatMap(Ref.get(up), (ok) =>
-            ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
-      }
-      const layer = Dependency.layer(S3, {
-        name,
-        breaker: { trip: CircuitBreaker.consecutiveFailures(1), reset: Schedule.spaced("30 seconds") },
-        whenDown: DegradationLevel.Degraded(),
-        fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
-        replay: [{ queue, run: (s3, key: string) => s3.put(key) }]
-      }).pipe(Layer.provide(Layer.succeed(S3, raw)))
+      const { layer, queue, stored, up } = yield* writeBehindS3({
+        breaker: { trip: CircuitBreaker.consecutiveFailures(1), reset: Schedule.spaced("30 seconds") }
+      })
       yield* Effect.gen(function*() {
         const s3 = yield* S3
         yield* s3.put("a")
@@ -262,23 +272,11 @@ describe("Dependency", () => {
 
   it.scoped("write-behind: a write queued while the breaker stays closed is retried every replayInterval", () =>
     Effect.gen(function*() {
-      const up = yield* Ref.make(false)
-      const stored = yield* Ref.make<Array<string>>([])
-      class S3 extends Context.Tag("test/S3Closed")<S3, {
-        readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
-      }>() {}
-      const queue = yield* Fallback.memoryQueue<string>()
-      const layer = Dependency.layer(S3, {
-        name: uniqueName("s3"),
+      const { layer, queue, stored, up } = yield* writeBehindS3({
         breaker: { trip: CircuitBreaker.consecutiveFailures(5) },
-        whenDown: DegradationLevel.Degraded(),
-        fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
-        replay: [{ queue, run: (s3, key: string) => s3.put(key) }],
         replayInterval: "10 seconds"
-      }).pipe(Layer.provide(Layer.succeed(S3, {
-        put: (key) =>
-          Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
-      })))
+      })
+      yield* Ref.set(up, false)
       yield* Effect.gen(function*() {
         const s3 = yield* S3
         yield* s3.put("a") // one failure: queued, the breaker stays closed
@@ -294,23 +292,11 @@ describe("Dependency", () => {
 
   it.scoped("write-behind: a disabled breaker (development profile) still replays every replayInterval", () =>
     Effect.gen(function*() {
-      const up = yield* Ref.make(false)
-      const stored = yield* Ref.make<Array<string>>([])
-      class S3 extends Context.Tag("test/S3Disabled")<S3, {
-        readonly put: (key: string) => Effect.Effect<void, "s3-error" | Fallback.WriteBehindError>
-      }>() {}
-      const queue = yield* Fallback.memoryQueue<string>()
-      const layer = Dependency.layer(S3, {
-        name: uniqueName("s3"),
+      const { layer, queue, stored, up } = yield* writeBehindS3({
         breaker: { disabled: true },
-        whenDown: DegradationLevel.Degraded(),
-        fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
-        replay: [{ queue, run: (s3, key: string) => s3.put(key) }],
         replayInterval: "10 seconds"
-      }).pipe(Layer.provide(Layer.succeed(S3, {
-        put: (key) =>
-          Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
-      })))
+      })
+      yield* Ref.set(up, false)
       yield* Effect.gen(function*() {
         const s3 = yield* S3
         // the replay at start is forked: let it pass before anything is queued
