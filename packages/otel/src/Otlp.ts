@@ -140,6 +140,21 @@ export const layer = (options: Options = {}): Layer.Layer<never> =>
       }).pipe(Layer.provide(OtelMetrics.layerResource(options.resource))))
   )
 
+const httpUrl = (name: string): Config.Config<string> =>
+  Config.nonEmptyString(name).pipe(
+    Config.validate({
+      message: "Expected an http(s) URL such as http://collector:4318",
+      validation: (raw) => {
+        try {
+          const protocol = new URL(raw).protocol
+          return protocol === "http:" || protocol === "https:"
+        } catch {
+          return false
+        }
+      }
+    })
+  )
+
 /**
  * `layer`, with the endpoint read from `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`
  * (a full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL, `/v1/metrics` is
@@ -154,9 +169,15 @@ export const layerConfig = (
 ): Layer.Layer<never, ConfigError.ConfigError> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
-      const metricsUrl = yield* Config.option(Config.nonEmptyString("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"))
-      const baseUrl = yield* Config.option(Config.nonEmptyString("OTEL_EXPORTER_OTLP_ENDPOINT"))
-      const interval = yield* Config.option(Config.integer("OTEL_METRIC_EXPORT_INTERVAL"))
+      // Checked here: the SDK would throw on a bad URL or a non-positive
+      // interval, a defect instead of a ConfigError naming the variable.
+      const metricsUrl = yield* Config.option(httpUrl("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"))
+      const baseUrl = yield* Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT"))
+      const interval = yield* Config.option(
+        Config.integer("OTEL_METRIC_EXPORT_INTERVAL").pipe(
+          Config.validate({ message: "Expected a positive number of milliseconds", validation: (n) => n > 0 })
+        )
+      )
       const url = Option.orElse(metricsUrl, () => Option.map(baseUrl, (base) => `${base.replace(/\/+$/, "")}/v1/metrics`))
       return layer({
         ...options,

@@ -21,6 +21,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import * as Scenario from "./fixtures/scenario.js"
 import * as Exposition from "./utils/exposition.js"
 import { freePort, get, occupyPort, request } from "./utils/http.js"
@@ -248,6 +249,26 @@ describe("Prometheus.layer", () => {
       expect(scrapeAfter).toBeInstanceOf(Prometheus.ScrapeError)
       expect(scrapeAfter.reason).toBe("ShuttingDown")
       agent.destroy()
+    }))
+
+  it.live("a client holding a request half-sent cannot hold the release past shutdownTimeout", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const exporter = yield* startIn(scope, Prometheus.layer({ port: 0, host: "127.0.0.1", shutdownTimeout: "300 millis" }))
+      const { port } = urlOf(exporter)
+      // headers never finished: the connection is active, not idle
+      const socket = Net.connect(port, "127.0.0.1")
+      yield* Effect.async<void>((resume) => {
+        socket.once("connect", () => resume(Effect.void))
+      })
+      socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+      yield* Effect.sleep("50 millis")
+      const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"), Effect.exit)
+      socket.destroy()
+      // (it used to wait for the client: here, forever)
+      expect(Exit.isSuccess(closed)).toBe(true)
+      const after = yield* get(`http://127.0.0.1:${port}/metrics`).pipe(Effect.flip)
+      expect((after as NodeJS.ErrnoException).code).toBe("ECONNREFUSED")
     }))
 
   it.live("scrapes racing the shutdown get 200, 503 or a refused connection, never a crash or a hang", () =>

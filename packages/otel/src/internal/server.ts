@@ -109,6 +109,9 @@ export const serve = <E>(options: ServeOptions<E>): Effect.Effect<Listening, E, 
           // Keep-alive connections from Prometheus would otherwise hold close() open.
           server.closeIdleConnections()
         }).pipe(
+          // A finalizer is uninterruptible: without this the timeout could not
+          // stop the wait, and a client holding a request open would hold it.
+          Effect.interruptible,
           Effect.timeoutOption(options.shutdownTimeout),
           Effect.flatMap(Option.match({
             onSome: () => Effect.void,
