@@ -62,6 +62,19 @@ describe("alert rules", () => {
       "increase(circuit_breaker_transitions_total[5m])",
       "increase(circuit_breaker_transitions_total[10m])"
     ]],
+    ["an idle half-open breaker counts as open", [
+      /\n\s+and on \(job, breaker\)\n\s+max by \(job, breaker\) \(max_over_time\(\(circuit_breaker_state == 1\)\[2m:\]\)\)/,
+      ""
+    ]],
+    ["fallback ratio over the last minute only", [
+      "rate(circuit_breaker_fallback_calls_total[5m])",
+      "rate(circuit_breaker_fallback_calls_total[1m])"
+    ]],
+    ["fallback threshold at 10.5 %", ["> 0.10", "> 0.105"]],
+    ["level transitions over 4 minutes", [
+      "increase(degradation_transitions_total[5m])",
+      "increase(degradation_transitions_total[4m])"
+    ]],
     ["level transitions that always fire", [
       "(increase(degradation_transitions_total[5m])) > 0",
       "(increase(degradation_transitions_total[5m])) >= 0"
