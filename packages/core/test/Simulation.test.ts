@@ -351,9 +351,11 @@ describe("Simulation", () => {
       expect(Simulation.describeFault(Simulation.flaky(0.25))).toBe("flaky (25%)")
     })
   })
-  it.live("a timeout around a long run interrupts it within a few slices", () =>
+  it.live("a timeout around a long run interrupts it", () =>
     Effect.gen(function*() {
-      const started = Date.now()
+      // 1000 simulated hours take ~15 minutes of CPU: the run yields to the
+      // event loop every ~50 ms, or the timer could not fire before it ends
+      // (and the test would run into vitest's timeout).
       const result = yield* Simulation.run({
         name: "endless",
         duration: "1000 hours",
@@ -361,7 +363,5 @@ describe("Simulation", () => {
         faults: []
       }).pipe(Effect.timeout("100 millis"), Effect.option)
       expect(result._tag).toBe("None")
-      // the run yields to the event loop every ~50 ms, so the timeout is not held up
-      expect(Date.now() - started).toBeLessThan(5_000)
     }))
 })
