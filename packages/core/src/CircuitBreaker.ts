@@ -28,12 +28,16 @@ import * as errors from "./internal/errors.js"
 import type * as Trip from "./internal/trip.js"
 
 /**
+ * Marks a {@link CircuitBreaker}; see {@link isCircuitBreaker}.
+ *
  * @since 0.1.0
  * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker") as never
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -251,6 +255,8 @@ export interface Options {
 export const CircuitOpenError = errors.CircuitOpenError
 
 /**
+ * The instance type of {@link CircuitOpenError}: `{ breaker, retryAfter }`.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -265,6 +271,8 @@ export type CircuitOpenError = errors.CircuitOpenError
 export const CallTimeoutError = errors.CallTimeoutError
 
 /**
+ * The instance type of {@link CallTimeoutError}: `{ breaker, timeout }`.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -287,6 +295,8 @@ export type Unavailable = CircuitOpenError | CallTimeoutError
 export const InvalidOptionError = errors.InvalidOptionError
 
 /**
+ * The instance type of {@link InvalidOptionError}: `{ module, option, expected, actual }`.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -302,6 +312,8 @@ export type InvalidOptionError = errors.InvalidOptionError
 export const make: (options: Options) => Effect.Effect<CircuitBreaker, never, Scope.Scope> = internal.make
 
 /**
+ * Whether `u` is a breaker made by {@link make}.
+ *
  * @since 0.1.0
  * @category guards
  */

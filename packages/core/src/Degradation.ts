@@ -54,10 +54,14 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
 }
 
 /**
+ * The types of the {@link Degradation} service.
+ *
  * @since 0.1.0
  */
 export declare namespace Degradation {
   /**
+   * What `yield* Degradation` gives: the level, its changes, manual control.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -88,6 +92,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * Options of {@link Degradation.layer} and {@link Degradation.make}.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -101,6 +107,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * A dependency the level depends on; `Dependency.layer` registers its own.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -115,6 +123,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * A level forced by {@link Service.force}: why and since when (epoch millis).
+   *
    * @since 0.1.0
    * @category models
    */
@@ -125,6 +135,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * The last health check of a dependency: when it ended (epoch millis) and how.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -135,6 +147,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * A registered dependency as the level sees it: up or down, and why.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -147,6 +161,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * What {@link Service.status} reports.
+   *
    * @since 0.1.0
    * @category models
    */
@@ -161,6 +177,8 @@ export declare namespace Degradation {
   }
 
   /**
+   * An applied change of level, with its cause (`kind`) and a readable reason.
+   *
    * @since 0.1.0
    * @category models
    */

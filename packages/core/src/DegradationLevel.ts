@@ -18,6 +18,8 @@ import * as Num from "effect/Number"
 import * as Order_ from "effect/Order"
 
 /**
+ * The five levels, ranked 1 (Optimal) to 5 (Emergency); see {@link rank} and {@link Order}.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -37,30 +39,40 @@ export type DegradationLevel = Data.TaggedEnum<{
 const enumeration = Data.taggedEnum<DegradationLevel>()
 
 /**
+ * Level 1: everything works.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const Optimal: (args?: void) => DegradationLevel = enumeration.Optimal
 
 /**
+ * Level 2: a non-essential dependency is down.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const Degraded: (args?: void) => DegradationLevel = enumeration.Degraded
 
 /**
+ * Level 3: an important dependency is down; features are reduced.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const Limited: (args?: void) => DegradationLevel = enumeration.Limited
 
 /**
+ * Level 4: the core store is down; reads only, writes refused.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const Minimal: (args?: void) => DegradationLevel = enumeration.Minimal
 
 /**
+ * Level 5: almost everything is down; status routes only.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { dual } from "effect/Function"
 import * as Level from "./DegradationLevel.js"
 
 /**
@@ -20,6 +21,9 @@ export interface DownDependency {
 }
 
 /**
+ * The level for a set of down dependencies (empty: nothing is down). Pure:
+ * `Degradation` calls it on every event and every recovery tick.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -43,9 +47,14 @@ export const worstWhenDown: DegradationPolicy = (down) => {
  * @since 0.1.0
  * @category combinators
  */
-export const escalateAt = (count: number, level: Level.DegradationLevel = Level.Emergency()) =>
-(self: DegradationPolicy): DegradationPolicy =>
-(down) => down.length >= count ? Level.worst(self(down), level) : self(down)
+export const escalateAt: {
+  (count: number, level?: Level.DegradationLevel): (self: DegradationPolicy) => DegradationPolicy
+  (self: DegradationPolicy, count: number, level?: Level.DegradationLevel): DegradationPolicy
+} = dual(
+  (args) => typeof args[0] === "function",
+  (self: DegradationPolicy, count: number, level: Level.DegradationLevel = Level.Emergency()): DegradationPolicy =>
+  (down) => down.length >= count ? Level.worst(self(down), level) : self(down)
+)
 
 /**
  * At least `level` when every named dependency is down at once.
@@ -53,11 +62,17 @@ export const escalateAt = (count: number, level: Level.DegradationLevel = Level.
  * @since 0.1.0
  * @category combinators
  */
-export const whenAllDown = (names: ReadonlyArray<string>, level: Level.DegradationLevel) =>
-(self: DegradationPolicy): DegradationPolicy =>
-(down) => names.length > 0 && names.every((name) => down.some((d) => d.name === name))
-  ? Level.worst(self(down), level)
-  : self(down)
+export const whenAllDown: {
+  (names: ReadonlyArray<string>, level: Level.DegradationLevel): (self: DegradationPolicy) => DegradationPolicy
+  (self: DegradationPolicy, names: ReadonlyArray<string>, level: Level.DegradationLevel): DegradationPolicy
+} = dual(
+  3,
+  (self: DegradationPolicy, names: ReadonlyArray<string>, level: Level.DegradationLevel): DegradationPolicy =>
+  (down) =>
+    names.length > 0 && names.every((name) => down.some((d) => d.name === name))
+      ? Level.worst(self(down), level)
+      : self(down)
+)
 
 /**
  * The worst level any of the policies gives.
@@ -77,8 +92,14 @@ export const worstOf = (...policies: ReadonlyArray<DegradationPolicy>): Degradat
  * @since 0.1.0
  * @category combinators
  */
-export const atLeast = (level: Level.DegradationLevel) => (self: DegradationPolicy): DegradationPolicy => (down) =>
-  Level.worst(self(down), level)
+export const atLeast: {
+  (level: Level.DegradationLevel): (self: DegradationPolicy) => DegradationPolicy
+  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy
+} = dual(
+  2,
+  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy => (down) =>
+    Level.worst(self(down), level)
+)
 
 /**
  * Never worse than `level` (a ceiling). Still monotone.
@@ -86,8 +107,14 @@ export const atLeast = (level: Level.DegradationLevel) => (self: DegradationPoli
  * @since 0.1.0
  * @category combinators
  */
-export const atMost = (level: Level.DegradationLevel) => (self: DegradationPolicy): DegradationPolicy => (down) =>
-  Level.best(self(down), level)
+export const atMost: {
+  (level: Level.DegradationLevel): (self: DegradationPolicy) => DegradationPolicy
+  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy
+} = dual(
+  2,
+  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy => (down) =>
+    Level.best(self(down), level)
+)
 
 /**
  * The default: the worst `whenDown`, escalated to `Emergency` when three or

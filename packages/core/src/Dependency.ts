@@ -183,6 +183,11 @@ export interface Wrapped<S> {
   readonly breaker: CircuitBreaker.CircuitBreaker
 }
 
+// The two casts below: the implementation works on any object and checks the
+// fallbacks at run time; these signatures carry the type-level rules
+// (`KeysNeedingFallback`, `FallbackContext`) that TypeScript cannot verify
+// against it. The rules themselves are tested with `expectTypeOf`.
+
 /**
  * Wraps `service` in the current scope (what {@link layer} uses).
  *

@@ -19,6 +19,7 @@
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Ref from "effect/Ref"
 import * as internal from "./internal/fallback.js"
 
@@ -203,5 +204,11 @@ export const writeBehind = <Args extends ReadonlyArray<any>, Q, A = void>(
  * @since 0.1.0
  * @category metrics
  */
-export const measured = <A, E, R>(breaker: string, fallback: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.clock, (clock) => internal.measure(internal.hooks(breaker), clock, fallback))
+export const measured: {
+  (breaker: string): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: string): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: string): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Effect.clock, (clock) => internal.measure(internal.hooks(breaker), clock, self))
+)

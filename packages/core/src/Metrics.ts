@@ -161,12 +161,13 @@ export const breakerLabels = (breaker: string): ReadonlyArray<MetricLabel.Metric
 
 /**
  * The series of `key` with `labels`, resolved once: updating a hook costs no
- * lookup, which is what the breaker's hot path needs.
+ * lookup, which is what the breaker's hot path needs. Unsafe: it creates the
+ * series in the global registry at once, outside any Effect.
  *
  * @since 0.1.0
  * @category hooks
  */
-export const hook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+export const unsafeHook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
   key: MetricKey.MetricKey<Type>,
   labels: ReadonlyArray<MetricLabel.MetricLabel>
 ): MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =>

@@ -128,6 +128,8 @@ export const describeFault: (fault: Fault) => string = render.describeFault
 export const SyntheticError = internal.SyntheticError
 
 /**
+ * The instance type of {@link SyntheticError}.
+ *
  * @since 0.1.0
  * @category faults
  */

@@ -95,6 +95,20 @@ describe("DegradationPolicy", () => {
     )
   }
 
+  it.prop("combinators: data-first and data-last agree", [down], ([all]) => {
+    const base = DegradationPolicy.worstWhenDown
+    const pairs: ReadonlyArray<readonly [DegradationPolicy.DegradationPolicy, DegradationPolicy.DegradationPolicy]> = [
+      [DegradationPolicy.escalateAt(base, 2), DegradationPolicy.escalateAt(2)(base)],
+      [DegradationPolicy.escalateAt(base, 2, DegradationLevel.Minimal()), DegradationPolicy.escalateAt(2, DegradationLevel.Minimal())(base)],
+      [DegradationPolicy.whenAllDown(base, ["db", "redis"], DegradationLevel.Minimal()), DegradationPolicy.whenAllDown(["db", "redis"], DegradationLevel.Minimal())(base)],
+      [DegradationPolicy.atLeast(base, DegradationLevel.Degraded()), DegradationPolicy.atLeast(DegradationLevel.Degraded())(base)],
+      [DegradationPolicy.atMost(base, DegradationLevel.Limited()), DegradationPolicy.atMost(DegradationLevel.Limited())(base)]
+    ]
+    for (const [first, last] of pairs) expect(first(all)).toEqual(last(all))
+    // and they do something: two down escalate to Emergency by default
+    if (all.length >= 2) expect(DegradationPolicy.escalateAt(base, 2)(all)._tag).toBe("Emergency")
+  })
+
   for (const [name, policy] of Object.entries(policies)) {
     it.prop(`${name}: more failures never give a better level`, [down, FastCheck.nat()], ([all, cut]) => {
       const fewer = all.slice(0, all.length === 0 ? 0 : cut % (all.length + 1))

@@ -21,14 +21,16 @@ describe("Fallback", () => {
   it.effect("measured counts the fallback and records its duration on the Clock", () =>
     Effect.gen(function*() {
       const name = uniqueName("measured")
-      const fiber = yield* Effect.fork(Fallback.measured(name, Effect.as(Effect.sleep("250 millis"), "ok")))
-      yield* TestClock.adjust("250 millis")
-      expect(yield* Fiber.join(fiber)).toBe("ok")
+      const slow = Effect.as(Effect.sleep("250 millis"), "ok")
+      // data-first and piped
+      const fiber = yield* Effect.fork(Effect.zip(Fallback.measured(slow, name), slow.pipe(Fallback.measured(name))))
+      yield* TestClock.adjust("500 millis")
+      expect(yield* Fiber.join(fiber)).toEqual(["ok", "ok"])
       const calls = yield* Metric.value(Metrics.breakerFallbackCalls.pipe(Metric.tagged("breaker", name)))
-      expect(calls.count).toBe(1)
+      expect(calls.count).toBe(2)
       const duration = yield* Metric.value(Metrics.fallbackDuration.pipe(Metric.tagged("breaker", name)))
-      expect(duration.count).toBe(1)
-      expect(duration.sum).toBeCloseTo(0.25)
+      expect(duration.count).toBe(2)
+      expect(duration.sum).toBeCloseTo(0.5)
     }))
 
   describe("memoryQueue", () => {

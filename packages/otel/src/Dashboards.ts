@@ -40,11 +40,11 @@ export const files: ReadonlyArray<string> = ["circuit-breakers.json", "degradati
  */
 export interface Target {
   readonly refId: string
-  readonly expr?: string
-  readonly legendFormat?: string
-  readonly instant?: boolean
-  readonly range?: boolean
-  readonly datasource?: { readonly type?: string; readonly uid?: string }
+  readonly expr?: string | undefined
+  readonly legendFormat?: string | undefined
+  readonly instant?: boolean | undefined
+  readonly range?: boolean | undefined
+  readonly datasource?: { readonly type?: string; readonly uid?: string } | undefined
 }
 
 /**
@@ -57,9 +57,9 @@ export interface Panel {
   readonly id: number
   readonly type: string
   readonly title: string
-  readonly datasource?: { readonly type?: string; readonly uid?: string }
-  readonly targets?: ReadonlyArray<Target>
-  readonly panels?: ReadonlyArray<Panel>
+  readonly datasource?: { readonly type?: string; readonly uid?: string } | undefined
+  readonly targets?: ReadonlyArray<Target> | undefined
+  readonly panels?: ReadonlyArray<Panel> | undefined
 }
 
 /**
@@ -71,8 +71,8 @@ export interface Panel {
 export interface Variable {
   readonly name: string
   readonly type: string
-  readonly query?: string | { readonly query?: string }
-  readonly allValue?: string
+  readonly query?: string | { readonly query?: string } | undefined
+  readonly allValue?: string | undefined
 }
 
 /**
@@ -114,7 +114,11 @@ export class DashboardParseError extends Data.TaggedError("DashboardParseError")
   readonly path: string
   readonly cause: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Names the file and what the JSON parser said.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `Dashboard ${this.path} is not valid JSON: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
   }

@@ -27,8 +27,8 @@ import * as Layer from "effect/Layer"
  */
 export interface ResourceOptions {
   readonly serviceName: string
-  readonly serviceVersion?: string
-  readonly attributes?: Attributes
+  readonly serviceVersion?: string | undefined
+  readonly attributes?: Attributes | undefined
 }
 
 /**
@@ -75,7 +75,11 @@ export const layerResource = (resource?: ResourceOptions | undefined): Layer.Lay
     ? Layer.effect(Resource.Resource, Effect.map(Resource.Resource, (fromEnv) => fallbackResource.merge(fromEnv))).pipe(
       Layer.provide(Resource.layerFromEnv())
     )
-    : Resource.layer(resource)
+    : Resource.layer({
+      serviceName: resource.serviceName,
+      ...(resource.serviceVersion === undefined ? {} : { serviceVersion: resource.serviceVersion }),
+      ...(resource.attributes === undefined ? {} : { attributes: resource.attributes })
+    })
 
 /**
  * Feeds every Effect metric to the given OpenTelemetry `MetricReader`s (a

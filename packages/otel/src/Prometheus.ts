@@ -64,7 +64,11 @@ export class PortInUseError extends Data.TaggedError("PortInUseError")<{
   readonly host: string | undefined
   readonly cause: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Names the port, who may hold it and how to pick another.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `Prometheus exporter cannot listen on ${this.host ?? "*"}:${this.port}: port ${this.port} is already in use. ` +
       `Stop the process holding it or choose another port (option \`port\`, or OTEL_EXPORTER_PROMETHEUS_PORT with layerConfig).`
@@ -83,7 +87,11 @@ export class ListenError extends Data.TaggedError("ListenError")<{
   readonly host: string | undefined
   readonly cause: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Names the address and why listening failed.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
     return `Prometheus exporter cannot listen on ${this.host ?? "*"}:${this.port}: ${reason}`
@@ -101,7 +109,11 @@ export class ScrapeError extends Data.TaggedError("ScrapeError")<{
   readonly reason: "ShuttingDown" | "CollectFailed"
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Shutting down, or why collecting the metrics failed.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     if (this.reason === "ShuttingDown") return "metrics exporter is shutting down"
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
@@ -124,17 +136,25 @@ export interface Address {
 }
 
 /**
+ * What the running exporter offers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExporterService {
+  /** Collects every metric now and renders it in the Prometheus text format. */
+  readonly scrape: Effect.Effect<string, ScrapeError>
+  /** The exporter's own server, when it runs one (`layer`, not `layerHttpApp`). */
+  readonly address: Option.Option<Address>
+}
+
+/**
  * The running exporter.
  *
  * @since 0.1.0
  * @category tags
  */
-export class Exporter extends Context.Tag("@effect-resilience/otel/Prometheus/Exporter")<Exporter, {
-  /** Collects every metric now and renders it in the Prometheus text format. */
-  readonly scrape: Effect.Effect<string, ScrapeError>
-  /** The exporter's own server, when it runs one (`layer`, not `layerHttpApp`). */
-  readonly address: Option.Option<Address>
-}>() {}
+export class Exporter extends Context.Tag("@effect-resilience/otel/Prometheus/Exporter")<Exporter, ExporterService>() {}
 
 /**
  * Options of the Prometheus layers.

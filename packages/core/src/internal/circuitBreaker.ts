@@ -132,21 +132,21 @@ class BreakerImpl {
     this.scheduleState = schedule.initial
     this.breakerLabel = MetricLabel.make("breaker", name)
     const labels = [this.breakerLabel]
-    this.stateHook = Metrics.hook(Metrics.keys.breakerState, labels)
-    this.failuresHook = Metrics.hook(Metrics.keys.breakerFailures, labels)
-    this.durationHook = Metrics.hook(Metrics.keys.breakerCallDuration, labels)
-    this.callHooks = outcomeLabels.map((outcome) => Metrics.hook(Metrics.keys.breakerCalls, [this.breakerLabel, outcome]))
+    this.stateHook = Metrics.unsafeHook(Metrics.keys.breakerState, labels)
+    this.failuresHook = Metrics.unsafeHook(Metrics.keys.breakerFailures, labels)
+    this.durationHook = Metrics.unsafeHook(Metrics.keys.breakerCallDuration, labels)
+    this.callHooks = outcomeLabels.map((outcome) => Metrics.unsafeHook(Metrics.keys.breakerCalls, [this.breakerLabel, outcome]))
     // Every series exists from creation: these start at 0.
     this.stateHook.update(gaugeValues[this.code]!)
     this.failuresHook.update(0)
     for (const hook of this.callHooks) hook.update(0)
-    Metrics.hook(Metrics.keys.breakerFallbackCalls, labels).update(0)
-    Metrics.hook(Metrics.keys.fallbackDuration, labels)
+    Metrics.unsafeHook(Metrics.keys.breakerFallbackCalls, labels).update(0)
+    Metrics.unsafeHook(Metrics.keys.fallbackDuration, labels)
     for (const [from, to] of reachable) this.transitionHook(from, to).update(0)
   }
 
   transitionHook(from: number, to: number): MetricHook.MetricHook<number, unknown> {
-    return Metrics.hook(Metrics.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
+    return Metrics.unsafeHook(Metrics.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
   }
 
   // ---------------------------------------------------------------------------

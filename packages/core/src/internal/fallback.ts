@@ -14,8 +14,8 @@ export interface FallbackHooks {
 export const hooks = (breaker: string): FallbackHooks => {
   const labels = [MetricLabel.make("breaker", breaker)]
   return {
-    calls: Metrics.hook(Metrics.keys.breakerFallbackCalls, labels),
-    duration: Metrics.hook(Metrics.keys.fallbackDuration, labels)
+    calls: Metrics.unsafeHook(Metrics.keys.breakerFallbackCalls, labels),
+    duration: Metrics.unsafeHook(Metrics.keys.fallbackDuration, labels)
   }
 }
 
