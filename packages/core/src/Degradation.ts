@@ -15,9 +15,10 @@
  *
  * @since 0.1.0
  */
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -25,6 +26,7 @@ import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type { DegradationLevel } from "./DegradationLevel.js"
 import type { DegradationPolicy } from "./DegradationPolicy.js"
 import * as internal from "./internal/degradation.js"
+import * as profile from "./internal/profile.js"
 
 /**
  * The degradation service. Handlers read it with `yield* Degradation`.
@@ -43,6 +45,20 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
    */
   static readonly layer = (options?: Degradation.Options): Layer.Layer<Degradation> =>
     Layer.scoped(Degradation, internal.make(options))
+
+  /**
+   * {@link Degradation.layer} with `recoveryInterval` read from
+   * `RESILIENCE_RECOVERY_INTERVAL` (a duration or a number of seconds;
+   * default 30 s). A bad value fails with a `ConfigError` naming it.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerConfig = (
+    options?: Omit<Degradation.Options, "recoveryInterval">
+  ): Layer.Layer<Degradation, ConfigError.ConfigError> =>
+    Layer.unwrapEffect(
+      Effect.map(profile.recoveryInterval, (interval) => Degradation.layer({ ...options, recoveryInterval: interval }))
+    )
 
   /**
    * Builds the service in the current scope (what {@link Degradation.layer} uses).

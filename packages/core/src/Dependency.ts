@@ -21,18 +21,21 @@
  *
  * @since 0.1.0
  */
+import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Either from "effect/Either"
 import type * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type { Degradation } from "./Degradation.js"
 import type { DegradationLevel } from "./DegradationLevel.js"
 import type * as Fallback from "./Fallback.js"
 import * as internal from "./internal/dependency.js"
+import * as profile from "./internal/profile.js"
+import type * as Presets from "./Presets.js"
 
 /**
  * What a member without a fallback must declare in its error type:
@@ -198,6 +201,45 @@ export const wrap: <S, F extends Fallbacks<S> = Fallbacks<S, never>>(
   service: S,
   options: Options<S, F> & { readonly fallback?: F }
 ) => Effect.Effect<Wrapped<S>, never, Scope.Scope | Degradation | FallbackContext<F>> = internal.wrap as any
+
+/**
+ * What {@link layerConfig} needs beyond a preset.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOptions<S, F> {
+  /** A health check on the raw service (it bypasses the breaker). */
+  readonly health?: ((service: S) => Effect.Effect<unknown, unknown>) | undefined
+  /** Per-member fallbacks. */
+  readonly fallback?: F | undefined
+  /** Write-behind queues replayed through the wrapped service. */
+  readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
+}
+
+/**
+ * {@link layer} with `preset` as configured: the `RESILIENCE_PROFILE` and the
+ * dependency's own overrides (`RESILIENCE_<NAME>_FAIL_MAX`, `_RESET_TIMEOUT`,
+ * `_CALL_TIMEOUT`; see `Profile`). A bad value fails with a `ConfigError`
+ * naming the variable. The same type rule as {@link layer} holds: members
+ * whose error type lacks `CircuitBreaker.Unavailable` need a fallback.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <I, S, F extends Fallbacks<S> = Fallbacks<S, never>>(
+  tag: Context.Tag<I, S>,
+  preset: Presets.Preset,
+  rest: ConfigOptions<S, F> & ([KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
+): Layer.Layer<I, ConfigError.ConfigError, I | Degradation | FallbackContext<F>> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      profile.dependency(preset),
+      // `rest` was checked against the same rule as `layer`'s options.
+      (options) => layer<I, S, F>(tag, { ...options, ...rest } as any)
+    )
+    // `FallbackContext` of optional fallbacks includes `undefined`, which is no service.
+  ) as Layer.Layer<I, ConfigError.ConfigError, I | Degradation | FallbackContext<F>>
 
 /**
  * A layer that provides `tag` wrapped, on top of the raw `tag`.

@@ -25,24 +25,21 @@
  * fails the layer with a `ConfigError` at that variable's path, so the
  * rendered error names it.
  *
+ * The layers that read them are `Dependency.layerConfig` and
+ * `Degradation.layerConfig`:
+ *
  * ```ts
- * const DbLive = Profile.dependencyLayer(Db, Presets.db, {
+ * const DbLive = Dependency.layerConfig(Db, Presets.db, {
  *   fallback: { getPrice: Fallback.fromDependency(Cache, (cache, _e, id) => cache.getPrice(id)) }
  * }) // Layer<Db, ConfigError, Db | Degradation | Cache>
- * const DegradationLive = Profile.degradationLayer() // Layer<Degradation, ConfigError>
+ * const DegradationLive = Degradation.layerConfig() // Layer<Degradation, ConfigError>
  * ```
  *
  * @since 0.1.0
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import { Degradation } from "./Degradation.js"
-import * as Dependency from "./Dependency.js"
 import * as internal from "./internal/profile.js"
 import type * as Presets from "./Presets.js"
 
@@ -151,50 +148,3 @@ export const dependency: <P extends Presets.Preset>(preset: P) => Config.Config<
  * @category config
  */
 export const recoveryInterval: Config.Config<Duration.Duration> = internal.recoveryInterval
-
-/**
- * `Degradation.layer` with the configured recovery interval.
- *
- * @since 0.1.0
- * @category layers
- */
-export const degradationLayer = (
-  options?: Omit<Degradation.Options, "recoveryInterval">
-): Layer.Layer<Degradation, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
-    Effect.map(recoveryInterval, (interval) => Degradation.layer({ ...options, recoveryInterval: interval }))
-  )
-
-/**
- * What `Dependency.layer` needs beyond a preset.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Rest<S, F> {
-  readonly health?: ((service: S) => Effect.Effect<unknown, unknown>) | undefined
-  readonly fallback?: F | undefined
-  readonly replay?: ReadonlyArray<Dependency.Replay<S, any>> | undefined
-}
-
-/**
- * `Dependency.layer` with the preset as configured ({@link dependency}). The
- * same type rule holds: members whose error type lacks
- * `CircuitBreaker.Unavailable` need a fallback.
- *
- * @since 0.1.0
- * @category layers
- */
-export const dependencyLayer = <I, S, F extends Dependency.Fallbacks<S> = Dependency.Fallbacks<S, never>>(
-  tag: Context.Tag<I, S>,
-  preset: Presets.Preset,
-  rest: Rest<S, F> & ([Dependency.KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
-): Layer.Layer<I, ConfigError.ConfigError, I | Degradation | Dependency.FallbackContext<F>> =>
-  Layer.unwrapEffect(
-    Effect.map(
-      dependency(preset),
-      // `rest` was checked against the same rule as `Dependency.layer`'s options.
-      (options) => Dependency.layer<I, S, F>(tag, { ...options, ...rest } as any)
-    )
-    // `FallbackContext` of optional fallbacks includes `undefined`, which is no service.
-  ) as Layer.Layer<I, ConfigError.ConfigError, I | Degradation | Dependency.FallbackContext<F>>

@@ -1,4 +1,4 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Fallback, Presets, Profile } from "@effect-resilience/core"
+import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Presets, Profile } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
@@ -33,7 +33,7 @@ const failN = (n: number) =>
 
 
 /**
- * Runs `body` against `Api` wrapped by `Profile.dependencyLayer` with `preset`
+ * Runs `body` against `Api` wrapped by `Dependency.layerConfig` with `preset`
  * renamed to a unique name (the metric registry is global), under `env`
  * (whose keys may use `NAME` for the dependency's variable prefix).
  */
@@ -45,7 +45,7 @@ const withDependency = <A, E>(
   Effect.suspend(() => {
     const name = uniqueName(`profile-${preset.name}`)
     const prefix = Profile.variables(name).failMax.replace(/_FAIL_MAX$/, "")
-    const layer = Profile.dependencyLayer(Api, { ...preset, name }, {}).pipe(
+    const layer = Dependency.layerConfig(Api, { ...preset, name }, {}).pipe(
       Layer.provide(RawApi),
       Layer.provideMerge(Degradation.layer())
     )
@@ -242,7 +242,7 @@ describe("Profile", () => {
         [[], 30_000]
       ] as const
     ) {
-      it.effect(`degradationLayer recovers on the configured interval (${millis} ms)`, () =>
+      it.effect(`Degradation.layerConfig recovers on the configured interval (${millis} ms)`, () =>
         Effect.gen(function*() {
           const degradation = yield* Degradation
           yield* degradation.set(DegradationLevel.Limited())
@@ -250,11 +250,11 @@ describe("Profile", () => {
           expect((yield* degradation.current)._tag).toBe("Limited")
           yield* TestClock.adjust(1)
           expect((yield* degradation.current)._tag).toBe("Optimal")
-        }).pipe(Effect.provide(Profile.degradationLayer()), withEnv(env)))
+        }).pipe(Effect.provide(Degradation.layerConfig()), withEnv(env)))
     }
   })
 
-  describe("dependencyLayer", () => {
+  describe("Dependency.layerConfig", () => {
     it.effect("production: opens at the preset's fail max and reports its whenDown level", () =>
       withDependency(Presets.db, [], (name) =>
         Effect.gen(function*() {
@@ -310,9 +310,9 @@ describe("Profile", () => {
         }>() {}
         const raw = Layer.succeed(Db, { save: () => Effect.fail("db-error" as const) })
         // @ts-expect-error `save` lacks Unavailable in its error type: a fallback is required
-        Profile.dependencyLayer(Db, Presets.db, {})
+        Dependency.layerConfig(Db, Presets.db, {})
         const name = uniqueName("profile-db-writes")
-        const layer = Profile.dependencyLayer(Db, { ...Presets.db, name }, {
+        const layer = Dependency.layerConfig(Db, { ...Presets.db, name }, {
           fallback: { save: Presets.writesBlocked("db") }
         }).pipe(Layer.provide(raw), Layer.provideMerge(Degradation.layer()))
         const error = yield* Effect.flatMap(Db, (db) => Effect.flip(db.save(1))).pipe(Effect.provide(layer), withEnv([]))
@@ -323,7 +323,7 @@ describe("Profile", () => {
 
   describe("bad values fail layer construction with a ConfigError naming the variable", () => {
     const dependency = (preset: Presets.Preset) =>
-      Profile.dependencyLayer(Api, { ...preset, name: preset.name }, {}).pipe(
+      Dependency.layerConfig(Api, { ...preset, name: preset.name }, {}).pipe(
         Layer.provide(RawApi),
         Layer.provideMerge(Degradation.layer())
       )
@@ -350,10 +350,10 @@ describe("Profile", () => {
       {
         variable: "RESILIENCE_RECOVERY_INTERVAL",
         value: "never",
-        layer: Profile.degradationLayer(),
+        layer: Degradation.layerConfig(),
         mentions: `"never"`
       },
-      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "Infinity", layer: Profile.degradationLayer() }
+      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "Infinity", layer: Degradation.layerConfig() }
     ]
     for (const { layer, mentions, value, variable } of cases) {
       it.scoped(`${variable}=${JSON.stringify(value)}`, () =>
@@ -384,7 +384,7 @@ describe("Profile", () => {
 
     it.scoped("the same values are accepted when valid", () =>
       Effect.gen(function*() {
-        const context = yield* Layer.build(Layer.merge(dependency(Presets.db), Profile.degradationLayer())).pipe(withEnv([
+        const context = yield* Layer.build(Layer.merge(dependency(Presets.db), Degradation.layerConfig())).pipe(withEnv([
           ["RESILIENCE_PROFILE", "staging"],
           ["RESILIENCE_DB_FAIL_MAX", "1"],
           ["RESILIENCE_DB_RESET_TIMEOUT", "1 second"],
