@@ -61,8 +61,8 @@ import * as render from "./internal/simulationRender.js"
  *
  * - `Down`: every call and health check fails at once.
  * - `Slow`: every call and health check takes `latency` (then succeeds): a
- *   latency above `callTimeout` gives `CallTimeoutError`s, above the health
- *   check timeout failed checks.
+ *   latency above `callTimeout` gives `CallTimeoutError`s; one that reaches
+ *   the health-check timeout fails the check (on a tie the timeout wins).
  * - `Flaky`: each call and health check fails with probability `rate`.
  * - `Recovered`: back to normal.
  *

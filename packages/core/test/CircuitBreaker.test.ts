@@ -479,6 +479,25 @@ describe("CircuitBreaker", () => {
         expect(yield* Fiber.join(fiber)).toBe(1)
       }))
 
+    it.scoped("a CallTimeoutError in the breaker's name counts as a timeout whatever isFailure says", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("timeout")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1),
+          isFailure: () => false
+        })
+        // raised by the wrapped code itself (a simulated timeout), not by callTimeout
+        const timedOut = Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) }))
+        yield* Effect.flip(breaker(timedOut))
+        expect(yield* calls(name, "timeout")).toBe(1)
+        expect(yield* tag(breaker)).toBe("Open")
+        // another breaker's timeout is just an error: isFailure decides
+        const other = yield* CircuitBreaker.make({ name: uniqueName("timeout"), trip: CircuitBreaker.consecutiveFailures(1), isFailure: () => false })
+        yield* Effect.flip(other(timedOut))
+        expect(yield* tag(other)).toBe("Closed")
+      }))
+
     it.scoped("callTimeout keeps what the call did to its FiberRefs, like Effect.timeout", () =>
       Effect.gen(function*() {
         const ref = yield* FiberRef.make(0)

@@ -1,6 +1,7 @@
 import { CircuitBreaker, DegradationLevel, Fallback, Presets, Simulation } from "@effect-resilience/core"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -151,6 +152,49 @@ describe("Simulation", () => {
         }))
         expect(Exit.isFailure(flaky) ? (Cause.squash(flaky.cause) as any).option : undefined).toBe("faults[0].fault.rate")
       }))
+
+    it.effect("negative or NaN durations are rejected, not read as zero", () =>
+      Effect.gen(function*() {
+        const optionOf = (scenario: Simulation.Scenario) =>
+          Effect.exit(Simulation.run(scenario)).pipe(
+            Effect.map((exit) => {
+              assert(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+              const defect = Cause.squash(exit.cause)
+              assert(defect instanceof CircuitBreaker.InvalidOptionError)
+              return defect.option
+            })
+          )
+        const at = (input: Duration.DurationInput) => ({
+          ...small(),
+          faults: [{ at: input, dependency: "cache", fault: Simulation.down() }]
+        })
+        expect(yield* optionOf(at("-1 minute"))).toBe("faults[0].at")
+        expect(yield* optionOf(at(-60_000))).toBe("faults[0].at")
+        expect(yield* optionOf(at(NaN))).toBe("faults[0].at")
+        const withDependency = (extra: object): Simulation.Scenario => ({
+          name: uniqueName("bad"),
+          duration: "10 seconds",
+          dependencies: [{ name: "a", whenDown: Degraded(), ...extra }]
+        })
+        expect(yield* optionOf(withDependency({ latency: -5 }))).toBe("dependencies[0].latency")
+        expect(yield* optionOf(withDependency({ healthCheck: "no" }))).toBe("dependencies[0].healthCheck")
+      }))
+
+    it.effect("a last step cut short by the end issues its share of the calls", () =>
+      Effect.gen(function*() {
+        const calls = (duration: Duration.DurationInput, step: Duration.DurationInput) =>
+          Effect.map(
+            Simulation.run({
+              name: uniqueName("share"),
+              duration,
+              step,
+              dependencies: [{ name: "a", whenDown: Degraded(), trafficPerSecond: 10 }]
+            }),
+            (report) => report.stats.calls
+          )
+        expect(yield* calls("2500 millis", "1 second")).toBe(25)
+        expect(yield* calls("10 seconds", "4 seconds")).toBe(100)
+      }))
   })
 
   describe("faults", () => {
@@ -189,7 +233,12 @@ describe("Simulation", () => {
             {
               name: "db",
               whenDown: DegradationLevel.Minimal(),
-              breaker: { trip: CircuitBreaker.consecutiveFailures(3), reset: Schedule.spaced("20 seconds") },
+              breaker: {
+                trip: CircuitBreaker.consecutiveFailures(3),
+                reset: Schedule.spaced("20 seconds"),
+                // timeouts count whatever isFailure says, modelled or not
+                isFailure: (error) => error instanceof Simulation.SyntheticError
+              },
               callTimeout: "2 seconds",
               latency: "500 millis",
               trafficPerSecond: 3,

@@ -293,9 +293,9 @@ class BreakerImpl {
     const failure = Cause.failureOption(cause)
     if (failure._tag === "None") return INTERRUPTED
     const error = failure.value
-    if (error instanceof CallTimeoutError && error.breaker === this.name && this.callTimeout !== undefined) {
-      return TIMEOUT
-    }
+    // A timeout in this breaker's name always counts, whatever `isFailure`
+    // says — also one raised for it by the code it wraps (a simulation's).
+    if (error instanceof CallTimeoutError && error.breaker === this.name) return TIMEOUT
     if (this.isFailure === undefined) return FAILURE
     try {
       return this.isFailure(error) ? FAILURE : IGNORED

@@ -41,7 +41,17 @@ const invalid = (option: string, expected: string, actual: unknown): never => {
   throw new Invalid(new InvalidOptionError({ module, option, expected, actual }))
 }
 
+/** `Duration.decode` turns negative and NaN inputs into zero: they are caught before it. */
+const isNegativeOrNaN = (input: unknown): boolean =>
+  (typeof input === "number" && !(input >= 0)) ||
+  (typeof input === "bigint" && input < BigInt(0)) ||
+  (typeof input === "string" && /^\s*(-|nan\b)/i.test(input)) ||
+  (Array.isArray(input) && input.some((part) => !(Number(part) >= 0)))
+
 const toMillis = (input: unknown, option: string, allowZero: boolean): number => {
+  if (isNegativeOrNaN(input)) {
+    return invalid(option, allowZero ? "a finite duration" : "a positive finite duration", input)
+  }
   let millis: number
   try {
     millis = Duration.toMillis(Duration.decode(input as Duration.DurationInput))
@@ -127,7 +137,11 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
       writeShare,
       latency: latency === undefined || latency === 0 ? undefined : Duration.millis(latency),
       callTimeout,
-      healthCheck: spec.healthCheck ?? true
+      healthCheck: spec.healthCheck === undefined
+        ? true
+        : typeof spec.healthCheck === "boolean"
+        ? spec.healthCheck
+        : invalid(`${at}.healthCheck`, "a boolean", spec.healthCheck)
     }
   })
   const faults: Array<Simulation.AppliedFault> = []
@@ -301,8 +315,9 @@ class DependencyRun {
    * step; instant ones are appended to `batch` and run one after another in
    * a single fiber: a fiber per call would cost more than the call.
    */
-  issue(fork: (effect: Effect.Effect<void>) => void, batch: Array<Effect.Effect<void>>) {
-    this.carry += this.resolved.callsPerStep
+  issue(fork: (effect: Effect.Effect<void>) => void, batch: Array<Effect.Effect<void>>, share: number) {
+    // `share` < 1 for a last step cut short by the end of the scenario.
+    this.carry += this.resolved.callsPerStep * share
     const n = Math.floor(this.carry + 1e-9)
     this.carry -= n
     const concurrent = this.mayTakeTime()
@@ -410,7 +425,8 @@ const program = (resolved: Resolved, clock: SimClock): Effect.Effect<RawResult> 
     for (let i = 0; i < steps; i++) {
       yield* clock.sleepUntil(() => i * resolved.step, TRAFFIC)
       const batch: Array<Effect.Effect<void>> = []
-      for (const r of runs) r.issue(run, batch)
+      const share = Math.min(1, (resolved.duration - i * resolved.step) / resolved.step)
+      for (const r of runs) r.issue(run, batch, share)
       if (batch.length > 0) run(Effect.forEach(batch, identity, { discard: true }))
     }
     yield* clock.sleepUntil(() => resolved.duration, END)
