@@ -8,9 +8,9 @@
  * ```ts
  * fallback: {
  *   getPrice: Fallback.fromDependency(Cache, (cache, _error, id) => cache.getPrice(id)),
- *   savePrice: Fallback.unavailable({ message: "Prices are read-only", action: "Retry in a few minutes" }),
+ *   savePrice: Fallback.unavailable({ dependency: "db", message: "Prices are read-only", action: "Retry in a few minutes" }),
  *   enhancePrices: Fallback.sync((_error, prices) => prices.map((p) => p * 1.3)),
- *   upload: Fallback.writeBehind(queue, (_error, key, body) => ({ key, body }))
+ *   upload: Fallback.writeBehind(queue, (key, body) => ({ key, body })) // the member's arguments only
  * }
  * ```
  *
