@@ -261,6 +261,24 @@ describe("Degradation", () => {
       expect(status.level._tag).toBe("Optimal")
     }))
 
+  it.scoped("a wall clock that steps back does not freeze health-check results", () =>
+    Effect.gen(function*() {
+      const degradation = yield* Degradation.make({ recoveryInterval: "1 hour" })
+      const up = yield* Ref.make(false)
+      yield* degradation.register({
+        name: uniqueName("clock"),
+        whenDown: DegradationLevel.Limited(),
+        health: Effect.flatMap(Ref.get(up), (ok) => ok ? Effect.void : Effect.fail("down"))
+      })
+      yield* TestClock.setTime(3_600_000)
+      expect((yield* degradation.evaluate)._tag).toBe("Limited")
+      // the clock steps back an hour (NTP), and the dependency is back
+      yield* TestClock.setTime(0)
+      yield* Ref.set(up, true)
+      expect((yield* degradation.evaluate)._tag).toBe("Optimal")
+      expect((yield* degradation.status).dependencies[0]?.lastCheck).toMatchObject({ at: 0, healthy: true })
+    }))
+
   it.scoped("three dependencies down at once is an Emergency", () =>
     withDegradation(Effect.gen(function*() {
       const deps = yield* Effect.all([

@@ -5,7 +5,7 @@
  *
  * | alert | severity | fires when |
  * |---|---|---|
- * | `CircuitBreakerOpen` | critical | a breaker has not closed on some instance for more than 5 minutes (and was open in the last 2: an idle half-open one does not page) |
+ * | `CircuitBreakerOpen` | critical | a breaker has been open on some instance for more than 5 minutes (half-open counts once a probe has failed: an idle half-open one does not page) |
  * | `DegradationLevelLimited` | warning | the degradation level is Limited (3) or worse |
  * | `HighFallbackRate` | warning | more than 10 % of a breaker's calls fell back over 5 minutes |
  * | `CircuitBreakerTransition` | info | a breaker changed state in the last 5 minutes |

@@ -175,7 +175,11 @@ export const layerConfig = (
       const baseUrl = yield* Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT"))
       const interval = yield* Config.option(
         Config.integer("OTEL_METRIC_EXPORT_INTERVAL").pipe(
-          Config.validate({ message: "Expected a positive number of milliseconds", validation: (n) => n > 0 })
+          // Node's timers take at most 2^31 - 1 ms (and fire at once above it).
+          Config.validate({
+            message: "Expected a positive number of milliseconds, at most 2147483647",
+            validation: (n) => n > 0 && n <= 2_147_483_647
+          })
         )
       )
       const url = Option.orElse(metricsUrl, () => Option.map(baseUrl, (base) => `${base.replace(/\/+$/, "")}/v1/metrics`))

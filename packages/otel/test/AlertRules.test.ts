@@ -51,20 +51,28 @@ describe("alert rules", () => {
       "sum by (job, breaker, instance) (rate(circuit_breaker_fallback_calls_total[5m]))"
     ]],
     ["breaker counted only while open: flapping with half-open never fires", [
-      "max by (job, breaker) (circuit_breaker_state > 0)",
-      "max by (job, breaker) (circuit_breaker_state == 1)"
+      "(circuit_breaker_state > 0)\n              and on",
+      "(circuit_breaker_state == 1)\n              and on"
     ]],
-    ["open breaker hidden by another instance's state", [
-      "max by (job, breaker) (circuit_breaker_state > 0)",
-      "min by (job, breaker) (circuit_breaker_state) > 0"
+    ["one breaker alert per instance instead of per breaker", [
+      "max by (job, breaker) (\n            (circuit_breaker_state > 0)",
+      "max by (job, breaker, instance) (\n            (circuit_breaker_state > 0)"
     ]],
     ["breaker transitions over 10 minutes", [
       "increase(circuit_breaker_transitions_total[5m])",
       "increase(circuit_breaker_transitions_total[10m])"
     ]],
     ["an idle half-open breaker counts as open", [
-      /\n\s+and on \(job, breaker\)\n\s+max by \(job, breaker\) \(max_over_time\(\(circuit_breaker_state == 1\)\[2m:\]\)\)/,
-      ""
+      'increase(circuit_breaker_transitions_total{from="half_open", to="open"}[10m])) > 0',
+      'increase(circuit_breaker_transitions_total{from="half_open", to="open"}[10m])) >= 0'
+    ]],
+    ["failed probes remembered for 2 minutes only", [
+      'to="open"}[10m]',
+      'to="open"}[2m]'
+    ]],
+    ["not-closed and failing matched across instances", [
+      "(circuit_breaker_state > 0)\n              and on (job, instance, breaker)",
+      "max by (job, breaker) (circuit_breaker_state > 0)\n              and on (job, breaker)"
     ]],
     ["fallback ratio over the last minute only", [
       "rate(circuit_breaker_fallback_calls_total[5m])",

@@ -154,6 +154,7 @@ describe("Otlp.layer", () => {
       // the SDK itself would throw on these: a defect, not a ConfigError
       ["OTEL_METRIC_EXPORT_INTERVAL", "0"],
       ["OTEL_METRIC_EXPORT_INTERVAL", "-5"],
+      ["OTEL_METRIC_EXPORT_INTERVAL", "2147483648"],
       ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "not a url"],
       ["OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"]
     ] as const

@@ -26,7 +26,8 @@ interface Entry {
   readonly health: Effect.Effect<unknown, unknown> | undefined
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   lastCheck: Degradation.HealthCheck | undefined
-  /** When the check behind `lastCheck` started (epoch millis). */
+  /** Checks started so far, and which of them `lastCheck` is the result of. */
+  checksStarted: number
   lastCheckStarted: number
   down: boolean
 }
@@ -186,7 +187,8 @@ class DegradationImpl {
     const health = entry.health
     if (health === undefined) return Effect.void
     return Effect.suspend(() => {
-      const started = this.clock.unsafeCurrentTimeMillis()
+      // A sequence number, not a time: the wall clock can step back.
+      const started = ++entry.checksStarted
       // Disconnected: a check that ignores interruption cannot hold up the tick.
       return Effect.disconnect(health).pipe(
         Effect.timeoutFail({
@@ -359,7 +361,8 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
             health: registration.health,
             labels: [MetricLabel.make("dependency", registration.name)],
             lastCheck: undefined,
-            lastCheckStarted: -Infinity,
+            checksStarted: 0,
+            lastCheckStarted: 0,
             down: false
           }
           yield* Effect.acquireRelease(
