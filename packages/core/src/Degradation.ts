@@ -92,6 +92,10 @@ export declare namespace Degradation {
     readonly changes: Stream.Stream<DegradationLevel>
     /** Every applied transition with its cause, from the moment the stream runs. */
     readonly transitions: Stream.Stream<Transition>
+    /** The most recent applied transitions (the last 50), newest first. */
+    readonly history: Effect.Effect<ReadonlyArray<Transition>>
+    /** The breakers of the registered dependencies, by dependency name (for status and admin routes). */
+    readonly breakers: Effect.Effect<ReadonlyMap<string, CircuitBreaker.CircuitBreaker>>
     /** Sets the level now; the next recovery tick may improve it again. */
     readonly set: (level: DegradationLevel) => Effect.Effect<void>
     /** A sticky override (maintenance) until {@link Service.release}. */

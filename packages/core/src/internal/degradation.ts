@@ -51,6 +51,8 @@ class DegradationImpl {
   reportedDown = new Set<string>()
   refreshing = false
   readonly transitionListeners = new Set<(transition: Degradation.Transition) => void>()
+  /** The most recent transitions, oldest first (bounded: {@link historySize}). */
+  readonly history: Array<Degradation.Transition> = []
 
   constructor(
     readonly clock: Clock.Clock,
@@ -171,6 +173,8 @@ class DegradationImpl {
     const title = kind === "recover" ? "Recovery" : "Degradation"
     this.log(Level.isWorseThan(to, from), `${title}: ${from._tag} → ${to._tag} (${reason})`)
     const transition: Degradation.Transition = { from, to, at, kind, reason }
+    this.history.push(transition)
+    if (this.history.length > historySize) this.history.shift()
     // The level is applied synchronously (a breaker callback may be the
     // cause); the SubscriptionRef follows in the same step. Its critical
     // sections never suspend, so this completes at once; should it ever have
@@ -247,6 +251,9 @@ class DegradationImpl {
     }
   }
 }
+
+/** How many transitions `history` keeps. */
+const historySize = 50
 
 const transitionLabels = (from: DegradationLevel, to: DegradationLevel): ReadonlyArray<MetricLabel.MetricLabel> => [
   MetricLabel.make("from", from._tag),
@@ -328,6 +335,12 @@ export const make = (options: Degradation.Options = {}): Effect.Effect<Degradati
       status: Effect.sync(() => impl.status()),
       changes: ref.changes.pipe(Stream.changesWith((a, b) => a._tag === b._tag)),
       transitions,
+      history: Effect.sync(() => impl.history.slice().reverse()),
+      breakers: Effect.sync(() => {
+        const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
+        for (const entry of impl.entries.values()) if (entry.breaker !== undefined) breakers.set(entry.name, entry.breaker)
+        return breakers
+      }),
       set: (level) => Effect.sync(() => impl.update(level, "set", "set manually")),
       force: (level, reason) =>
         Effect.sync(() => {
