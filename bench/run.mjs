@@ -56,6 +56,13 @@ const memory = [
   { id: "mem-cockatiel", label: "cockatiel 3 (ConsecutiveBreaker(5))" }
 ].map((c) => ({ ...c, file: "memory" }))
 
+// timed calls: 10^6 sequential calls through one breaker, with and without callTimeout (heap and cost)
+const timedCalls = [
+  { id: "timed-untimed", label: "untimed (no `callTimeout`), 10⁶ calls" },
+  { id: "timed-timed", ours: true, label: "**`callTimeout: 5 s`**, 10⁶ calls (target: live heap within 10 MB of untimed)", baseline: "timed-untimed" },
+  { id: "timed-large", ours: true, label: "`callTimeout: 60 s`, 1,000 calls answering 256 KB each" }
+].map((c) => ({ ...c, file: "timed", ours: true }))
+
 // ---------------------------------------------------------------------------------------------
 // spawning
 // ---------------------------------------------------------------------------------------------
@@ -109,6 +116,14 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 progress("memory ")
 for (const c of memory.filter(runnable)) {
+  const res = spawnCase(c)
+  if (res.error) errors[c.id] = res.error
+  else raw[c.id] = [res]
+  progress(res.error ? "x" : ".")
+}
+progress("\n")
+progress("timed calls ")
+for (const c of timedCalls.filter(runnable)) {
   const res = spawnCase(c)
   if (res.error) errors[c.id] = res.error
   else raw[c.id] = [res]
@@ -211,6 +226,21 @@ if (memRows.length) {
       `kept in Effect's global metric registry at ~${f0(median(perSeries))} B each: that cost is per distinct name, whatever the number of ` +
       "instances, and is the same for any Effect `Metric` series. opossum and cockatiel keep no metric series.", "")
   }
+}
+const timedRows = timedCalls.filter((c) => raw[c.id])
+if (timedRows.length) {
+  const mb = (x) => (x / 2 ** 20).toFixed(1)
+  lines.push("### Timed calls (`callTimeout`): one slow call stays in flight, so the deadline watchdog sleeps while the others come and go", "",
+    "| case | µs / call | live heap, max over 10 points (after full GC), MB | heap peak without forced GC, MB |", "|---|---:|---:|---:|")
+  for (const c of timedRows) {
+    const r = raw[c.id][0]
+    const base = c.baseline && raw[c.baseline] ? raw[c.baseline][0] : undefined
+    const live = `${mb(r.liveOverBefore)}${base ? ` (${mb(r.liveOverBefore - base.liveOverBefore)} over untimed${verdict((r.liveOverBefore - base.liveOverBefore) / 2 ** 20, 10)})` : ""}`
+    lines.push(`| ${c.label} | ${(r.nsPerCall / 1000).toFixed(1)} | ${live} | ${mb(r.peakOverBefore)} |`)
+  }
+  lines.push("", "A timed call runs on a fiber of its own (so that a call stuck in an uninterruptible region can be answered " +
+    "at its deadline): the peak without a forced GC is that fiber's garbage, collected young; what matters for a " +
+    "service is the live heap, which a settled call no longer holds.", "")
 }
 const ours = (id) => agg[id]?.overhead
 if (agg["opossum-closed"] || ours("effect-closed") !== undefined) {

@@ -33,7 +33,7 @@ import type * as Trip from "./internal/trip.js"
  * @since 0.1.0
  * @category symbols
  */
-export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker") as never
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * The type of {@link TypeId}.
@@ -55,7 +55,10 @@ export interface CircuitBreaker extends Pipeable {
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R>
   /** The breaker's name, used as the `breaker` label of its metrics. */
   readonly name: string
-  /** The current state; reports `HalfOpen` as soon as the reset delay has passed. */
+  /**
+   * The current state. Reading it never changes it: when the reset delay has
+   * passed, the breaker's timer fiber moves it to `HalfOpen` (or the next call does).
+   */
   readonly state: Effect.Effect<State>
   /**
    * Every transition from the moment the stream is run. Subscription happens
@@ -63,10 +66,16 @@ export interface CircuitBreaker extends Pipeable {
    */
   readonly changes: Stream.Stream<StateChange>
   /**
-   * Calls `listener` synchronously on every transition for the lifetime of the
-   * scope: the hook for reacting within the same fiber turn.
+   * Calls `listener` synchronously on every transition, in order, for the
+   * lifetime of the scope. An Effect it returns is run by the fiber that made
+   * the transition (the failing call, the timer, the caller of `reset`),
+   * uninterruptibly and before that fiber goes on: the hook for reacting
+   * within the same fiber turn — `Degradation` moves the level this way before
+   * the call that opened the breaker returns. Failures of that Effect are ignored.
    */
-  readonly onChange: (listener: (change: StateChange) => void) => Effect.Effect<void, never, Scope.Scope>
+  readonly onChange: (
+    listener: (change: StateChange) => Effect.Effect<void> | void
+  ) => Effect.Effect<void, never, Scope.Scope>
   /** The current state, read synchronously. */
   readonly unsafeState: () => State
   /** Counters and timings of the current state. */
@@ -175,8 +184,9 @@ export const failureRate = (options: {
   threshold: options.threshold,
   minimumCalls: options.minimumCalls,
   window: options.window,
+  // Decoded and checked by `make`: `Duration.decode` here would read NaN as 0.
   slowCall: options.slowCall === undefined ? undefined : {
-    duration: Duration.decode(options.slowCall.duration),
+    duration: options.slowCall.duration,
     threshold: options.slowCall.threshold
   }
 })
@@ -198,7 +208,7 @@ export const countWindow = (size: number): Window => ({ _tag: "CountWindow", siz
  */
 export const timeWindow = (duration: Duration.DurationInput, buckets = 10): Window => ({
   _tag: "TimeWindow",
-  duration: Duration.decode(duration),
+  duration,
   buckets
 })
 
@@ -279,7 +289,8 @@ export const CallTimeoutError = errors.CallTimeoutError
 export type CallTimeoutError = errors.CallTimeoutError
 
 /**
- * What a call through a breaker adds to the error channel.
+ * What a call through a breaker adds to the error channel, and what a
+ * `Dependency.layer` member without a fallback must declare in its own.
  *
  * @since 0.1.0
  * @category errors
@@ -287,24 +298,26 @@ export type CallTimeoutError = errors.CallTimeoutError
 export type Unavailable = CircuitOpenError | CallTimeoutError
 
 /**
- * An option was invalid; `make` dies with it, naming the option.
+ * The top-level `InvalidOptionError`, under its former name.
  *
  * @since 0.1.0
  * @category errors
+ * @deprecated Import `InvalidOptionError` from `@effect-resilience/core`: every module raises it.
  */
-export const InvalidOptionError = errors.InvalidOptionError
+export const InvalidOptionError: typeof errors.InvalidOptionError = errors.InvalidOptionError
 
 /**
- * The instance type of {@link InvalidOptionError}: `{ module, option, expected, actual }`.
+ * The instance type of {@link InvalidOptionError}.
  *
  * @since 0.1.0
  * @category errors
+ * @deprecated Import `InvalidOptionError` from `@effect-resilience/core`.
  */
 export type InvalidOptionError = errors.InvalidOptionError
 
 /**
  * Creates a breaker whose half-open timer lives in the current scope.
- * Invalid options are a defect ({@link InvalidOptionError}) naming the option.
+ * Invalid options are a defect, an `InvalidOptionError` naming the option.
  *
  * @since 0.1.0
  * @category constructors

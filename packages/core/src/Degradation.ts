@@ -3,13 +3,15 @@
  *
  * Worse levels apply at once (a breaker opening, a failed health check);
  * better ones only on a recovery tick, every `recoveryInterval` (default
- * 30 s). A level forced for maintenance sticks until `release`. The level
- * lives in a `SubscriptionRef`: `changes` starts with the current level.
+ * 30 s), and only on evidence: a half-open breaker counts as down until it
+ * closes or a health check started after it half-opened passes. A level
+ * forced for maintenance sticks until `release`. The level lives in a
+ * `SubscriptionRef`: `changes` starts with the current level.
  *
  * ```ts
  * const program = Effect.gen(function*() {
- *   const degradation = yield* Degradation
- *   const level = yield* degradation.current
+ *   const level = yield* Degradation.current
+ *   // or: const level = yield* (yield* Degradation).current
  * }).pipe(Effect.provide(Degradation.layer({ recoveryInterval: "30 seconds" })))
  * ```
  *
@@ -21,7 +23,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type { DegradationLevel } from "./DegradationLevel.js"
 import type { DegradationPolicy } from "./DegradationPolicy.js"
@@ -29,7 +31,8 @@ import * as internal from "./internal/degradation.js"
 import * as profile from "./internal/profile.js"
 
 /**
- * The degradation service. Handlers read it with `yield* Degradation`.
+ * The degradation service. Handlers read it with `yield* Degradation`, or
+ * through the accessors: `yield* Degradation.current`.
  *
  * @since 0.1.0
  * @category tags
@@ -62,11 +65,112 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
 
   /**
    * Builds the service in the current scope (what {@link Degradation.layer} uses).
+   * Invalid options are a defect (`InvalidOptionError`) naming the option.
    *
    * @since 0.1.0
    */
   static readonly make: (options?: Degradation.Options) => Effect.Effect<Degradation.Service, never, Scope.Scope> =
     internal.make
+
+  /**
+   * The level in force.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly current: Effect.Effect<DegradationLevel, never, Degradation> = Effect.flatMap(
+    this,
+    (degradation) => degradation.current
+  )
+
+  /**
+   * Level, forced override, computed level and per-dependency health.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly status: Effect.Effect<Degradation.Status, never, Degradation> = Effect.flatMap(
+    this,
+    (degradation) => degradation.status
+  )
+
+  /**
+   * The current level first, then every change; never the same level twice in a row.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly changes: Stream.Stream<DegradationLevel, never, Degradation> = Stream.unwrap(
+    Effect.map(this, (degradation) => degradation.changes)
+  )
+
+  /**
+   * Every applied transition with its cause, from the moment the stream runs.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly transitions: Stream.Stream<Degradation.Transition, never, Degradation> = Stream.unwrap(
+    Effect.map(this, (degradation) => degradation.transitions)
+  )
+
+  /**
+   * The most recent applied transitions (the last 50), newest first.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly history: Effect.Effect<ReadonlyArray<Degradation.Transition>, never, Degradation> = Effect
+    .flatMap(this, (degradation) => degradation.history)
+
+  /**
+   * The breakers of the registered dependencies, by dependency name.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly breakers: Effect.Effect<ReadonlyMap<string, CircuitBreaker.CircuitBreaker>, never, Degradation> =
+    Effect.flatMap(this, (degradation) => degradation.breakers)
+
+  /**
+   * Sets the level now; the next recovery tick may improve it again.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly set = (level: DegradationLevel): Effect.Effect<void, never, Degradation> =>
+    Effect.flatMap(Degradation, (degradation) => degradation.set(level))
+
+  /**
+   * A sticky override (maintenance) until {@link Degradation.release}.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly force = (level: DegradationLevel, reason: string): Effect.Effect<void, never, Degradation> =>
+    Effect.flatMap(Degradation, (degradation) => degradation.force(level, reason))
+
+  /**
+   * Ends a forced level and applies the computed level at once.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly release: Effect.Effect<void, never, Degradation> = Effect.flatMap(
+    this,
+    (degradation) => degradation.release
+  )
+
+  /**
+   * Runs every health check now and applies the result, as a recovery tick does.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly evaluate: Effect.Effect<DegradationLevel, never, Degradation> = Effect.flatMap(
+    this,
+    (degradation) => degradation.evaluate
+  )
 }
 
 /**
@@ -102,13 +206,11 @@ export declare namespace Degradation {
     readonly force: (level: DegradationLevel, reason: string) => Effect.Effect<void>
     /** Ends a forced level and applies the computed level at once. */
     readonly release: Effect.Effect<void>
-    /** Runs every health check now and applies the result, as a recovery tick does. */
-    readonly evaluate: Effect.Effect<DegradationLevel>
     /**
-     * Registers a dependency for the lifetime of the scope. Its breaker is
-     * subscribed before this returns. `Dependency.layer` calls it.
+     * Runs every health check now (skipping one still outstanding) and
+     * applies the result, as a recovery tick does.
      */
-    readonly register: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
+    readonly evaluate: Effect.Effect<DegradationLevel>
   }
 
   /**
@@ -120,26 +222,13 @@ export declare namespace Degradation {
   export interface Options {
     /** How often the recovery fiber runs the health checks (default 30 s). */
     readonly recoveryInterval?: Duration.DurationInput | undefined
-    /** From down dependencies to a level (default `DegradationPolicy.defaultPolicy`). */
+    /**
+     * From down dependencies to a level (default `DegradationPolicy.defaultPolicy`).
+     * A policy that throws is replaced by the default for that evaluation, and logged.
+     */
     readonly policy?: DegradationPolicy | undefined
     /** A check that takes longer has failed (default 5 s). */
     readonly healthCheckTimeout?: Duration.DurationInput | undefined
-  }
-
-  /**
-   * A dependency the level depends on; `Dependency.layer` registers its own.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  export interface Registration {
-    readonly name: string
-    /** The level this dependency's outage calls for. */
-    readonly whenDown: DegradationLevel
-    /** Down while Open or ForcedOpen. */
-    readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
-    /** Run by the recovery fiber; down when it fails, dies or times out. */
-    readonly health?: Effect.Effect<unknown, unknown> | undefined
   }
 
   /**
@@ -163,11 +252,14 @@ export declare namespace Degradation {
   export interface HealthCheck {
     readonly at: number
     readonly healthy: boolean
+    /** What went wrong, in words: a message, else a tag and fields (`RedisError { code: "ECONNREFUSED" }`). */
     readonly error: string | undefined
   }
 
   /**
-   * A registered dependency as the level sees it: up or down, and why.
+   * A registered dependency as the level sees it: up or down, and why. Down
+   * while its breaker is Open or ForcedOpen, or HalfOpen without a passing
+   * health check started after it half-opened, or while its last check failed.
    *
    * @since 0.1.0
    * @category models

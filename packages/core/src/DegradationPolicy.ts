@@ -22,7 +22,10 @@ export interface DownDependency {
 
 /**
  * The level for a set of down dependencies (empty: nothing is down). Pure:
- * `Degradation` calls it on every event and every recovery tick.
+ * `Degradation` calls it on every event and every recovery tick. One that
+ * throws, or answers something that is not a level, cannot silence the
+ * other dependencies: {@link defaultPolicy} decides that evaluation instead,
+ * and the failure is logged.
  *
  * @since 0.1.0
  * @category models

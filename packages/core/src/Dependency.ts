@@ -14,10 +14,23 @@
  * ```
  *
  * The layer provides the same tag it requires: build it on top of the raw
- * service (`Layer.provide(OpenAIRaw)`). Every Effect-returning member goes
- * through the breaker. Because the service type cannot change, a member
- * without a fallback must declare {@link CircuitBreaker.Unavailable} in its
- * error type, or `layer` does not type-check.
+ * service (`Layer.provide(OpenAIRaw)`). Every member that is an Effect or a
+ * Stream, or a method or getter answering one, goes through the breaker
+ * (nothing bypasses it: a getter answering a method has its calls wrapped
+ * too). A Stream is one call: its run until the first element goes through
+ * the breaker (rejected while open, timed by `callTimeout`, counted), and a
+ * failure after that counts as one more failed call. Because the service
+ * type cannot change, a member without a fallback must declare
+ * {@link CircuitBreaker.Unavailable} in its error type, or `layer` does not
+ * type-check.
+ *
+ * Fallbacks run in the caller's context: its `Scope` (a finalizer added in a
+ * fallback runs when the caller's scope closes), its FiberRefs and its
+ * services. The services captured when the layer was built (a cache a DB read
+ * falls back to) fill in only what the caller's context lacks — the caller
+ * wins. Inside its own fallback, the dependency's tag is the protected
+ * service (never the raw one). A fallback that needs a `Scope` gets the
+ * caller's: declare `Scope` in the member's requirements.
  *
  * @since 0.1.0
  */
@@ -29,6 +42,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type { Degradation } from "./Degradation.js"
 import type { DegradationLevel } from "./DegradationLevel.js"
@@ -38,24 +52,19 @@ import * as profile from "./internal/profile.js"
 import type * as Presets from "./Presets.js"
 
 /**
- * What a member without a fallback must declare in its error type:
- * `CircuitOpenError | CallTimeoutError` (the same as `CircuitBreaker.Unavailable`).
- *
- * @since 0.1.0
- * @category errors
- */
-export type Unavailable = CircuitBreaker.Unavailable
-
-/**
- * A member the layer wraps: an Effect, or a function returning one.
+ * A member the layer wraps: an Effect or a Stream, or a function returning one.
  *
  * @since 0.1.0
  * @category type-level
  */
-export type EffectMember = Effect.Effect<any, any, any> | ((...args: any) => Effect.Effect<any, any, any>)
+export type EffectMember =
+  | Effect.Effect<any, any, any>
+  | Stream.Stream<any, any, any>
+  | ((...args: any) => Effect.Effect<any, any, any> | Stream.Stream<any, any, any>)
 
 /**
- * The keys of the Effect members of a service.
+ * The keys of the members the layer protects: Effects and Streams, and
+ * functions returning them.
  *
  * @since 0.1.0
  * @category type-level
@@ -77,11 +86,27 @@ export type DataMember =
 type IsEffect<A> = [A] extends [never] ? false : A extends DataMember ? false : A extends Effect.Effect<any, any, any> ? true
   : false
 
-type IsEffectMember<M> = M extends (...args: any) => infer R ? IsEffect<R> : IsEffect<M>
+type IsStream<A> = [A] extends [never] ? false : A extends DataMember ? false : A extends Stream.Stream<any, any, any> ? true
+  : false
+
+type IsProtected<A> = IsEffect<A> extends true ? true : IsStream<A>
+
+type IsEffectMember<M> = M extends (...args: any) => infer R ? IsProtected<R> : IsProtected<M>
 
 type ErrorOf<M> = M extends (...args: any) => Effect.Effect<any, infer E, any> ? E
+  : M extends (...args: any) => Stream.Stream<any, infer E, any> ? E
   : M extends Effect.Effect<any, infer E, any> ? E
+  : M extends Stream.Stream<any, infer E, any> ? E
   : never
+
+/**
+ * The errors the protected members of a service declare (what `isFailure`
+ * classifies).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type MemberErrors<S> = { [K in EffectKeys<S>]: ErrorOf<S[K]> }[EffectKeys<S>]
 
 /**
  * The Effect members whose error type lacks {@link CircuitBreaker.Unavailable}:
@@ -97,13 +122,18 @@ export type KeysNeedingFallback<S> = {
 /**
  * The fallback a member accepts: the error, then the member's arguments; it
  * answers the member's success type and may fail only with its error type.
+ * A Stream member's fallback is a Stream (it replaces the stream only when
+ * that fails before its first element).
  *
  * @since 0.1.0
  * @category type-level
  */
 export type FallbackFor<M, R = any> = M extends (...args: infer Args) => Effect.Effect<infer A, infer E, any>
   ? (error: E | CircuitBreaker.Unavailable, ...args: Args) => Effect.Effect<A, E, R>
+  : M extends (...args: infer Args) => Stream.Stream<infer A, infer E, any>
+    ? (error: E | CircuitBreaker.Unavailable, ...args: Args) => Stream.Stream<A, E, R>
   : M extends Effect.Effect<infer A, infer E, any> ? (error: E | CircuitBreaker.Unavailable) => Effect.Effect<A, E, R>
+  : M extends Stream.Stream<infer A, infer E, any> ? (error: E | CircuitBreaker.Unavailable) => Stream.Stream<A, E, R>
   : never
 
 /**
@@ -120,25 +150,35 @@ export type Fallbacks<S, R = any> =
 
 /**
  * What the fallbacks need from the context (e.g. the cache a DB read falls
- * back to).
+ * back to): the layer requires it. `Scope` is not among them — a fallback's
+ * scope is its caller's.
  *
  * @since 0.1.0
  * @category type-level
  */
-export type FallbackContext<F> = {
-  [K in keyof F]-?: NonNullable<F[K]> extends (...args: any) => Effect.Effect<any, any, infer R> ? R : never
-}[keyof F]
+export type FallbackContext<F> = Exclude<
+  {
+    [K in keyof F]-?: NonNullable<F[K]> extends (...args: any) => Effect.Effect<any, any, infer R> ? R
+      : NonNullable<F[K]> extends (...args: any) => Stream.Stream<any, any, infer R> ? R
+      : never
+  }[keyof F],
+  Scope.Scope
+>
 
 /**
- * Replays a write-behind queue once the dependency is back (its breaker
- * closes), through the wrapped service so the breaker still protects it.
+ * Replays a write-behind queue through the wrapped service, so the breaker
+ * still protects it (but no fallback runs). `run` gets the entry's
+ * `delivery`: its stable `id` (an idempotency key for the write) and its
+ * `attempts`. An entry that fails `maxAttempts` deliveries is dead-lettered
+ * by its queue; a replay rejected by this dependency's own breaker
+ * (`CircuitOpenError`) is not counted as a delivery.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Replay<S, Q> {
   readonly queue: Fallback.WriteBehindQueue<Q>
-  readonly run: (service: S, entry: Q) => Effect.Effect<unknown, unknown>
+  readonly run: (service: S, entry: Q, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, unknown>
 }
 
 /**
@@ -152,9 +192,14 @@ export interface Options<S, F> {
   readonly name: string
   /**
    * Breaker options (its name is the dependency's). Unlike a bare breaker, a
-   * dependency records call durations unless `recordDurations: false`.
+   * dependency records call durations unless `recordDurations: false`, and
+   * its `isFailure` is typed by the errors the service's members declare.
    */
-  readonly breaker?: Omit<CircuitBreaker.Options, "name" | "callTimeout"> | undefined
+  readonly breaker?:
+    | Omit<CircuitBreaker.Options, "name" | "callTimeout" | "isFailure"> & {
+      readonly isFailure?: ((error: MemberErrors<S>) => boolean) | undefined
+    }
+    | undefined
   /** A call that takes longer is interrupted and counted as a failure. */
   readonly callTimeout?: Duration.DurationInput | undefined
   /** The level this dependency's outage calls for. */
@@ -166,12 +211,15 @@ export interface Options<S, F> {
   /**
    * Replays of write-behind queues: when the breaker half-opens (the first
    * entry is the probe) or closes, at start (entries a durable queue kept),
-   * and every `replayInterval` while it is closed. Delivery is at least once
-   * and in queue order; writes that succeed directly are not ordered against
-   * queued ones.
+   * and every `replayInterval` while it admits calls (closed, half-open or
+   * disabled). Delivery is at least once and in queue order; an entry that
+   * keeps failing is dead-lettered by its queue after its `maxAttempts` and
+   * the rest proceeds. A queue whose replay fails, throws or dies is logged
+   * and retried next time; the other queues replay regardless. Writes that
+   * succeed directly are not ordered against queued ones.
    */
   readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
-  /** How often queued writes are retried while the breaker is closed (default 30 s). */
+  /** How often queued writes are retried while the breaker admits calls (default 30 s; 1 ms … 2³¹−1 ms). */
   readonly replayInterval?: Duration.DurationInput | undefined
 }
 
@@ -186,13 +234,42 @@ export interface Wrapped<S> {
   readonly breaker: CircuitBreaker.CircuitBreaker
 }
 
-// The two casts below: the implementation works on any object and checks the
+// The casts below (make, wrap, layer): the implementation works on any object and checks the
 // fallbacks at run time; these signatures carry the type-level rules
 // (`KeysNeedingFallback`, `FallbackContext`) that TypeScript cannot verify
 // against it. The rules themselves are tested with `expectTypeOf`.
 
 /**
- * Wraps `service` in the current scope (what {@link layer} uses).
+ * The protected service of `tag` and its breaker, without the layer: for
+ * handlers that recover themselves, tag by tag, where the reflective
+ * `fallback` option would hide it.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const { service: openai, breaker } = yield* Dependency.make(OpenAI, { name: "openai", whenDown: DegradationLevel.Limited() })
+ *   return yield* openai.enhancePrices(prices).pipe(
+ *     Effect.catchTags({ CircuitOpenError: () => baseline(prices), CallTimeoutError: () => baseline(prices) })
+ *   )
+ * }) // requires OpenAI (the raw service), Degradation and a Scope
+ * ```
+ *
+ * Members keep their types, so a member without a fallback must declare
+ * `Unavailable` as with {@link layer}; fallbacks given here run as in
+ * `layer`. The breaker lives as long as the scope and is registered with
+ * `Degradation`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <I, S, F extends Fallbacks<S> = Fallbacks<S, never>>(
+  tag: Context.Tag<I, S>,
+  options: Options<S, F> & ([KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
+) => Effect.Effect<Wrapped<S>, never, I | Scope.Scope | Degradation | FallbackContext<F>> = internal.make as any
+
+/**
+ * Wraps a service value in the current scope, like {@link make} with the
+ * service instead of its tag (inside its fallbacks, no tag stands for the
+ * protected service).
  *
  * @since 0.1.0
  * @category constructors

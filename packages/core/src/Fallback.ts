@@ -20,8 +20,8 @@ import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Ref from "effect/Ref"
 import * as internal from "./internal/fallback.js"
+import * as queues from "./internal/writeBehind.js"
 
 /**
  * A fallback for a member `(...args) => Effect<A, E, R>`: it receives the
@@ -111,75 +111,117 @@ export const fromDependency = <I, S, Args extends ReadonlyArray<any>, A, E, R>(
 
 /**
  * A queue of writes kept while their dependency is down and replayed, in
- * order, once it is back. `offer` must not lose an accepted entry.
+ * order, once it is back. `offer` must not lose an accepted entry, and no
+ * entry is ever dropped silently: one that keeps failing is dead-lettered —
+ * moved aside, listed by `deadLetters`, re-queued by `redrive`.
+ *
+ * Implementations: {@link memoryQueue}; `DurableQueue` in
+ * `@effect-resilience/platform`.
  *
  * @since 0.1.0
  * @category write-behind
  */
 export interface WriteBehindQueue<A> {
-  /** Keeps `entry` for a later replay. */
+  /** Keeps `entry` for a later replay (durable before it returns, for a durable queue). Full: `WriteBehindError`. */
   readonly offer: (entry: A) => Effect.Effect<void, WriteBehindError>
   /**
-   * Replays the entries in order, oldest first. An entry leaves the queue
-   * only when `f` succeeds for it; the first failure stops the replay and
-   * keeps it and every later entry. Returns how many were replayed.
+   * Replays the live entries oldest first, calling `f(entry, { id, attempts })`:
+   * `id` is stable across redeliveries (an idempotency key), `attempts` the
+   * deliveries so far, this one included. An entry leaves the queue when `f`
+   * succeeds. When `f` fails, the attempt is recorded; once an entry has
+   * failed `maxAttempts` times it is dead-lettered (counted in
+   * `write_behind_dead_lettered_total`, logged at error level with its id and
+   * cause) and the replay goes on with the next entry; before that, the
+   * failure stops the replay, keeping that entry and every later one in
+   * order, and the replay fails with it. A delivery that is only interrupted
+   * is not an attempt. Returns how many entries were delivered. One replay
+   * at a time per queue (a second waits).
    */
-  readonly replay: <E, R>(f: (entry: A) => Effect.Effect<unknown, E, R>) => Effect.Effect<number, E | WriteBehindError, R>
-  /** Entries waiting. */
-  readonly size: Effect.Effect<number>
+  readonly replay: <E, R>(
+    f: (entry: A, delivery: WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R>
+  ) => Effect.Effect<number, E | WriteBehindError, R>
+  /** The dead-lettered entries, oldest first. */
+  readonly deadLetters: Effect.Effect<ReadonlyArray<WriteBehindQueue.DeadLetter<A>>, WriteBehindError>
+  /** Moves a dead letter back to the tail of the live queue, attempts reset to 0. Unknown id: `WriteBehindError`. */
+  readonly redrive: (id: string) => Effect.Effect<void, WriteBehindError>
+  /** Live entries waiting (dead letters not included). */
+  readonly size: Effect.Effect<number, WriteBehindError>
 }
 
 /**
- * The write-behind queue could not keep or read an entry.
+ * @since 0.1.0
+ * @category write-behind
+ */
+export declare namespace WriteBehindQueue {
+  /**
+   * What a replay tells the handler about the entry it delivers.
+   *
+   * @since 0.1.0
+   * @category write-behind
+   */
+  export interface Delivery {
+    /** Stable across redeliveries and instances: an idempotency key. */
+    readonly id: string
+    /** Deliveries so far, this one included (the first is 1). */
+    readonly attempts: number
+  }
+
+  /**
+   * An entry moved aside after `maxAttempts` failed deliveries.
+   *
+   * @since 0.1.0
+   * @category write-behind
+   */
+  export interface DeadLetter<A> {
+    readonly id: string
+    readonly entry: A
+    /** Failed deliveries. */
+    readonly attempts: number
+    /** The last failure, described (its message, else its tag and fields). */
+    readonly error: string
+  }
+}
+
+/**
+ * The write-behind queue could not keep or read an entry (full, say), or
+ * has no dead letter by the id given to `redrive`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class WriteBehindError extends Data.TaggedError("WriteBehindError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export const WriteBehindError: typeof queues.WriteBehindError = queues.WriteBehindError
 
 /**
- * A write-behind queue in memory: lost with the process. For a durable one,
- * see `@effect-resilience/platform`.
+ * @since 0.1.0
+ * @category errors
+ */
+export type WriteBehindError = queues.WriteBehindError
+
+/**
+ * Options of every write-behind queue.
  *
  * @since 0.1.0
  * @category write-behind
  */
-export const memoryQueue = <A>(options?: { readonly capacity?: number | undefined }): Effect.Effect<WriteBehindQueue<A>> =>
-  Effect.gen(function*() {
-    const capacity = options?.capacity ?? Number.POSITIVE_INFINITY
-    const entries = yield* Ref.make<ReadonlyArray<A>>([])
-    // One replay at a time: two would deliver the same entries twice.
-    const lock = yield* Effect.makeSemaphore(1)
-    return {
-      offer: (entry) =>
-        Ref.modify(entries, (xs) =>
-          xs.length >= capacity
-            ? [false, xs] as const
-            : [true, [...xs, entry]] as const).pipe(
-            Effect.flatMap((accepted) =>
-              accepted
-                ? Effect.void
-                : Effect.fail(new WriteBehindError({ message: `write-behind queue is full (capacity ${capacity})` }))
-            )
-          ),
-      replay: (f) =>
-        lock.withPermits(1)(Effect.gen(function*() {
-          let replayed = 0
-          while (true) {
-            // By length: `undefined` is a valid entry (a `WriteBehindQueue<void>`).
-            const xs = yield* Ref.get(entries)
-            if (xs.length === 0) return replayed
-            yield* f(xs[0]!)
-            yield* Ref.update(entries, (xs) => xs.slice(1))
-            replayed++
-          }
-        })),
-      size: Effect.map(Ref.get(entries), (xs) => xs.length)
-    } satisfies WriteBehindQueue<A>
-  })
+export interface QueueOptions {
+  /** The `dependency` label of the queue's `write_behind_*` metrics. */
+  readonly name: string
+  /** Live entries kept at most; a full queue refuses `offer` with `WriteBehindError`. */
+  readonly capacity?: number | undefined
+  /** Failed deliveries after which an entry is dead-lettered (default 10). */
+  readonly maxAttempts?: number | undefined
+}
+
+/**
+ * A write-behind queue in memory, unbounded unless given a `capacity`: lost
+ * with the process (dead letters too). For a durable one, see
+ * `@effect-resilience/platform`. Its `write_behind_*` series exist from
+ * creation; a bad option is a defect, `InvalidOptionError`, naming it.
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const memoryQueue: <A>(options: QueueOptions) => Effect.Effect<WriteBehindQueue<A>> = queues.memoryQueue
 
 /**
  * Queues the write for a later replay and answers `value` (the write is

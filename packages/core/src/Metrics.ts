@@ -9,11 +9,8 @@
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricKey from "effect/MetricKey"
-import type * as MetricHook from "effect/MetricHook"
-import * as MetricLabel from "effect/MetricLabel"
-import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricBoundaries from "effect/MetricBoundaries"
+import * as internal from "./internal/metrics.js"
 
 /**
  * Latency buckets in seconds: 0.5 ms … ~16 s, doubling.
@@ -21,31 +18,7 @@ import type * as MetricKeyType from "effect/MetricKeyType"
  * @since 0.1.0
  * @category boundaries
  */
-export const durationBoundaries: MetricBoundaries.MetricBoundaries = MetricBoundaries.exponential({
-  start: 0.0005,
-  factor: 2,
-  count: 16
-})
-
-/**
- * The keys of the metrics below. Breakers resolve their series from these
- * once, at creation, and update them synchronously on the hot path.
- *
- * @since 0.1.0
- * @category keys
- */
-export const keys = {
-  breakerState: MetricKey.gauge("circuit_breaker_state"),
-  breakerFailures: MetricKey.counter("circuit_breaker_failures_total", { incremental: true }),
-  breakerFallbackCalls: MetricKey.counter("circuit_breaker_fallback_calls_total", { incremental: true }),
-  breakerCalls: MetricKey.counter("circuit_breaker_calls_total", { incremental: true }),
-  breakerTransitions: MetricKey.counter("circuit_breaker_transitions_total", { incremental: true }),
-  breakerCallDuration: MetricKey.histogram("circuit_breaker_call_duration_seconds", durationBoundaries),
-  fallbackDuration: MetricKey.histogram("fallback_duration_seconds", durationBoundaries),
-  degradationLevel: MetricKey.gauge("degradation_level"),
-  degradationTransitions: MetricKey.counter("degradation_transitions_total", { incremental: true }),
-  dependencyUp: MetricKey.gauge("dependency_up")
-} as const
+export const durationBoundaries: MetricBoundaries.MetricBoundaries = internal.durationBoundaries
 
 /**
  * `circuit_breaker_state{breaker}`: 0 closed or disabled, 1 open or forced
@@ -54,7 +27,7 @@ export const keys = {
  * @since 0.1.0
  * @category breaker
  */
-export const breakerState = Metric.fromMetricKey(keys.breakerState)
+export const breakerState = Metric.fromMetricKey(internal.keys.breakerState)
 
 /**
  * `circuit_breaker_failures_total{breaker}`: calls counted as failures
@@ -63,7 +36,7 @@ export const breakerState = Metric.fromMetricKey(keys.breakerState)
  * @since 0.1.0
  * @category breaker
  */
-export const breakerFailures = Metric.fromMetricKey(keys.breakerFailures)
+export const breakerFailures = Metric.fromMetricKey(internal.keys.breakerFailures)
 
 /**
  * `circuit_breaker_fallback_calls_total{breaker}`: calls answered by a fallback.
@@ -71,7 +44,7 @@ export const breakerFailures = Metric.fromMetricKey(keys.breakerFailures)
  * @since 0.1.0
  * @category breaker
  */
-export const breakerFallbackCalls = Metric.fromMetricKey(keys.breakerFallbackCalls)
+export const breakerFallbackCalls = Metric.fromMetricKey(internal.keys.breakerFallbackCalls)
 
 /**
  * `circuit_breaker_calls_total{breaker,outcome}` with `outcome` one of
@@ -80,7 +53,7 @@ export const breakerFallbackCalls = Metric.fromMetricKey(keys.breakerFallbackCal
  * @since 0.1.0
  * @category breaker
  */
-export const breakerCalls = Metric.fromMetricKey(keys.breakerCalls)
+export const breakerCalls = Metric.fromMetricKey(internal.keys.breakerCalls)
 
 /**
  * `circuit_breaker_transitions_total{breaker,from,to}` with states written
@@ -89,7 +62,7 @@ export const breakerCalls = Metric.fromMetricKey(keys.breakerCalls)
  * @since 0.1.0
  * @category breaker
  */
-export const breakerTransitions = Metric.fromMetricKey(keys.breakerTransitions)
+export const breakerTransitions = Metric.fromMetricKey(internal.keys.breakerTransitions)
 
 /**
  * `circuit_breaker_call_duration_seconds{breaker}`: duration of the calls the
@@ -98,7 +71,7 @@ export const breakerTransitions = Metric.fromMetricKey(keys.breakerTransitions)
  * @since 0.1.0
  * @category breaker
  */
-export const breakerCallDuration = Metric.fromMetricKey(keys.breakerCallDuration)
+export const breakerCallDuration = Metric.fromMetricKey(internal.keys.breakerCallDuration)
 
 /**
  * `fallback_duration_seconds{breaker}`: time spent in fallbacks.
@@ -106,7 +79,7 @@ export const breakerCallDuration = Metric.fromMetricKey(keys.breakerCallDuration
  * @since 0.1.0
  * @category fallback
  */
-export const fallbackDuration = Metric.fromMetricKey(keys.fallbackDuration)
+export const fallbackDuration = Metric.fromMetricKey(internal.keys.fallbackDuration)
 
 /**
  * `degradation_level`: the current level, ranked 1 (Optimal) … 5 (Emergency).
@@ -114,7 +87,7 @@ export const fallbackDuration = Metric.fromMetricKey(keys.fallbackDuration)
  * @since 0.1.0
  * @category degradation
  */
-export const degradationLevel = Metric.fromMetricKey(keys.degradationLevel)
+export const degradationLevel = Metric.fromMetricKey(internal.keys.degradationLevel)
 
 /**
  * `degradation_transitions_total{from,to}` with levels written as their tag
@@ -123,7 +96,7 @@ export const degradationLevel = Metric.fromMetricKey(keys.degradationLevel)
  * @since 0.1.0
  * @category degradation
  */
-export const degradationTransitions = Metric.fromMetricKey(keys.degradationTransitions)
+export const degradationTransitions = Metric.fromMetricKey(internal.keys.degradationTransitions)
 
 /**
  * `dependency_up{dependency}`: 1 when the dependency is up, 0 when down.
@@ -131,7 +104,50 @@ export const degradationTransitions = Metric.fromMetricKey(keys.degradationTrans
  * @since 0.1.0
  * @category dependency
  */
-export const dependencyUp = Metric.fromMetricKey(keys.dependencyUp)
+export const dependencyUp = Metric.fromMetricKey(internal.keys.dependencyUp)
+
+/**
+ * `write_behind_queue_depth{dependency}`: live entries of a write-behind
+ * queue (dead letters not included). `dependency` is the queue's `name`.
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const writeBehindQueueDepth = Metric.fromMetricKey(internal.keys.writeBehindQueueDepth)
+
+/**
+ * `write_behind_enqueued_total{dependency}`: entries accepted by `offer`.
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const writeBehindEnqueued = Metric.fromMetricKey(internal.keys.writeBehindEnqueued)
+
+/**
+ * `write_behind_replayed_total{dependency}`: entries delivered by a replay
+ * (and so removed from the queue).
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const writeBehindReplayed = Metric.fromMetricKey(internal.keys.writeBehindReplayed)
+
+/**
+ * `write_behind_rejected_total{dependency}`: entries `offer` refused (queue full).
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const writeBehindRejected = Metric.fromMetricKey(internal.keys.writeBehindRejected)
+
+/**
+ * `write_behind_dead_lettered_total{dependency}`: entries moved aside after
+ * `maxAttempts` failed deliveries (kept, listed by `deadLetters`).
+ *
+ * @since 0.1.0
+ * @category write-behind
+ */
+export const writeBehindDeadLettered = Metric.fromMetricKey(internal.keys.writeBehindDeadLettered)
 
 /**
  * The value of the `outcome` label of `circuit_breaker_calls_total`.
@@ -148,27 +164,3 @@ export type CallOutcome = "success" | "failure" | "timeout" | "rejected" | "igno
  * @category breaker
  */
 export const callOutcomes: ReadonlyArray<CallOutcome> = ["success", "failure", "timeout", "rejected", "ignored"]
-
-/**
- * The label set `{ breaker }` for a breaker name.
- *
- * @since 0.1.0
- * @category labels
- */
-export const breakerLabels = (breaker: string): ReadonlyArray<MetricLabel.MetricLabel> => [
-  MetricLabel.make("breaker", breaker)
-]
-
-/**
- * The series of `key` with `labels`, resolved once: updating a hook costs no
- * lookup, which is what the breaker's hot path needs. Unsafe: it creates the
- * series in the global registry at once, outside any Effect.
- *
- * @since 0.1.0
- * @category hooks
- */
-export const unsafeHook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
-  key: MetricKey.MetricKey<Type>,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>
-): MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =>
-  Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(key, labels))

@@ -11,7 +11,10 @@
  * | `RESILIENCE_RECOVERY_INTERVAL` | duration or a number of seconds | 30 s |
  *
  * `<NAME>` is the dependency name upper-cased, each non-alphanumeric character
- * replaced by `_` (`open-ai` → `RESILIENCE_OPEN_AI_FAIL_MAX`).
+ * replaced by `_` (`open-ai` → `RESILIENCE_OPEN_AI_FAIL_MAX`). Every duration
+ * is a timer's delay and must lie between 1 ms and 2³¹−1 ms (~24.8 days):
+ * Effect's timers never fire outside that range, so a breaker or a level
+ * waiting on such a delay would never recover.
  *
  * - `production`: the presets as they are.
  * - `staging`: twice the failures before opening (flakier infrastructure
@@ -118,18 +121,34 @@ export const overrides: (name: string) => Config.Config<Overrides> = internal.ov
  * halves the reset delays and the call timeout; `development` disables the
  * breaker.
  *
- * @since 0.1.0
- * @category combinators
- */
-export const apply: <P extends Presets.Preset>(preset: P, profile: Profile) => P = internal.apply
-
-/**
- * Applies overrides to a preset (pure): they win over the profile.
+ * ```ts
+ * const db = Profile.apply(Presets.db, "staging")
+ * const same = pipe(Presets.db, Profile.apply("staging"))
+ * ```
  *
  * @since 0.1.0
  * @category combinators
  */
-export const override: <P extends Presets.Preset>(preset: P, overrides: Overrides) => P = internal.override
+export const apply: {
+  (profile: Profile): <P extends Presets.Preset>(preset: P) => P
+  <P extends Presets.Preset>(preset: P, profile: Profile): P
+} = internal.apply
+
+/**
+ * Applies overrides to a preset (pure): they win over the profile.
+ *
+ * ```ts
+ * const db = Profile.override(Presets.db, overrides)
+ * const configured = pipe(Presets.db, Profile.apply("staging"), Profile.override(overrides))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const override: {
+  (overrides: Overrides): <P extends Presets.Preset>(preset: P) => P
+  <P extends Presets.Preset>(preset: P, overrides: Overrides): P
+} = internal.override
 
 /**
  * A preset as configured: the profile of `RESILIENCE_PROFILE` applied, then

@@ -419,7 +419,7 @@ export interface Expectation {
 
 /**
  * Runs a scenario in virtual time and reports what happened. An invalid
- * scenario is a defect (`CircuitBreaker.InvalidOptionError`) naming the
+ * scenario is a defect (`InvalidOptionError`) naming the
  * option.
  *
  * @since 0.1.0

@@ -9,13 +9,6 @@
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
-/**
- * `CircuitOpenError | CallTimeoutError`: what a dependency member without a
- * fallback must declare in its error type.
- *
- * @since 0.1.0
- */
-export type { Unavailable } from "./CircuitBreaker.js"
 
 /**
  * The system-wide degradation service, exported as the Tag class itself so
@@ -45,6 +38,14 @@ export * as DegradationPolicy from "./DegradationPolicy.js"
  * @since 0.1.0
  */
 export * as Dependency from "./Dependency.js"
+
+/**
+ * The defect every constructor dies with when an option is invalid, naming
+ * the module called and the option.
+ *
+ * @since 0.1.0
+ */
+export { InvalidOptionError } from "./InvalidOptionError.js"
 
 /**
  * Fallback strategies: static value, typed refusal, another dependency, write-behind.

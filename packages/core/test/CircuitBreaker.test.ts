@@ -1,4 +1,4 @@
-import { CircuitBreaker } from "@effect-resilience/core"
+import { CircuitBreaker, Dependency, InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -10,13 +10,13 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
-import { Metrics } from "@effect-resilience/core"
 import { calls, failures, stateGauge, transitions, uniqueName } from "./utils.js"
 
 const boom = Effect.fail("boom" as const)
@@ -64,8 +64,7 @@ describe("CircuitBreaker", () => {
         // 3 of 3 failed, but fewer than minimumCalls
         expect(yield* tag(breaker)).toBe("Closed")
         yield* breaker(ok)
-        // 3 of 4 = 75 % ≥ 50 % would open if the trip were evaluated on success too:
-        // it is, since the window holds 4 calls now
+        // F F F S: minimumCalls reached with 75 % failed — the rate is checked on a success too
         expect(yield* tag(breaker)).toBe("Open")
       }))
 
@@ -94,20 +93,21 @@ describe("CircuitBreaker", () => {
           name: uniqueName("rate"),
           trip: CircuitBreaker.failureRate({ threshold: 0.6, minimumCalls: 5, window: CircuitBreaker.countWindow(5) })
         })
-        // F F S S S → 40 %, closed
+        // F F S S S: 40 %
         yield* failN(breaker, 2)
         yield* breaker(ok).pipe(Effect.repeatN(2))
         expect(yield* tag(breaker)).toBe("Closed")
         expect((yield* breaker.stats).failures).toBe(2)
-        // F evicts the first F: F S S S F → 40 %
+        // a failure evicts the oldest call (a failure): F S S S F, still 40 %
         yield* failN(breaker, 1)
         expect((yield* breaker.stats).failures).toBe(2)
         expect(yield* tag(breaker)).toBe("Closed")
-        // S S S F F then … F F F: S F F F (+F) reaches 60 %
+        // evicts the other old failure: S S S F F, still 40 %
         yield* failN(breaker, 1)
-        expect(yield* tag(breaker)).toBe("Closed") // S S F F F? no: S S S F F = 40 %
+        expect(yield* tag(breaker)).toBe("Closed")
+        // evicts a success: S S F F F, 60 %
         yield* failN(breaker, 1)
-        expect(yield* tag(breaker)).toBe("Open") // S S F F F = 60 %
+        expect(yield* tag(breaker)).toBe("Open")
       }))
 
     it.scoped("exact rates reach their threshold (no floating point surprise)", () =>
@@ -210,7 +210,7 @@ describe("CircuitBreaker", () => {
         yield* TestClock.adjust("29 seconds")
         expect(yield* stateGauge(name)).toBe(1)
         yield* TestClock.adjust("1 second")
-        // the timer fiber has moved it, no call and no state read needed
+        // moved by the timer fiber: no call and no state read needed
         expect(yield* stateGauge(name)).toBe(2)
         expect(yield* Ref.get(seen)).toEqual(["Closed>Open", "Open>HalfOpen"])
         expect(yield* tag(breaker)).toBe("HalfOpen")
@@ -248,13 +248,21 @@ describe("CircuitBreaker", () => {
         expect(delays).toEqual([1_000, 5_000, 5_000, 5_000])
       }))
 
-    it.scoped("jittered delays stay within the jitter bounds", () =>
+    it.scoped("jittered delays are drawn anew for each opening, within 0.8–1.2 × the base, from the caller's Random", () =>
       Effect.gen(function*() {
-        const { delays } = yield* delaysOf(Schedule.jittered(Schedule.spaced("10 seconds")), 5)
+        const jittered = Schedule.jittered(Schedule.spaced("10 seconds"))
+        const seeded = (seed: string) => delaysOf(jittered, 5).pipe(Effect.withRandom(Random.make(seed)))
+        const { delays } = yield* seeded("jitter")
         for (const delay of delays) {
           expect(delay).toBeGreaterThanOrEqual(8_000)
           expect(delay).toBeLessThanOrEqual(12_000)
         }
+        // not the bare 10 s, and no two openings alike
+        expect(delays).not.toContain(10_000)
+        expect(new Set(delays).size).toBe(delays.length)
+        // the same seed gives the same delays, another seed others
+        expect((yield* seeded("jitter")).delays).toEqual(delays)
+        expect((yield* seeded("other")).delays).not.toEqual(delays)
       }))
 
     it.scoped("closing resets the schedule", () =>
@@ -361,8 +369,9 @@ describe("CircuitBreaker", () => {
       Effect.gen(function*() {
         const name = uniqueName("intr")
         const breaker = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1) })
-        const fiber = yield* Effect.fork(breaker(Effect.never))
-        yield* Effect.yieldNow()
+        const started = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(breaker(Effect.zipRight(Deferred.succeed(started, void 0), Effect.never)))
+        yield* Deferred.await(started)
         yield* Fiber.interrupt(fiber)
         expect(yield* tag(breaker)).toBe("Closed")
         expect(yield* calls(name, "success")).toBe(0)
@@ -462,8 +471,13 @@ describe("CircuitBreaker", () => {
         const name = uniqueName("deadlines")
         const breaker = yield* CircuitBreaker.make({ name, callTimeout: "1 second" })
         const interrupted = yield* Ref.make(false)
-        const fiber = yield* Effect.fork(breaker(Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))))
-        yield* TestClock.adjust("100 millis")
+        const started = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(breaker(
+          Effect.zipRight(Deferred.succeed(started, void 0), Effect.never).pipe(
+            Effect.onInterrupt(() => Ref.set(interrupted, true))
+          )
+        ))
+        yield* Deferred.await(started)
         yield* Fiber.interrupt(fiber)
         expect(yield* Ref.get(interrupted)).toBe(true)
         yield* TestClock.adjust("2 seconds")
@@ -515,9 +529,8 @@ describe("CircuitBreaker", () => {
   describe("manual control", () => {
     it.scoped("a reset right after the tripping failure is not undone by the opening it decided", () =>
       Effect.gen(function*() {
-        // The failure that trips is recorded in its continuation; the opening
-        // is the next Effect step of that fiber. Yielding often (small
-        // maxOpsBeforeYield) lets a reset run in between.
+        // A reset that lands between the tripping failure and its opening wins.
+        // Sweeping maxOpsBeforeYield makes the calling fiber yield inside that gap.
         let landed = 0
         for (let maxOps = 10; maxOps <= 40; maxOps++) {
           const breaker = yield* CircuitBreaker.make({ name: uniqueName("manual"), trip: CircuitBreaker.consecutiveFailures(1) })
@@ -540,7 +553,7 @@ describe("CircuitBreaker", () => {
           yield* Effect.either(breaker(boom))
           expect(yield* tag(breaker)).toBe("Open")
         }
-        // the sweep must have hit the window it is about
+        // at least one run landed the reset in that gap
         expect(landed).toBeGreaterThan(0)
       }))
 
@@ -754,8 +767,11 @@ describe("CircuitBreaker", () => {
         })
         yield* Effect.flip(breaker(boom))
         // admitted in the old generation, fails after the reset
-        const late = yield* Effect.fork(breaker(Effect.zipRight(Effect.sleep("1 second"), boom)))
-        yield* TestClock.adjust("0 millis")
+        const admitted = yield* Deferred.make<void>()
+        const late = yield* Effect.fork(breaker(
+          Effect.zipRight(Deferred.succeed(admitted, void 0), Effect.zipRight(Effect.sleep("1 second"), boom))
+        ))
+        yield* Deferred.await(admitted)
         yield* breaker.reset
         yield* TestClock.adjust("1 second")
         yield* Effect.flip(Fiber.join(late))
@@ -815,7 +831,8 @@ describe("CircuitBreaker", () => {
         assert(Exit.isFailure(exit))
         const defect = Cause.dieOption(exit.cause)
         assert(defect._tag === "Some")
-        assert(defect.value instanceof CircuitBreaker.InvalidOptionError)
+        assert(defect.value instanceof InvalidOptionError)
+        expect(defect.value.module).toBe("CircuitBreaker.make")
         expect(defect.value.option).toBe(option)
         expect(defect.value.message).toContain(option)
       })
@@ -856,5 +873,40 @@ describe("CircuitBreaker", () => {
         yield* dies({ name: "x", callTimeout: "soon" as never }, "callTimeout")
         yield* dies({ name: "x", reset: "30 seconds" as never }, "reset")
       }))
+  })
+
+  describe("exports", () => {
+    it("one TypeId: the one every breaker carries", () =>
+      Effect.runSync(Effect.scoped(Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("exports") })
+        expect(breaker[CircuitBreaker.TypeId]).toBe(CircuitBreaker.TypeId)
+        expect(CircuitBreaker.isCircuitBreaker(breaker)).toBe(true)
+        expect(CircuitBreaker.isCircuitBreaker(() => undefined)).toBe(false)
+      }))))
+
+    it("InvalidOptionError has one home at the top level (CircuitBreaker's is the same class, deprecated)", () => {
+      expect(CircuitBreaker.InvalidOptionError).toBe(InvalidOptionError)
+    })
+
+    it("Metrics exports the metrics, not the hooks that write the global registry behind Effect.tagMetrics", () => {
+      for (const name of ["unsafeHook", "keys", "breakerLabels"]) expect(Object.keys(Metrics)).not.toContain(name)
+      // @ts-expect-error internal
+      void Metrics.unsafeHook
+      // @ts-expect-error internal
+      void Metrics.keys
+      // @ts-expect-error internal
+      void Metrics.breakerLabels
+    })
+
+    it("Unavailable is CircuitBreaker.Unavailable only", () => {
+      type Unavailable = CircuitBreaker.Unavailable
+      const unavailable: Unavailable = new CircuitBreaker.CircuitOpenError({ breaker: "x", retryAfter: Duration.zero })
+      expect(unavailable._tag).toBe("CircuitOpenError")
+      // @ts-expect-error gone: CircuitBreaker.Unavailable is the one name
+      const fromDependency: Dependency.Unavailable = unavailable
+      // @ts-expect-error gone from the top level too
+      const topLevel: import("@effect-resilience/core").Unavailable = unavailable
+      expect([fromDependency, topLevel]).toEqual([unavailable, unavailable])
+    })
   })
 })

@@ -192,9 +192,7 @@ const withPreset = <A, E>(
     const name = uniqueName(`preset-${preset.name}`)
     return body(name).pipe(
       Effect.provide(
-        // The annotation drops the `undefined` that `Dependency.FallbackContext`
-        // puts in the requirements of a layer without fallbacks.
-        (Dependency.layer(Api, { ...preset, name }) as Layer.Layer<Api, never, Api | Degradation>).pipe(
+        Dependency.layer(Api, { ...preset, name }).pipe(
           Layer.provide(RawApi),
           Layer.provideMerge(Degradation.layer())
         )

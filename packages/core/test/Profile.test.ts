@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { pipe } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -116,6 +117,19 @@ describe("Profile", () => {
         }))
     }
 
+    it.effect("is dual: data-first and data-last give the same preset", () =>
+      Effect.gen(function*() {
+        for (const profile of Profile.profiles) {
+          const [first, last] = [Profile.apply(Presets.db, profile), pipe(Presets.db, Profile.apply(profile))]
+          expect([threshold(last), last.breaker.disabled, Duration.toMillis(last.callTimeout)]).toEqual(
+            [threshold(first), first.breaker.disabled, Duration.toMillis(first.callTimeout)]
+          )
+          expect(yield* delays(last.breaker.reset, 3)).toEqual(yield* delays(first.breaker.reset, 3))
+        }
+        const staging = pipe(Presets.redis, Profile.apply("staging"))
+        expect(threshold(staging)).toBe(threshold(Presets.redis) * 2)
+      }))
+
     it("staging moves a failure-rate threshold halfway to 100 % and keeps the other breaker options", () => {
       const isFailure = (error: unknown) => error !== "not-found"
       const preset: Presets.Preset = {
@@ -223,6 +237,35 @@ describe("Profile", () => {
         expect(Option.isNone(values.failMax)).toBe(true)
         expect(Option.isNone(values.resetTimeout)).toBe(true)
         expect(Option.map(values.callTimeout, Duration.toMillis)).toEqual(Option.some(3_000))
+      }))
+  })
+
+  describe("override", () => {
+    const overrides: Profile.Overrides = {
+      failMax: Option.some(7),
+      resetTimeout: Option.some(Duration.seconds(12)),
+      callTimeout: Option.none()
+    }
+
+    it.effect("replaces what is set and keeps the rest", () =>
+      Effect.gen(function*() {
+        const db = Profile.override(Presets.db, overrides)
+        expect(db.breaker.trip).toEqual(CircuitBreaker.consecutiveFailures(7))
+        expect(yield* delays(db.breaker.reset, 2)).toEqual([12_000, 12_000])
+        expect(db.callTimeout).toBe(Presets.db.callTimeout)
+        expect(db.whenDown).toBe(Presets.db.whenDown)
+      }))
+
+    it.effect("is dual: data-last composes with apply in a pipe, overrides winning", () =>
+      Effect.gen(function*() {
+        const piped = pipe(Presets.db, Profile.apply("staging"), Profile.override(overrides))
+        const nested = Profile.override(Profile.apply(Presets.db, "staging"), overrides)
+        for (const preset of [piped, nested]) {
+          expect(threshold(preset)).toBe(7)
+          expect(yield* delays(preset.breaker.reset, 1)).toEqual([12_000])
+          // not overridden: staging's halved call timeout
+          expect(Duration.toMillis(preset.callTimeout)).toBe(Duration.toMillis(Presets.db.callTimeout) / 2)
+        }
       }))
   })
 
@@ -344,7 +387,7 @@ describe("Profile", () => {
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "", layer: dependency(Presets.db), mentions: `""` },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "soon", layer: dependency(Presets.redis), mentions: `"soon"` },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "-1 seconds", layer: dependency(Presets.redis) },
-      { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0", layer: dependency(Presets.openai), mentions: "positive duration" },
+      { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0", layer: dependency(Presets.openai), mentions: "from 1 millisecond" },
       { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0 millis", layer: dependency(Presets.openai) },
       { variable: "RESILIENCE_S3_CALL_TIMEOUT", value: "", layer: dependency(Presets.s3) },
       {
@@ -353,7 +396,21 @@ describe("Profile", () => {
         layer: Degradation.layerConfig(),
         mentions: `"never"`
       },
-      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "Infinity", layer: Degradation.layerConfig() }
+      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "Infinity", layer: Degradation.layerConfig() },
+      // Outside what a timer can wait (1 ms … 2³¹−1 ms): the breaker or the level would never recover.
+      {
+        variable: "RESILIENCE_REDIS_RESET_TIMEOUT",
+        value: "500 micros",
+        layer: dependency(Presets.redis),
+        mentions: "2147483647 milliseconds"
+      },
+      { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "0.0005", layer: dependency(Presets.redis) },
+      { variable: "RESILIENCE_DB_RESET_TIMEOUT", value: "25 days", layer: dependency(Presets.db) },
+      { variable: "RESILIENCE_DB_RESET_TIMEOUT", value: "2147484", layer: dependency(Presets.db), mentions: `"2147484"` },
+      { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0.9 millis", layer: dependency(Presets.openai) },
+      { variable: "RESILIENCE_S3_CALL_TIMEOUT", value: "2147483648 millis", layer: dependency(Presets.s3) },
+      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "100 micros", layer: Degradation.layerConfig() },
+      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "30 days", layer: Degradation.layerConfig() }
     ]
     for (const { layer, mentions, value, variable } of cases) {
       it.scoped(`${variable}=${JSON.stringify(value)}`, () =>
@@ -380,6 +437,26 @@ describe("Profile", () => {
         ])))
         expect(String(error)).toContain("RESILIENCE_DB_FAIL_MAX")
         expect(String(error)).toContain("RESILIENCE_DB_CALL_TIMEOUT")
+      }))
+
+    it.effect("the bounds themselves are accepted: 1 ms and 2³¹−1 ms, as a duration or in seconds", () =>
+      Effect.gen(function*() {
+        for (const [value, millis] of [
+          ["1 millis", 1],
+          ["0.001", 1],
+          ["2147483647 millis", 2 ** 31 - 1],
+          ["2147483.647", 2 ** 31 - 1],
+          ["24 days", 24 * 86_400_000]
+        ] as const) {
+          const db = yield* Profile.dependency(Presets.db).pipe(withEnv([
+            ["RESILIENCE_DB_RESET_TIMEOUT", value],
+            ["RESILIENCE_DB_CALL_TIMEOUT", value]
+          ]))
+          expect(yield* delays(db.breaker.reset, 1)).toEqual([millis])
+          expect(Duration.toMillis(db.callTimeout)).toBe(millis)
+          const interval = yield* Profile.recoveryInterval.pipe(withEnv([["RESILIENCE_RECOVERY_INTERVAL", value]]))
+          expect(Duration.toMillis(interval)).toBe(millis)
+        }
       }))
 
     it.scoped("the same values are accepted when valid", () =>

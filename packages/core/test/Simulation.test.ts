@@ -80,10 +80,15 @@ describe("Simulation", () => {
         expect(report.duration).toBe(70_000)
         expect(report.stats.steps).toBe(70)
         expect(report.stats.calls).toBe(140)
-        expect(report.logs.map((l) => [l.at, l.message])).toEqual([
+        const lines = report.logs.map((l) => [l.at, l.message])
+        expect(lines.filter(([, message]) => /^(Degradation|Recovery):/.test(String(message)))).toEqual([
           [11_000, "Degradation: Optimal → Degraded (cache down)"],
           [60_000, "Recovery: Degraded → Optimal (cache up)"]
         ])
+        // The breaker's own transitions and the health checks are in the log too.
+        expect(lines).toContainEqual([11_000, "Circuit breaker cache: Closed → Open (cache: connection refused)"])
+        expect(lines).toContainEqual([41_000, "Circuit breaker cache: HalfOpen → Closed"])
+        expect(lines).toContainEqual([30_000, "Health check of cache failed: cache: connection refused"])
       }))
 
     it.effect("fallbacks answer failed and rejected calls", () =>

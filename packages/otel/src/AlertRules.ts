@@ -8,6 +8,8 @@
  * | `CircuitBreakerOpen` | critical | a breaker has been open on some instance for more than 5 minutes (half-open counts once a probe has failed: an idle half-open one does not page) |
  * | `DegradationLevelLimited` | warning | the degradation level is Limited (3) or worse |
  * | `HighFallbackRate` | warning | more than 10 % of a breaker's calls fell back over 5 minutes |
+ * | `WriteBehindQueueGrowing` | warning | a write-behind queue is deeper than 15 minutes ago and nothing was replayed meanwhile |
+ * | `WriteBehindDeadLettered` | warning | a write-behind entry was dead-lettered in the last 15 minutes |
  * | `CircuitBreakerTransition` | info | a breaker changed state in the last 5 minutes |
  * | `DegradationLevelTransition` | info | the degradation level changed in the last 5 minutes |
  *
@@ -48,6 +50,6 @@ export const testFile: string = `${directory}effect-resilience.rules.test.yml`
  */
 export const alerts = {
   critical: ["CircuitBreakerOpen"],
-  warning: ["DegradationLevelLimited", "HighFallbackRate"],
+  warning: ["DegradationLevelLimited", "HighFallbackRate", "WriteBehindQueueGrowing", "WriteBehindDeadLettered"],
   info: ["CircuitBreakerTransition", "DegradationLevelTransition"]
 } as const

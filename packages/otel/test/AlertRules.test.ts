@@ -26,7 +26,7 @@ describe("alert rules", () => {
   it.effect("promtool check rules accepts the rule file", () =>
     Effect.gen(function*() {
       const result = yield* run(promtool, ["check", "rules", AlertRules.rulesFile])
-      expect(result.output).toContain("SUCCESS: 5 rules found")
+      expect(result.output).toContain("SUCCESS: 7 rules found")
       expect(result.code).toBe(0)
     }))
 
@@ -82,6 +82,30 @@ describe("alert rules", () => {
     ["level transitions over 4 minutes", [
       "increase(degradation_transitions_total[5m])",
       "increase(degradation_transitions_total[4m])"
+    ]],
+    ["write-behind growth over 10 minutes", [
+      "max by (job, dependency) (write_behind_queue_depth offset 15m)",
+      "max by (job, dependency) (write_behind_queue_depth offset 10m)"
+    ]],
+    ["write-behind queue that holds steady counts as growing", [
+      "max by (job, dependency) (write_behind_queue_depth)\n              >\n",
+      "max by (job, dependency) (write_behind_queue_depth)\n              >=\n"
+    ]],
+    ["write-behind growth alerts despite replays", [
+      /\n\s+unless on \(job, dependency\)\n\s+\(sum by \(job, dependency\) \(increase\(write_behind_replayed_total\[15m\]\)\) > 0\)/,
+      ""
+    ]],
+    ["write-behind growth per instance: a replay on another instance of a shared queue is not seen", [
+      "(job, dependency) (write_behind_queue_depth)\n              >\n            max by (job, dependency) (write_behind_queue_depth offset 15m)\n          )\n            unless on (job, dependency)\n          (sum by (job, dependency) (",
+      "(job, dependency, instance) (write_behind_queue_depth)\n              >\n            max by (job, dependency, instance) (write_behind_queue_depth offset 15m)\n          )\n            unless on (job, dependency, instance)\n          (sum by (job, dependency, instance) ("
+    ]],
+    ["dead letters remembered for 5 minutes only", [
+      "increase(write_behind_dead_lettered_total[15m])",
+      "increase(write_behind_dead_lettered_total[5m])"
+    ]],
+    ["dead-letter alert that always fires", [
+      "(increase(write_behind_dead_lettered_total[15m])) > 0",
+      "(increase(write_behind_dead_lettered_total[15m])) >= 0"
     ]],
     ["level transitions that always fire", [
       "(increase(degradation_transitions_total[5m])) > 0",

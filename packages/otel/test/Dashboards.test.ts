@@ -14,10 +14,17 @@ const metrics = new Set([
   "degradation_level",
   "degradation_transitions_total",
   "dependency_up",
+  "write_behind_queue_depth",
+  "write_behind_enqueued_total",
+  "write_behind_replayed_total",
+  "write_behind_rejected_total",
+  "write_behind_dead_lettered_total",
+  "http_requests_shed_total",
+  "admin_actions_total",
   ...histograms.flatMap((h) => [`${h}_bucket`, `${h}_sum`, `${h}_count`])
 ])
 const metricRefs = (expr: string) =>
-  [...expr.matchAll(/\b((?:circuit_breaker|fallback|degradation|dependency)_[a-z_]+)\b/g)].map((m) => m[1]!)
+  [...expr.matchAll(/\b((?:circuit_breaker|fallback|degradation|dependency|write_behind|http_requests|admin_actions)_[a-z_]+)\b/g)].map((m) => m[1]!)
 
 const load = Dashboards.load.pipe(Effect.provide(NodeContext.layer))
 
@@ -104,7 +111,7 @@ describe("Grafana dashboards", () => {
           const summed = [...expr.matchAll(/\bsum(?: by \([^)]*\))? ?\((?:rate|increase)\(/g)].length
           expect(summed, `${where}: every rate()/increase() must be summed`).toBe(calls)
           if (/_bucket\b/.test(expr)) expect(expr, where).toMatch(/sum by \([^)]*\ble\b[^)]*\)/)
-          for (const selector of expr.matchAll(/\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+)\{([^}]*)\}/g)) {
+          for (const selector of expr.matchAll(/\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+|write_behind_\w+|http_requests_\w+|admin_actions_\w+)\{([^}]*)\}/g)) {
             expect(selector[2], `${where}: ${selector[1]} must honour $job`).toContain('job=~"$job"')
           }
         }
@@ -124,12 +131,17 @@ describe("Grafana dashboards", () => {
         "Level timeline",
         "Time at each level",
         "Transitions",
-        "Requests affected"
+        "Requests affected",
+        "Requests shed",
+        "Admin actions"
       ]))
       expect(titles["effect-resilience-fallbacks"]).toEqual(expect.arrayContaining([
         "Fallbacks per breaker",
         "Latency p95: fallback vs normal",
-        "Share of calls that fell back"
+        "Share of calls that fell back",
+        "Write-behind queue depth",
+        "Write-behind enqueued, replayed, dead-lettered",
+        "Dead-lettered in range"
       ]))
     }))
 

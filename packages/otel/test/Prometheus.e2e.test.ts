@@ -6,7 +6,7 @@
  * alert rules are evaluated on the live series.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import { Degradation, DegradationLevel, Fallback } from "@effect-resilience/core"
 import { AlertRules, Dashboards, Prometheus } from "@effect-resilience/otel"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
@@ -27,7 +28,8 @@ const job = "effect-resilience-e2e"
 const names = {
   cycle: Scenario.uniqueName("e2e-cycle"),
   ok: Scenario.uniqueName("e2e-ok"),
-  fallback: Scenario.uniqueName("e2e-fallback")
+  fallback: Scenario.uniqueName("e2e-fallback"),
+  queue: Scenario.uniqueName("e2e-queue")
 }
 
 class E2E extends Context.Tag("test/E2E")<E2E, {
@@ -39,7 +41,17 @@ class Toolkit extends Context.Tag("test/Toolkit")<Toolkit, {
   readonly cycle: Scenario.TestDependency
   readonly fallback: Scenario.TestDependency
   readonly degradation: Degradation["Type"]
+  readonly queue: Fallback.WriteBehindQueue<number>
 }>() {}
+
+// Platform's HTTP series (its middleware and admin routes make the same ones; otel does not depend on platform).
+const shed = (reason: "writes_blocked" | "status_only") =>
+  Metric.counter("http_requests_shed_total", { incremental: true }).pipe(Metric.tagged("reason", reason))
+const adminAction = (action: string, outcome: string) =>
+  Metric.counter("admin_actions_total", { incremental: true }).pipe(
+    Metric.tagged("action", action),
+    Metric.tagged("outcome", outcome)
+  )
 
 // The exporter's own port.
 const ExporterLive = Prometheus.layer({ port: 0, host: "127.0.0.1", resource: { serviceName: job } })
@@ -70,7 +82,24 @@ const ToolkitLive = Layer.scoped(
       Effect.repeat(Schedule.spaced(Duration.millis(50))),
       Effect.forkScoped
     )
-    return { cycle, fallback, degradation }
+    // A write-behind queue that keeps being fed and drained; the scenario dead-letters one entry.
+    const queue = yield* Fallback.memoryQueue<number>({ name: names.queue, maxAttempts: 1 })
+    yield* queue.offer(1).pipe(Effect.repeat(Schedule.spaced(Duration.millis(100))), Effect.forkScoped)
+    yield* queue.replay(() => Effect.void).pipe(
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced(Duration.millis(300))),
+      Effect.forkScoped
+    )
+    // Every series at 0 first, as platform does, then traffic.
+    for (const reason of ["writes_blocked", "status_only"] as const) yield* Metric.incrementBy(shed(reason), 0)
+    for (const action of ["force", "release"]) {
+      for (const outcome of ["ok", "denied", "invalid"]) yield* Metric.incrementBy(adminAction(action, outcome), 0)
+    }
+    yield* Metric.increment(shed("writes_blocked")).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(100))),
+      Effect.forkScoped
+    )
+    return { cycle, fallback, degradation, queue }
   })
 ).pipe(Layer.provide(Degradation.layer({ recoveryInterval: "300 millis" })))
 
@@ -102,6 +131,14 @@ const E2ELive = Layer.scoped(
     // The fallback breaker's dependency goes down: Limited, and its calls fall back.
     yield* toolkit.fallback.breaker.forceOpen
     yield* levelIs(toolkit.degradation, "Limited")
+    yield* Metric.increment(adminAction("force", "ok"))
+    yield* Metric.increment(adminAction("force", "denied"))
+    // One delivery that fails (maxAttempts 1): dead-lettered.
+    yield* toolkit.queue.offer(-1)
+    yield* toolkit.queue.replay((n) => n < 0 ? Effect.fail("rejected by the dependency") : Effect.void).pipe(Effect.ignore)
+    if ((yield* toolkit.queue.deadLetters.pipe(Effect.orDie)).length === 0) {
+      return yield* Effect.dieMessage("the scenario expected a dead letter")
+    }
 
     // Both instances have scraped the end of the scenario, then enough samples for 10s rate windows.
     yield* prometheus.waitFor(
@@ -177,8 +214,10 @@ describe("end to end against a real Prometheus", () => {
             const m = /^label_values\((.+),\s*(\w+)\)$/.exec(Dashboards.interpolate(definition, variables))
             expect(m, `${dashboard.title} $${variable.name}: ${definition}`).not.toBeNull()
             const values = (yield* prometheus.api(`/api/v1/label/${m![2]}/values`, { "match[]": m![1]! })).data
-            const want = variable.name === "breaker" && dashboard.uid === "effect-resilience-fallbacks"
+            const want = dashboard.uid === "effect-resilience-fallbacks" && variable.name === "breaker"
               ? names.fallback
+              : dashboard.uid === "effect-resilience-fallbacks" && variable.name === "dependency"
+              ? names.queue
               : expected[variable.name]
             expect(values, `${dashboard.title} $${variable.name}`).toContain(want)
           }
@@ -214,6 +253,7 @@ describe("end to end against a real Prometheus", () => {
         yield* alert("DegradationLevelTransition", `job="${job}", from="Optimal", to="Limited"`)
         yield* alert("DegradationLevelLimited", `job="${job}", severity="warning"`)
         yield* alert("HighFallbackRate", `breaker="${names.fallback}", severity="warning"`)
+        yield* alert("WriteBehindDeadLettered", `dependency="${names.queue}", severity="warning"`)
         // Open for seconds, not 5 minutes: pending, not firing.
         yield* alert("CircuitBreakerOpen", `breaker="${names.fallback}", severity="critical"`, "pending")
 

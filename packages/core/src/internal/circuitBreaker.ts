@@ -4,10 +4,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import type * as MetricHook from "effect/MetricHook"
 import { pipeArguments } from "effect/Pipeable"
-import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
@@ -16,9 +14,12 @@ import * as Stream from "effect/Stream"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as CB from "../CircuitBreaker.js"
 import * as Metrics from "../Metrics.js"
+import * as MetricHooks from "./metrics.js"
 import { Deadlines } from "./deadlines.js"
+import { describeError } from "./describe.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError, withoutStack } from "./errors.js"
 import * as Trip from "./trip.js"
+import { maxTimerMillis, validated } from "./validate.js"
 
 /** @internal */
 export const TypeId: CB.TypeId = Symbol.for("@effect-resilience/core/CircuitBreaker") as CB.TypeId
@@ -76,8 +77,10 @@ const reachable: ReadonlyArray<readonly [number, number]> = [
 ]
 
 const defaultReset = Schedule.spaced("30 seconds")
-const defaultResetMillis = 30_000
 const defaultTrip: Trip.TripPolicy = { _tag: "ConsecutiveFailures", threshold: 5 }
+
+/** A listener of `onChange`: called synchronously; an Effect it returns runs in the fiber that made the transition. */
+type Listener = (change: CB.StateChange) => Effect.Effect<void> | void
 const zero = Duration.zero
 const infinity = Duration.infinity
 
@@ -92,7 +95,7 @@ class BreakerImpl {
   lastDelay = -1
   probes = 0
   probeSuccesses = 0
-  listeners: Array<(change: CB.StateChange) => void> | undefined = undefined
+  listeners: Array<Listener> | undefined = undefined
   forcedRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   busyRejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
   rejection: Effect.Effect<never, CircuitOpenError> | undefined = undefined
@@ -120,6 +123,8 @@ class BreakerImpl {
     readonly scope: Scope.Scope,
     readonly tracker: Trip.Tracker,
     readonly schedule: Schedule.Schedule<unknown, unknown>,
+    /** The first delay of `schedule`, taken when it ends before any opening. */
+    readonly firstDelay: number,
     readonly permits: number,
     readonly successesToClose: number,
     readonly callTimeout: Duration.Duration | undefined,
@@ -132,21 +137,23 @@ class BreakerImpl {
     this.scheduleState = schedule.initial
     this.breakerLabel = MetricLabel.make("breaker", name)
     const labels = [this.breakerLabel]
-    this.stateHook = Metrics.unsafeHook(Metrics.keys.breakerState, labels)
-    this.failuresHook = Metrics.unsafeHook(Metrics.keys.breakerFailures, labels)
-    this.durationHook = Metrics.unsafeHook(Metrics.keys.breakerCallDuration, labels)
-    this.callHooks = outcomeLabels.map((outcome) => Metrics.unsafeHook(Metrics.keys.breakerCalls, [this.breakerLabel, outcome]))
+    this.stateHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerState, labels)
+    this.failuresHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerFailures, labels)
+    this.durationHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerCallDuration, labels)
+    this.callHooks = outcomeLabels.map((outcome) =>
+      MetricHooks.unsafeHook(MetricHooks.keys.breakerCalls, [this.breakerLabel, outcome])
+    )
     // Every series exists from creation: these start at 0.
     this.stateHook.update(gaugeValues[this.code]!)
     this.failuresHook.update(0)
     for (const hook of this.callHooks) hook.update(0)
-    Metrics.unsafeHook(Metrics.keys.breakerFallbackCalls, labels).update(0)
-    Metrics.unsafeHook(Metrics.keys.fallbackDuration, labels)
+    MetricHooks.unsafeHook(MetricHooks.keys.breakerFallbackCalls, labels).update(0)
+    MetricHooks.unsafeHook(MetricHooks.keys.fallbackDuration, labels)
     for (const [from, to] of reachable) this.transitionHook(from, to).update(0)
   }
 
   transitionHook(from: number, to: number): MetricHook.MetricHook<number, unknown> {
-    return Metrics.unsafeHook(Metrics.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
+    return MetricHooks.unsafeHook(MetricHooks.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
   }
 
   // ---------------------------------------------------------------------------
@@ -166,8 +173,7 @@ class BreakerImpl {
           const now = this.clock.unsafeCurrentTimeMillis()
           if (now < this.until) return this.rejectOpen(now)
           // The delay has passed but the timer fiber has not run yet.
-          this.transition(HALF_OPEN, now)
-          return this.probe(effect)
+          return Effect.zipRight(this.transition(HALF_OPEN, now), this.probe(effect))
         }
         case HALF_OPEN:
           return this.probe(effect)
@@ -242,10 +248,12 @@ class BreakerImpl {
       onSuccess: (a) =>
         // A success can trip too: it adds a call to a window whose failure rate
         // already reaches the threshold, or a slow call to the slow-call rate.
-        this.completed(SUCCESS, start, generation) ? this.opening(Effect.succeed(a)) : Effect.succeed(a),
+        this.completed(SUCCESS, start, generation)
+          ? this.opening(Effect.succeed(a), "failure or slow-call rate reached")
+          : Effect.succeed(a),
       onFailure: (cause) =>
         this.completed(this.classify(cause), start, generation)
-          ? this.opening(Effect.failCause(cause))
+          ? this.opening(Effect.failCause(cause), describeError(Cause.squash(cause)))
           : Effect.failCause(cause)
     }
   }
@@ -263,21 +271,20 @@ class BreakerImpl {
   }
 
   /**
-   * Opens the breaker, then goes on with `then`. The opening needs the
-   * calling fiber (its context steps the reset schedule and forks the timer),
-   * so it is one more Effect operation — paid only by the call that trips,
-   * never on the hot path. The decision is kept in `tripGeneration`: were
-   * the fiber interrupted before this step, the next call takes it; a
+   * Opens the breaker, then goes on with `then` — paid only by the call that
+   * trips, never on the hot path. The decision is kept in `tripGeneration`:
+   * were the fiber interrupted before this step, the next call takes it; a
    * transition in between (a `reset`, say) makes it stale.
    */
-  opening<A, E, R>(then: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.withFiberRuntime((fiber) => {
-      if (this.tripGeneration === this.generation && this.code === CLOSED) {
-        this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
-      }
+  opening<A, E, R>(then: Effect.Effect<A, E, R>, reason = "an earlier call tripped it"): Effect.Effect<A, E, R> {
+    // Uninterruptible from the check on: an interruption between deciding and
+    // opening would leave the breaker open with no timer to half-open it.
+    const open = Effect.uninterruptible(Effect.suspend(() => {
+      const take = this.tripGeneration === this.generation && this.code === CLOSED
       this.tripGeneration = -1
-      return then
-    })
+      return take ? this.open(reason) : Effect.void
+    }))
+    return Effect.zipRight(open, then)
   }
 
   record(outcome: Outcome, millis: number) {
@@ -310,24 +317,19 @@ class BreakerImpl {
    */
   probe<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> {
     return Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime((fiber) => {
+      Effect.suspend(() => {
         // The state moved since `run` looked: start over, interruptible again.
         if (this.code !== HALF_OPEN) return restore(this.run(effect))
         if (this.probes >= this.permits) return this.reject(zero)
         this.probes++
         const generation = this.generation
         const start = this.clock.unsafeCurrentTimeMillis()
-        return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start, fiber))
+        return Effect.onExit(restore(this.timed(effect)), (exit) => this.probeDone(exit, generation, start))
       })
     )
   }
 
-  probeDone(
-    exit: Exit.Exit<unknown, unknown>,
-    generation: number,
-    start: number,
-    fiber: Fiber.RuntimeFiber<unknown, unknown>
-  ): Effect.Effect<void> {
+  probeDone(exit: Exit.Exit<unknown, unknown>, generation: number, start: number): Effect.Effect<void> {
     const outcome = exit._tag === "Success" ? SUCCESS : this.classify(exit.cause)
     if (outcome !== INTERRUPTED) {
       this.record(outcome, this.clock.unsafeCurrentTimeMillis() - start)
@@ -337,12 +339,12 @@ class BreakerImpl {
     this.probes--
     switch (outcome) {
       case SUCCESS:
-        if (++this.probeSuccesses >= this.successesToClose) this.close(this.clock.unsafeCurrentTimeMillis())
-        return Effect.void
+        return ++this.probeSuccesses >= this.successesToClose
+          ? this.transition(CLOSED, this.clock.unsafeCurrentTimeMillis())
+          : Effect.void
       case FAILURE:
       case TIMEOUT:
-        this.open(this.clock.unsafeCurrentTimeMillis(), fiber)
-        return Effect.void
+        return this.open(`probe failed: ${describeError(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause))}`)
       default:
         return Effect.void
     }
@@ -353,53 +355,73 @@ class BreakerImpl {
   // ---------------------------------------------------------------------------
 
   /**
-   * Opens the breaker, synchronously: the next delay of the reset schedule is
-   * taken at once (its step is an Effect, run with the calling fiber's
-   * context; jitter reads `Random`), then the half-open timer is forked in
-   * the breaker's scope. Nothing is left for a later Effect step that an
-   * interruption could skip.
+   * Opens the breaker: the state changes now, when this is called, so no call
+   * is admitted from here on; what remains is the Effect returned, which the
+   * caller runs in the same uninterruptible region (an opening is never left
+   * half done). The next delay of the reset schedule is
+   * taken (its step is an Effect: jitter reads `Random`), then the
+   * transition is announced, then the half-open timer is forked in the
+   * breaker's scope — after the announcement, so that even with a zero delay
+   * Closed → Open is delivered before Open → HalfOpen.
    */
-  open(now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>) {
-    const runtime = Runtime.make({
-      context: fiber.currentContext,
-      fiberRefs: fiber.getFiberRefs(),
-      runtimeFlags: Runtime.defaultRuntimeFlags
-    })
-    let delay: number
-    const step = Runtime.runSyncExit(runtime)(this.schedule.step(now, this.openings, this.scheduleState))
-    if (Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])) {
-      this.scheduleState = step.value[0]
-      delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
-      this.lastDelay = delay
-    } else {
-      // A schedule that has ended keeps its last delay (one that could not be
-      // stepped synchronously, too); with none yet, the default delay.
-      delay = this.lastDelay >= 0 ? this.lastDelay : defaultResetMillis
-    }
-    this.openings++
-    this.until = now + delay
-    this.transition(OPEN, now)
-    const generation = this.generation
-    const wake = Effect.zipRight(
-      this.clock.sleep(Duration.millis(delay)),
-      Effect.sync(() => {
-        if (this.generation === generation && this.code === OPEN) {
-          this.transition(HALF_OPEN, this.clock.unsafeCurrentTimeMillis())
+  open(reason: string): Effect.Effect<void> {
+    {
+      const now = this.clock.unsafeCurrentTimeMillis()
+      // Rejections until the delay is known say "retry after infinity": the
+      // step is synchronous for every schedule of Effect's, so none sees it.
+      this.until = Infinity
+      const announce = this.transition(OPEN, now, reason)
+      const generation = this.generation
+      const openings = this.openings++
+      return Effect.flatMap(Effect.exit(this.schedule.step(now, openings, this.scheduleState)), (step) => {
+        if (this.generation !== generation) return announce
+        let delay: number
+        let problem: string | undefined
+        if (Exit.isFailure(step)) {
+          problem = `its reset schedule failed (${describeError(Cause.squash(step.cause))})`
+          delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
+        } else if (ScheduleDecision.isContinue(step.value[2])) {
+          this.scheduleState = step.value[0]
+          delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
+        } else {
+          // A schedule that has ended keeps its last delay.
+          delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
         }
+        if (!(delay <= maxTimerMillis)) {
+          // An exponential back-off grows past what a timer can wait.
+          problem = `its reset delay ${delay} ms exceeds ${maxTimerMillis} ms`
+          delay = maxTimerMillis
+        }
+        this.lastDelay = delay
+        this.until = now + delay
+        const loud = problem === undefined ? announce : Effect.zipRight(
+          announce,
+          Effect.logError(`Circuit breaker ${this.name}: ${problem}; it stays open for ${delay} ms`)
+        )
+        const wake = Effect.zipRight(
+          this.clock.sleep(Duration.millis(delay)),
+          Effect.suspend(() =>
+            this.generation === generation && this.code === OPEN
+              ? this.transition(HALF_OPEN, this.clock.unsafeCurrentTimeMillis())
+              : Effect.void
+          )
+        )
+        // A timer left over from an earlier opening wakes up, sees a newer
+        // generation and does nothing; closing the scope interrupts them all.
+        return Effect.zipRight(loud, Effect.asVoid(Effect.forkIn(Effect.interruptible(wake), this.scope)))
       })
-    )
-    // A timer left over from an earlier opening wakes up, sees a newer
-    // generation and does nothing; closing the scope interrupts them all.
-    Runtime.runFork(runtime)(Effect.forkIn(wake, this.scope))
+    }
   }
 
-  close(now: number) {
-    this.transition(CLOSED, now)
-  }
-
-  transition(to: number, now: number) {
+  /**
+   * Moves to `to` synchronously: the state, the counts, the gauge and the
+   * transition counter change at once and synchronous listeners are called
+   * in order. What is left — the log line and the Effects listeners returned
+   * — is the Effect returned, for the transitioning fiber to run.
+   */
+  transition(to: number, now: number, reason?: string): Effect.Effect<void> {
     const from = this.code
-    if (from === to) return
+    if (from === to) return Effect.void
     this.code = to
     this.generation++
     this.untimed = undefined
@@ -413,17 +435,35 @@ class BreakerImpl {
     }
     this.stateHook.update(gaugeValues[to]!)
     this.transitionHook(from, to).update(1)
+    const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
+    let effects: Array<Effect.Effect<void>> | undefined
     const listeners = this.listeners
     if (listeners !== undefined && listeners.length > 0) {
-      const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
       for (const listener of listeners.slice()) {
         try {
-          listener(change)
+          const result = listener(change)
+          // Only an Effect is run: a listener written `(c) => array.push(c)` returns a number.
+          if (result !== undefined && Effect.isEffect(result)) (effects ??= []).push(result)
         } catch {
           // A listener must not break the breaker.
         }
       }
     }
+    const log = this.logTransition(from, to, reason)
+    if (effects === undefined) return log
+    return Effect.zipRight(
+      log,
+      // One failing or dying listener must not stop the others.
+      Effect.forEach(effects, (effect) => Effect.catchAllCause(effect, () => Effect.void), { discard: true })
+    )
+  }
+
+  logTransition(from: number, to: number, reason: string | undefined): Effect.Effect<void> {
+    const message = `Circuit breaker ${this.name}: ${states[from]!._tag} → ${states[to]!._tag}` +
+      (reason === undefined ? "" : ` (${reason})`)
+    return (to === OPEN ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(
+      Effect.annotateLogs({ breaker: this.name, from: stateLabels[from], to: stateLabels[to] })
+    )
   }
 
   /**
@@ -431,27 +471,26 @@ class BreakerImpl {
    * does not change, makes calls admitted before it stale (a pending
    * half-open timer too): `reset` starts from nothing.
    */
-  manual(to: number): Effect.Effect<void> {
-    return Effect.sync(() => {
+  manual(to: number, action: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      let announce: Effect.Effect<void> = Effect.void
       if (this.code !== to) {
-        this.transition(to, this.clock.unsafeCurrentTimeMillis())
+        announce = this.transition(to, this.clock.unsafeCurrentTimeMillis(), action)
       } else {
         this.generation++
         this.untimed = undefined
       }
       this.tracker.clear()
+      return announce
     })
   }
 
+  /** Reading the state never changes it: the timer fiber half-opens the breaker. */
   currentState(): CB.State {
-    if (this.code === OPEN) {
-      const now = this.clock.unsafeCurrentTimeMillis()
-      if (now >= this.until) this.transition(HALF_OPEN, now)
-    }
     return states[this.code]!
   }
 
-  addListener(listener: (change: CB.StateChange) => void): () => void {
+  addListener(listener: Listener): () => void {
     const listeners = this.listeners ??= []
     listeners.push(listener)
     return () => {
@@ -482,13 +521,15 @@ const BreakerProto = Object.setPrototypeOf(
       return Stream.asyncPush<CB.StateChange>(
         (emit) =>
           Effect.acquireRelease(
-            Effect.sync(() => impl.addListener((change) => emit.single(change))),
+            Effect.sync(() => impl.addListener((change) => {
+              emit.single(change)
+            })),
             (remove) => Effect.sync(remove)
           ),
         { bufferSize: "unbounded" }
       )
     },
-    onChange(this: Handle, listener: (change: CB.StateChange) => void) {
+    onChange(this: Handle, listener: Listener) {
       const impl = this[ImplKey]
       return Effect.acquireRelease(
         Effect.sync(() => impl.addListener(listener)),
@@ -499,13 +540,13 @@ const BreakerProto = Object.setPrototypeOf(
       return this[ImplKey].currentState()
     },
     get forceOpen() {
-      return implOf(this).manual(FORCED_OPEN)
+      return implOf(this).manual(FORCED_OPEN, "forced open")
     },
     get disable() {
-      return implOf(this).manual(DISABLED)
+      return implOf(this).manual(DISABLED, "disabled")
     },
     get reset() {
-      return implOf(this).manual(CLOSED)
+      return implOf(this).manual(CLOSED, "reset")
     },
     get stats() {
       const impl = implOf(this)
@@ -537,73 +578,75 @@ const BreakerProto = Object.setPrototypeOf(
 
 const module = "CircuitBreaker.make"
 
-const invalid = (option: string, expected: string, actual: unknown) =>
-  Effect.die(new InvalidOptionError({ module, option, expected, actual }))
-
-const isPositiveInt = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0
-
-const decodeDuration = (input: unknown): Duration.Duration | undefined => {
-  try {
-    return Duration.decode(input as Duration.DurationInput)
-  } catch {
-    return undefined
-  }
-}
+const resetExpected = "a Schedule whose delays are finite (a breaker open indefinitely is forceOpen)"
 
 /** @internal */
 export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    if (options === null || typeof options !== "object") return invalid("options", "an object", options)
-    if (typeof options.name !== "string" || options.name.trim().length === 0) {
-      return invalid("name", "a non-empty string", options.name)
-    }
-    const trip = (options.trip ?? defaultTrip) as Trip.TripPolicy
-    const tripError = Trip.validate(module, trip)
-    if (tripError !== undefined) return Effect.die(tripError)
-    const reset = options.reset ?? defaultReset
-    if (!Schedule.isSchedule(reset)) return invalid("reset", "a Schedule", reset)
-    const permits = options.halfOpen?.permits ?? 1
-    if (!isPositiveInt(permits)) return invalid("halfOpen.permits", "a positive integer", permits)
-    const successesToClose = options.halfOpen?.successesToClose ?? 1
-    if (!isPositiveInt(successesToClose)) {
-      return invalid("halfOpen.successesToClose", "a positive integer", successesToClose)
-    }
-    let callTimeout: Duration.Duration | undefined
-    if (options.callTimeout !== undefined) {
-      callTimeout = decodeDuration(options.callTimeout)
-      if (callTimeout === undefined || !Duration.isFinite(callTimeout) || Duration.toMillis(callTimeout) <= 0) {
-        return invalid("callTimeout", "a positive finite duration", options.callTimeout)
-      }
-    }
-    if (options.isFailure !== undefined && typeof options.isFailure !== "function") {
-      return invalid("isFailure", "a function", options.isFailure)
-    }
-    return Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) => {
-      const impl = new BreakerImpl(
-        options.name,
-        clock,
-        scope,
-        Trip.makeTracker(trip),
+  Effect.flatMap(
+    validated(module, (v) => {
+      v.object("options", options)
+      const reset = v.schedule("reset", options.reset ?? defaultReset)
+      return {
+        name: v.nonEmptyString("name", options.name),
+        tracker: Trip.tracker(v, options.trip ?? defaultTrip),
         reset,
-        permits,
-        successesToClose,
-        callTimeout,
-        options.isFailure,
-        options.disabled === true,
-        options.recordDurations === true
-      )
-      // A computed key names the function without `defineProperty`, which would
-      // put it in dictionary mode (~200 B more per breaker).
-      const breaker = {
-        [options.name]: <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
-      }[options.name]! as any
-      Object.setPrototypeOf(breaker, BreakerProto)
-      breaker[ImplKey] = impl
-      // No finalizer of its own (it would cost ~500 B per breaker): the only
-      // fiber a breaker owns, its half-open timer, is forked in this scope.
-      return Effect.succeed(breaker as unknown as CB.CircuitBreaker)
-    })
-  })
+        permits: options.halfOpen?.permits === undefined ? 1 : v.positiveInt("halfOpen.permits", options.halfOpen.permits),
+        successesToClose: options.halfOpen?.successesToClose === undefined
+          ? 1
+          : v.positiveInt("halfOpen.successesToClose", options.halfOpen.successesToClose),
+        callTimeout: options.callTimeout === undefined
+          ? undefined
+          : v.duration("callTimeout", options.callTimeout, { timer: true }),
+        isFailure: options.isFailure === undefined
+          ? undefined
+          : v.func("isFailure", options.isFailure) as (error: unknown) => boolean,
+        disabled: options.disabled === undefined ? false : v.boolean("disabled", options.disabled),
+        recordDurations: options.recordDurations === undefined
+          ? false
+          : v.boolean("recordDurations", options.recordDurations)
+      }
+    }),
+    (checked) =>
+      Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) =>
+        // The first delay is checked here, once: an infinite one (`spaced(Infinity)`)
+        // would leave the breaker open for good.
+        Effect.suspend(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          return Effect.map(Effect.exit(checked.reset.step(now, 0, checked.reset.initial)), (step) =>
+            Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])
+              ? ScheduleIntervals.start(step.value[2].intervals) - now
+              : NaN
+          )
+        }).pipe(Effect.flatMap((firstDelay) => {
+          if (!(firstDelay >= 0 && firstDelay <= maxTimerMillis)) {
+            return Effect.die(new InvalidOptionError({ module, option: "reset", expected: resetExpected, actual: checked.reset }))
+          }
+          const impl = new BreakerImpl(
+            checked.name,
+            clock,
+            scope,
+            checked.tracker,
+            checked.reset,
+            firstDelay,
+            checked.permits,
+            checked.successesToClose,
+            checked.callTimeout,
+            checked.isFailure,
+            checked.disabled,
+            checked.recordDurations
+          )
+          // A computed key names the function without `defineProperty`, which would
+          // put it in dictionary mode (~200 B more per breaker).
+          const breaker = {
+            [checked.name]: <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
+          }[checked.name]! as any
+          Object.setPrototypeOf(breaker, BreakerProto)
+          breaker[ImplKey] = impl
+          // No finalizer of its own (it would cost ~500 B per breaker): the only
+          // fiber a breaker owns, its half-open timer, is forked in this scope.
+          return Effect.succeed(breaker as unknown as CB.CircuitBreaker)
+        })))
+  )
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CB.CircuitBreaker =>

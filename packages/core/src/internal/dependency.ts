@@ -1,3 +1,5 @@
+import * as Cause from "effect/Cause"
+import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -5,57 +7,86 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { Degradation } from "../Degradation.js"
 import type * as Dependency from "../Dependency.js"
-import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
+import { register as registerDependency } from "./degradation.js"
+import { CallTimeoutError, CircuitOpenError } from "./errors.js"
 import { hooks, measure } from "./fallback.js"
+import { validated } from "./validate.js"
+
+type AnyStream = Stream.Stream<unknown, unknown, unknown>
+
+type Pull = Effect.Effect<Chunk.Chunk<unknown>, Option.Option<unknown>, unknown>
 
 type AnyFallback = (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+
+/** The checks of `Dependency.layer`'s (or `make`'s) options, labelled by the module the user called. */
+const checkOptions = (module: string, service: unknown, options: Dependency.Options<any, any>) =>
+  validated(module, (v) => {
+    if (service === null || typeof service !== "object") {
+      v.fail("service", "an object whose members are Effects or functions returning Effects", service)
+    }
+    v.object("options", options)
+    v.nonEmptyString("name", options.name)
+    v.level("whenDown", options.whenDown)
+    if (options.health !== undefined) v.func("health", options.health, "a function (service) => Effect")
+    if (options.callTimeout !== undefined) v.duration("callTimeout", options.callTimeout, { timer: true })
+    if (options.breaker !== undefined) v.object("breaker", options.breaker)
+    if (options.fallback !== undefined) {
+      const fallbacks = v.object("fallback", options.fallback) as Record<string, unknown>
+      for (const key of Object.keys(fallbacks)) {
+        v.func(`fallback.${key}`, fallbacks[key], "a function (error, ...args) => Effect")
+      }
+    }
+    if (options.replay !== undefined) {
+      if (!Array.isArray(options.replay)) v.fail("replay", "an array of { queue, run }", options.replay)
+      options.replay.forEach((replay: unknown, i: number) => {
+        const r = v.object(`replay[${i}]`, replay) as { queue?: unknown; run?: unknown }
+        const queue = v.object(`replay[${i}].queue`, r.queue) as { replay?: unknown }
+        v.func(`replay[${i}].queue`, queue.replay, "a WriteBehindQueue (with a replay function)")
+        v.func(`replay[${i}].run`, r.run, "a function (service, entry, delivery) => Effect")
+      })
+    }
+    if (options.replayInterval !== undefined) v.duration("replayInterval", options.replayInterval, { timer: true })
+  })
+
+/** How `wrap` was reached: the module named in errors, and the dependency's own tag when known. */
+export interface WrapContext {
+  readonly module: string
+  readonly tag?: Context.Tag<any, any> | undefined
+}
 
 /** @internal */
 export const wrap = <S>(
   service: S,
-  options: Dependency.Options<S, Record<string, AnyFallback>>
+  options: Dependency.Options<S, Record<string, AnyFallback>>,
+  via: WrapContext = { module: "Dependency.wrap" }
 ): Effect.Effect<Dependency.Wrapped<S>, never, Scope.Scope | Degradation> =>
   Effect.gen(function*() {
-    if (service === null || typeof service !== "object") {
-      return yield* Effect.die(
-        new InvalidOptionError({
-          module: "Dependency.layer",
-          option: "service",
-          expected: "an object whose members are Effects or functions returning Effects",
-          actual: service
-        })
-      )
-    }
+    yield* checkOptions(via.module, service, options)
     const fallbacks: Record<string, AnyFallback> = options.fallback ?? {}
-    for (const key of Object.keys(fallbacks)) {
-      if (typeof fallbacks[key] !== "function") {
-        return yield* Effect.die(
-          new InvalidOptionError({
-            module: "Dependency.layer",
-            option: `fallback.${key}`,
-            expected: "a function (error, ...args) => Effect",
-            actual: fallbacks[key]
-          })
-        )
-      }
-    }
     const degradation = yield* Degradation
-    // The fallbacks may read other services (DB ↔ cache): capture them now.
-    const context = yield* Effect.context<never>()
+    // The fallbacks may read services the layer requires (DB ↔ cache): capture
+    // them now, but never the layer's Scope — a fallback's finalizers belong to its caller.
+    let captured: Context.Context<never> = Context.omit(Scope.Scope)(yield* Effect.context<never>()) as Context.Context<
+      never
+    >
     const clock = yield* Effect.clock
     // A dependency is I/O: two Clock reads per call are noise there, so its
     // latency histogram is on unless turned off.
+    // `isFailure` is typed by the members' errors; the breaker sees it as it is: on any error.
+    const breakerOptions = options.breaker as Omit<CircuitBreaker.Options, "name"> | undefined
     const breaker = yield* CircuitBreaker.make({
-      ...options.breaker,
-      recordDurations: options.breaker?.recordDurations ?? true,
+      ...breakerOptions,
+      recordDurations: breakerOptions?.recordDurations ?? true,
       name: options.name,
       callTimeout: options.callTimeout
     })
-    const isFailure = options.breaker?.isFailure
+    const isFailure = breakerOptions?.isFailure
+    const isOwnRejection = (error: unknown): boolean => error instanceof CircuitOpenError && error.breaker === options.name
     const fallbackHooks = hooks(options.name)
 
     /**
@@ -75,18 +106,71 @@ export const wrap = <S>(
       }
     }
 
+    /**
+     * A fallback runs in its caller's context (scope, services, FiberRefs);
+     * what the caller lacks comes from the services captured at build.
+     */
+    const inCallerContext = (fallback: Effect.Effect<unknown, unknown, unknown>) =>
+      Effect.mapInputContext(fallback, (caller: Context.Context<any>) => Context.merge(captured, caller))
+
+    const runFallback = (fallback: AnyFallback, error: unknown, args: ReadonlyArray<unknown>) =>
+      measure(fallbackHooks, clock, inCallerContext(Effect.suspend(() => fallback(error, ...args))))
+
     const withFallback = (
       effect: Effect.Effect<unknown, unknown, unknown>,
       fallback: AnyFallback,
       args: ReadonlyArray<unknown>
-    ) =>
-      Effect.catchAll(breaker(effect), (error) =>
-        recoverable(error)
-          ? measure(fallbackHooks, clock, Effect.provide(fallback(error, ...args), context))
-          : Effect.fail(error))
+    ) => Effect.catchAll(breaker(effect), (error) => recoverable(error) ? runFallback(fallback, error, args) : Effect.fail(error))
 
     const wrapEffect = (effect: Effect.Effect<unknown, unknown, unknown>, fallback: AnyFallback | undefined) =>
       fallback === undefined ? breaker(effect) : withFallback(effect, fallback, [])
+
+    /**
+     * A stream is one call: running it until its first element (or its end)
+     * goes through the breaker — rejected while open, timed by `callTimeout`,
+     * counted — and a failure after that counts as one more failed call. The
+     * fallback, a stream too, replaces it only if it fails before its first
+     * element: after that, elements were emitted and would be repeated.
+     */
+    const wrapStream = (
+      stream: Stream.Stream<unknown, unknown, unknown>,
+      fallback: AnyFallback | undefined,
+      args: ReadonlyArray<unknown>
+    ): Stream.Stream<unknown, unknown, unknown> =>
+      Stream.suspend(() => {
+        let emitted = false
+        const guarded = Stream.unwrapScoped(Effect.map(Stream.toPull(stream), (pull) =>
+          Stream.repeatEffectChunkOption(Effect.suspend((): Pull => {
+            if (emitted) {
+              return Effect.catchAll(pull, (end): Pull =>
+                Option.isNone(end)
+                  ? Effect.fail(end)
+                  // Counted as a failed call; while open, the stream still fails with its own error.
+                  : Effect.zipRight(Effect.ignore(breaker(Effect.fail(end.value))), Effect.fail(end)))
+            }
+            const first = Effect.catchAll(
+              Effect.map(pull, Option.some),
+              (end) => Option.isNone(end) ? Effect.succeed(Option.none()) : Effect.fail(end.value)
+            )
+            return breaker(first).pipe(
+              Effect.mapError(Option.some),
+              Effect.flatMap((chunk) => {
+                emitted = true
+                return Option.isNone(chunk) ? Effect.fail(Option.none()) : Effect.succeed(chunk.value)
+              })
+            )
+          }))))
+        return fallback === undefined ? guarded : Stream.catchAll(guarded, (error) =>
+          !emitted && recoverable(error)
+            ? Stream.unwrap(Effect.map(
+              measure(fallbackHooks, clock, Effect.sync(() => fallback(error, ...args) as unknown as AnyStream)),
+              inCallerStreamContext
+            ))
+            : Stream.fail(error))
+      })
+
+    const inCallerStreamContext = (stream: AnyStream) =>
+      Stream.mapInputContext(stream, (caller: Context.Context<any>) => Context.merge(captured, caller))
 
     /**
      * `isEffect` for the results of one member: a member answers the same kind
@@ -106,11 +190,31 @@ export const wrap = <S>(
       }
     }
 
+    /** Not an Effect: a Stream is protected too, anything else passes through. */
+    const other = (result: unknown, fallback: AnyFallback | undefined, args: ReadonlyArray<unknown>) =>
+      isStream(result) ? wrapStream(result, fallback, args) : result
+
+    const wrapMethod = (member: Function, fallback: AnyFallback | undefined) => {
+      const isEffectResult = effectCheck()
+      return fallback === undefined
+        ? function() {
+          // `arguments`, not a rest parameter: no array per call on the hot path.
+          // eslint-disable-next-line prefer-rest-params
+          const result = member.apply(service, arguments)
+          return isEffectResult(result) ? breaker(result) : other(result, undefined, [])
+        }
+        : function(...args: Array<unknown>) {
+          const result = member.apply(service, args)
+          return isEffectResult(result) ? withFallback(result, fallback, args) : other(result, fallback, args)
+        }
+    }
+
     const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {
-      const wrapped: object = Object.create(Object.getPrototypeOf(service))
-      for (const key of allKeys(service)) {
+      const raw = service as object
+      const wrapped: object = Object.create(Object.getPrototypeOf(raw))
+      for (const key of allKeys(raw)) {
         const fallback = typeof key === "string" ? fallbacks[key] : undefined
-        const descriptor = findDescriptor(service, key)!
+        const descriptor = findDescriptor(raw, key)!
         if (descriptor.get !== undefined || descriptor.set !== undefined) {
           // An accessor: read it on the raw service at every access.
           Object.defineProperty(wrapped, key, {
@@ -118,7 +222,10 @@ export const wrap = <S>(
             enumerable: descriptor.enumerable ?? false,
             get: () => {
               const value = (service as any)[key]
-              return isEffect(value) ? wrapEffect(value, fallback) : value
+              if (isEffect(value)) return wrapEffect(value, fallback)
+              if (isStream(value)) return wrapStream(value, fallback, [])
+              // A getter answering a method: its calls are protected like a method's.
+              return typeof value === "function" ? wrapMethod(value, fallback) : value
             },
             set: (value) => {
               ;(service as any)[key] = value
@@ -130,23 +237,9 @@ export const wrap = <S>(
         if (isEffect(member)) {
           define(wrapped, key, descriptor, wrapEffect(member, fallback))
         } else if (typeof member === "function") {
-          const isEffectResult = effectCheck()
-          define(
-            wrapped,
-            key,
-            descriptor,
-            fallback === undefined
-              ? function() {
-                // `arguments`, not a rest parameter: no array per call on the hot path.
-                // eslint-disable-next-line prefer-rest-params
-                const result = member.apply(service, arguments)
-                return isEffectResult(result) ? breaker(result) : result
-              }
-              : function(...args: Array<unknown>) {
-                const result = member.apply(service, args)
-                return isEffectResult(result) ? withFallback(result, fallback, args) : result
-              }
-          )
+          define(wrapped, key, descriptor, wrapMethod(member, fallback))
+        } else if (isStream(member)) {
+          define(wrapped, key, descriptor, wrapStream(member, fallback, []))
         } else {
           // Plain data passes through, live: read and written on the raw service.
           Object.defineProperty(wrapped, key, {
@@ -162,8 +255,12 @@ export const wrap = <S>(
       return wrapped as S
     }
     const wrapped = wrapAll(fallbacks)
+    // Inside its own fallback, the dependency's tag is the protected service
+    // (the caller's, when the caller has it): never the raw one.
+    if (via.tag !== undefined) captured = Context.add(captured, via.tag, wrapped)
 
-    yield* degradation.register({
+    yield* registerDependency(degradation, {
+      module: via.module,
       name: options.name,
       whenDown: options.whenDown,
       breaker,
@@ -175,34 +272,49 @@ export const wrap = <S>(
       // Replays go through the breaker but never through a fallback: a
       // write-behind fallback would queue the entry again.
       const guarded = wrapAll({})
-      const replayAll = Effect.forEach(replays, (replay) =>
-        replay.queue.replay((entry) => replay.run(guarded, entry)).pipe(
+      const replayOne = (replay: Dependency.Replay<S, unknown>) =>
+        Effect.suspend(() =>
+          replay.queue.replay((entry, delivery) =>
+            Effect.suspend(() => replay.run(guarded, entry, delivery)).pipe(
+              // Rejected by this breaker, the entry was not delivered: no attempt against it.
+              Effect.catchIf(isOwnRejection, () => Effect.interrupt)
+            )
+          )
+        ).pipe(
           Effect.tap((n) =>
             n > 0 ? Effect.logInfo(`Dependency ${options.name}: replayed ${n} queued write(s)`) : Effect.void
           ),
+          // A queue that fails, throws or dies is logged and retried next time;
+          // the other queues replay regardless.
           Effect.catchAllCause((cause) =>
-            Effect.logWarning(`Dependency ${options.name}: replay stopped; the rest stays queued`, cause)
+            Cause.isInterruptedOnly(cause)
+              ? Effect.logDebug(`Dependency ${options.name}: replay rejected by the breaker; the queue waits`)
+              : Effect.logWarning(`Dependency ${options.name}: replay stopped; the rest stays queued`, cause)
           )
-        ), { discard: true })
+        )
+      const replayAll = Effect.forEach(replays, replayOne, { discard: true })
       // One replayer, one pass at a time. A request is a slot in a sliding
       // queue of one: requests during a pass ask for exactly one more pass,
       // and none is dropped between a pass ending and the next request.
       const requests = yield* Queue.sliding<void>(1)
       yield* Queue.take(requests).pipe(Effect.zipRight(replayAll), Effect.forever, Effect.forkScoped)
       const request = () => Queue.unsafeOffer(requests, undefined)
+      const admitsCalls = () => {
+        const state = breaker.unsafeState()._tag
+        return state !== "Open" && state !== "ForcedOpen"
+      }
       // When the breaker half-opens, the first replayed entry is its probe;
       // when it closes (or is disabled: calls go through), the dependency is
       // back or assumed to be. Either way: replay the queue.
       yield* breaker.onChange((change) => {
         if (change.to._tag !== "Open" && change.to._tag !== "ForcedOpen") request()
       })
-      // A write queued by a failure that did not open the breaker has no
-      // transition to wait for: retry what is queued every `replayInterval`
-      // while calls go through — a disabled breaker (the development
-      // profile) never changes state on its own.
+      // Not every queued write has a transition to wait for (a failure that
+      // did not open the breaker, a disabled breaker, a half-open permit
+      // taken by a call that was then ignored or interrupted): retry every
+      // `replayInterval` whenever the breaker admits calls.
       yield* Effect.sync(() => {
-        const state = breaker.unsafeState()._tag
-        if (state === "Closed" || state === "Disabled") request()
+        if (admitsCalls()) request()
       }).pipe(
         Effect.repeat(Schedule.spaced(options.replayInterval ?? "30 seconds")),
         Effect.forkScoped
@@ -235,6 +347,10 @@ const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> => 
 
 const effectPrototypes = new WeakMap<object, boolean>()
 
+/** A Stream that is not an Effect (in Effect 3, every Effect — `Option` too — is also a Stream). */
+const isStream = (u: unknown): u is AnyStream =>
+  typeof u === "object" && u !== null && Stream.StreamTypeId in u && !Effect.isEffect(u)
+
 const isRealEffect = (u: unknown): boolean =>
   Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u) && !Context.isTag(u)
 
@@ -266,11 +382,20 @@ const allKeys = (service: object): Array<PropertyKey> => {
 }
 
 /** @internal */
+export const make = <I, S>(
+  tag: Context.Tag<I, S>,
+  options: Dependency.Options<S, Record<string, AnyFallback>>
+): Effect.Effect<Dependency.Wrapped<S>, never, I | Scope.Scope | Degradation> =>
+  Effect.flatMap(tag, (service) => wrap(service, options, { module: "Dependency.make", tag }))
+
+/** @internal */
 export const layer = <I, S>(
   tag: Context.Tag<I, S>,
   options: Dependency.Options<S, Record<string, AnyFallback>>
 ): Layer.Layer<I, never, I | Degradation> =>
   Layer.scoped(
     tag,
-    Effect.flatMap(tag, (service) => Effect.map(wrap(service, options), (wrapped) => wrapped.service))
+    Effect.flatMap(tag, (service) =>
+      Effect.map(wrap(service, options, { module: "Dependency.layer", tag }), (wrapped) => wrapped.service)
+    )
   )

@@ -2,13 +2,85 @@
  * A short, printable description of an error or a cause, for logs and
  * reports: never throws, whatever it is given.
  *
+ * - a failure is described by its message, else by its tag and fields
+ *   (`RedisError { code: "ECONNREFUSED" }`);
+ * - a `Cause` by what it holds: its failures and its defects (a defect by
+ *   its message), `interrupted` when it holds only interruptions;
+ * - an `UnknownException` (`Effect.tryPromise` without `catch`) by the
+ *   rejection it wraps.
+ *
  * @internal
  */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+
+/** @internal */
 export const describeError = (error: unknown): string => {
-  if (error instanceof Error) return error.message
   try {
-    return typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
+    return describe(error, 0)
   } catch {
-    return String(error)
+    return safeString(error)
+  }
+}
+
+/** Nested causes and wrapped errors are followed this deep, no further (a cycle, say). */
+const maxDepth = 4
+
+const describe = (error: unknown, depth: number): string => {
+  if (typeof error === "string") return error
+  if (error === null || (typeof error !== "object" && typeof error !== "function")) return String(error)
+  if (depth < maxDepth) {
+    if (Cause.isCause(error)) return describeCause(error, depth + 1)
+    const wrapped = unknownExceptionError(error)
+    if (wrapped !== undefined) return describe(wrapped, depth + 1)
+  }
+  const message = (error as { readonly message?: unknown }).message
+  if (typeof message === "string" && message.length > 0) return message
+  const tag = (error as { readonly _tag?: unknown })._tag
+  if (typeof tag === "string") return withFields(tag, error)
+  if (error instanceof Error) return withFields(error.name || "Error", error)
+  return json(error)
+}
+
+const describeCause = (cause: Cause.Cause<unknown>, depth: number): string => {
+  const parts = [
+    ...Chunk.toArray(Cause.failures(cause)),
+    ...Chunk.toArray(Cause.defects(cause))
+  ].map((error) => describe(error, depth))
+  if (parts.length === 0) return Cause.isInterrupted(cause) ? "interrupted" : "no error (empty cause)"
+  return [...new Set(parts)].join("; ")
+}
+
+/** The rejection an `UnknownException` wraps; `undefined` for anything else. */
+const unknownExceptionError = (error: object): unknown =>
+  (error as { readonly _tag?: unknown })._tag === "UnknownException" && "error" in error
+    ? (error as { readonly error: unknown }).error
+    : undefined
+
+/** Not part of what a failure says: its tag, message and stack are shown otherwise or not at all. */
+const hidden: ReadonlySet<string> = new Set(["_tag", "message", "stack", "name", "cause"])
+
+/** `Tag { field: value, … }`, or `Tag` alone when it has no fields. */
+const withFields = (tag: string, error: object): string => {
+  const fields = Object.keys(error)
+    .filter((key) => !hidden.has(key))
+    .map((key) => `${key}: ${json((error as Record<string, unknown>)[key])}`)
+  return fields.length === 0 ? tag : `${tag} { ${fields.join(", ")} }`
+}
+
+const json = (value: unknown): string => {
+  try {
+    const text = JSON.stringify(value, (_key, v) => typeof v === "bigint" ? `${v}n` : v)
+    return text === undefined ? safeString(value) : text
+  } catch {
+    return safeString(value)
+  }
+}
+
+const safeString = (value: unknown): string => {
+  try {
+    return String(value)
+  } catch {
+    return "<unprintable>"
   }
 }

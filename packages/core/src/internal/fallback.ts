@@ -2,7 +2,7 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
-import * as Metrics from "../Metrics.js"
+import * as Metrics from "./metrics.js"
 
 /** @internal */
 export interface FallbackHooks {

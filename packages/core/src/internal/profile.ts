@@ -2,11 +2,13 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as Presets from "../Presets.js"
 import type * as Profile from "../Profile.js"
+import { maxTimerMillis } from "./validate.js"
 
 /** @internal */
 export const profiles: ReadonlyArray<Profile.Profile> = ["production", "staging", "development"]
@@ -39,23 +41,26 @@ export const positiveInteger = (name: string): Config.Config<number> =>
 
 /**
  * `Config.duration` syntax ("30 seconds", "500 millis") or a bare number of
- * seconds, as the seed's `reset_timeout=30` means; positive and finite.
+ * seconds, as the seed's `reset_timeout=30` means. Every such variable is a
+ * timer's delay, so it must be one a timer can wait: at least 1 ms and at most
+ * 2³¹−1 ms (Node's limit; `Clock.sleep` never fires outside it, and a level
+ * or a breaker waiting on it would never recover).
  *
  * @internal
  */
-export const positiveDuration = (name: string): Config.Config<Duration.Duration> =>
+export const timerDuration = (name: string): Config.Config<Duration.Duration> =>
   Config.string(name).pipe(
     Config.mapOrFail((raw) => {
       const text = raw.trim()
       const decoded = /^\d+(\.\d+)?$/.test(text) ? Option.some(Duration.seconds(Number(text))) : Duration.decodeUnknown(text)
-      return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) > 0
-        ? Either.right(decoded.value)
+      const millis = Option.isSome(decoded) ? Duration.toMillis(decoded.value) : NaN
+      return millis >= 1 && millis <= maxTimerMillis
+        ? Either.right((decoded as Option.Some<Duration.Duration>).value)
         : Either.left(
           ConfigError.InvalidData(
             [],
-            `Expected a positive duration such as "30 seconds" or a number of seconds but received ${
-              received(raw)
-            }`
+            `Expected a duration from 1 millisecond to ${maxTimerMillis} milliseconds (~24.8 days), such as ` +
+              `"30 seconds", or a number of seconds, but received ${received(raw)}`
           )
         )
     })
@@ -90,7 +95,10 @@ const stagingTrip = (trip: CircuitBreaker.TripPolicy): CircuitBreaker.TripPolicy
 }
 
 /** @internal */
-export const apply = <P extends Presets.Preset>(preset: P, profile: Profile.Profile): P => {
+export const apply: {
+  (profile: Profile.Profile): <P extends Presets.Preset>(preset: P) => P
+  <P extends Presets.Preset>(preset: P, profile: Profile.Profile): P
+} = dual(2, <P extends Presets.Preset>(preset: P, profile: Profile.Profile): P => {
   switch (profile) {
     case "production":
       return preset
@@ -107,20 +115,23 @@ export const apply = <P extends Presets.Preset>(preset: P, profile: Profile.Prof
     case "development":
       return { ...preset, breaker: { ...preset.breaker, disabled: true } }
   }
-}
+})
 
 /** @internal */
 export const overrides = (name: string): Config.Config<Profile.Overrides> => {
   const names = variables(name)
   return Config.all({
     failMax: Config.option(positiveInteger(names.failMax)),
-    resetTimeout: Config.option(positiveDuration(names.resetTimeout)),
-    callTimeout: Config.option(positiveDuration(names.callTimeout))
+    resetTimeout: Config.option(timerDuration(names.resetTimeout)),
+    callTimeout: Config.option(timerDuration(names.callTimeout))
   })
 }
 
 /** @internal */
-export const override = <P extends Presets.Preset>(preset: P, overrides: Profile.Overrides): P => ({
+export const override: {
+  (overrides: Profile.Overrides): <P extends Presets.Preset>(preset: P) => P
+  <P extends Presets.Preset>(preset: P, overrides: Profile.Overrides): P
+} = dual(2, <P extends Presets.Preset>(preset: P, overrides: Profile.Overrides): P => ({
   ...preset,
   breaker: {
     ...preset.breaker,
@@ -134,7 +145,7 @@ export const override = <P extends Presets.Preset>(preset: P, overrides: Profile
     })
   },
   callTimeout: Option.getOrElse(overrides.callTimeout, () => preset.callTimeout)
-})
+}))
 
 /** @internal */
 export const dependency = <P extends Presets.Preset>(preset: P): Config.Config<P> =>
@@ -143,6 +154,6 @@ export const dependency = <P extends Presets.Preset>(preset: P): Config.Config<P
   )
 
 /** @internal */
-export const recoveryInterval: Config.Config<Duration.Duration> = positiveDuration("RESILIENCE_RECOVERY_INTERVAL").pipe(
+export const recoveryInterval: Config.Config<Duration.Duration> = timerDuration("RESILIENCE_RECOVERY_INTERVAL").pipe(
   Config.withDefault(Duration.seconds(30))
 )

@@ -1,5 +1,5 @@
 import * as Duration from "effect/Duration"
-import { InvalidOptionError } from "./errors.js"
+import type { Validator } from "./validate.js"
 
 /** @internal */
 export interface CountWindow {
@@ -10,7 +10,8 @@ export interface CountWindow {
 /** @internal */
 export interface TimeWindow {
   readonly _tag: "TimeWindow"
-  readonly duration: Duration.Duration
+  /** As given: decoded (and checked) by {@link validate}, not by the constructor. */
+  readonly duration: Duration.DurationInput
   readonly buckets: number
 }
 
@@ -29,7 +30,7 @@ export interface FailureRate {
   readonly threshold: number
   readonly minimumCalls: number
   readonly window: Window
-  readonly slowCall: { readonly duration: Duration.Duration; readonly threshold: number } | undefined
+  readonly slowCall: { readonly duration: Duration.DurationInput; readonly threshold: number } | undefined
 }
 
 /** @internal */
@@ -52,57 +53,62 @@ export interface Tracker {
   calls(now: number): number
 }
 
-const isPositiveInt = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0
-const isRate = (n: unknown): n is number => typeof n === "number" && n > 0 && n <= 1
+/** A count window larger than this is a mistake (its ring buffer is one byte per call). */
+const maxCountWindow = 1_000_000
 
 /**
- * Validates a policy; returns the first problem found.
+ * Checks a policy given as the `trip` option and builds its tracker; throws
+ * the {@link InvalidOptionError} of the first problem (see `validate.ts`).
  *
  * @internal
  */
-export const validate = (module: string, policy: TripPolicy): InvalidOptionError | undefined => {
-  const invalid = (option: string, expected: string, actual: unknown) =>
-    new InvalidOptionError({ module, option, expected, actual })
-  switch (policy._tag) {
+export const tracker = (v: Validator, policy: unknown): Tracker => {
+  const expected = "a trip policy: CircuitBreaker.consecutiveFailures(n) or CircuitBreaker.failureRate({ ... })"
+  if (policy === null || typeof policy !== "object") return v.fail("trip", expected, policy)
+  const trip = policy as TripPolicy
+  switch (trip._tag) {
     case "ConsecutiveFailures":
-      return isPositiveInt(policy.threshold)
-        ? undefined
-        : invalid("trip.threshold", "a positive integer (consecutiveFailures(n))", policy.threshold)
+      return new ConsecutiveTracker(v.positiveInt("trip.threshold", trip.threshold))
     case "FailureRate": {
-      if (!isRate(policy.threshold)) return invalid("trip.threshold", "a rate in (0, 1]", policy.threshold)
-      if (!isPositiveInt(policy.minimumCalls)) {
-        return invalid("trip.minimumCalls", "a positive integer", policy.minimumCalls)
+      const threshold = v.rate("trip.threshold", trip.threshold)
+      const minimumCalls = v.positiveInt("trip.minimumCalls", trip.minimumCalls)
+      const window = trip.window as Window | undefined
+      if (window === null || typeof window !== "object") {
+        return v.fail("trip.window", "CircuitBreaker.countWindow(size) or CircuitBreaker.timeWindow(duration)", window)
       }
-      const window = policy.window
-      if (window._tag === "CountWindow") {
-        if (!isPositiveInt(window.size)) return invalid("trip.window.size", "a positive integer", window.size)
-        if (policy.minimumCalls > window.size) {
-          return invalid(
-            "trip.minimumCalls",
-            `at most the count window size (${window.size}), or the breaker could never open`,
-            policy.minimumCalls
+      let slowMillis = Infinity
+      let slowThreshold = Infinity
+      if (trip.slowCall !== undefined) {
+        slowThreshold = v.rate("trip.slowCall.threshold", trip.slowCall.threshold)
+        slowMillis = Duration.toMillis(v.duration("trip.slowCall.duration", trip.slowCall.duration, { allowZero: true }))
+      }
+      switch (window._tag) {
+        case "CountWindow": {
+          const size = v.positiveInt("trip.window.size", window.size, maxCountWindow)
+          if (minimumCalls > size) {
+            v.fail(
+              "trip.minimumCalls",
+              `at most the count window size (${size}), or the breaker could never open`,
+              minimumCalls
+            )
+          }
+          return new CountWindowTracker(size, threshold, minimumCalls, slowMillis, slowThreshold)
+        }
+        case "TimeWindow": {
+          const duration = Duration.toMillis(v.duration("trip.window.duration", window.duration))
+          const buckets = v.positiveInt("trip.window.buckets", window.buckets, 10_000)
+          return new TimeWindowTracker(buckets, duration, threshold, minimumCalls, slowMillis, slowThreshold)
+        }
+        default:
+          return v.fail(
+            "trip.window",
+            "CircuitBreaker.countWindow(size) or CircuitBreaker.timeWindow(duration)",
+            window
           )
-        }
-      } else {
-        if (!Duration.isFinite(window.duration) || Duration.toMillis(window.duration) <= 0) {
-          return invalid("trip.window.duration", "a positive finite duration", Duration.format(window.duration))
-        }
-        if (!isPositiveInt(window.buckets)) return invalid("trip.window.buckets", "a positive integer", window.buckets)
       }
-      if (policy.slowCall !== undefined) {
-        if (!isRate(policy.slowCall.threshold)) {
-          return invalid("trip.slowCall.threshold", "a rate in (0, 1]", policy.slowCall.threshold)
-        }
-        if (!Duration.isFinite(policy.slowCall.duration) || Duration.toMillis(policy.slowCall.duration) < 0) {
-          return invalid(
-            "trip.slowCall.duration",
-            "a non-negative finite duration",
-            Duration.format(policy.slowCall.duration)
-          )
-        }
-      }
-      return undefined
     }
+    default:
+      return v.fail("trip", expected, policy)
   }
 }
 
@@ -241,22 +247,4 @@ class TimeWindowTracker implements Tracker {
   calls(now: number) {
     return this.sum(now, 0)
   }
-}
-
-/** @internal */
-export const makeTracker = (policy: TripPolicy): Tracker => {
-  if (policy._tag === "ConsecutiveFailures") return new ConsecutiveTracker(policy.threshold)
-  // Without `slowCall`, no call is slow: an infinite duration never matches.
-  const slowMillis = policy.slowCall ? Duration.toMillis(policy.slowCall.duration) : Infinity
-  const slowThreshold = policy.slowCall ? policy.slowCall.threshold : Infinity
-  return policy.window._tag === "CountWindow"
-    ? new CountWindowTracker(policy.window.size, policy.threshold, policy.minimumCalls, slowMillis, slowThreshold)
-    : new TimeWindowTracker(
-      policy.window.buckets,
-      Duration.toMillis(policy.window.duration),
-      policy.threshold,
-      policy.minimumCalls,
-      slowMillis,
-      slowThreshold
-    )
 }

@@ -1,0 +1,178 @@
+// HTTP benchmark: what DegradationMiddleware costs on a trivial route, against the same bare
+// @effect/platform-node server. Each server runs in its own Node process on compiled JavaScript
+// (packages/*/dist); autocannon drives it on 127.0.0.1 for a bounded time, in interleaved rounds
+// (bare, middleware, then middleware, bare, …) so that drift in the machine's load hits both.
+//
+//   node bench/http.mjs                      (runs `npx tsc -b` first; BENCH_NO_BUILD=1 skips it)
+//   BENCH_HTTP_ROUNDS=3 BENCH_HTTP_DURATION=10 BENCH_HTTP_CONNECTIONS=20 node bench/http.mjs
+//
+// Prints a markdown table (requests/s and p99 latency per server, the throughput ratio) and writes
+// bench/RESULTS-http.md. Target: the middleware costs at most 5 % of the bare server's throughput.
+import { spawn, spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import os from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, "..")
+const dist = (pkg) => pathToFileURL(join(root, "packages", pkg, "dist", "index.js")).href
+
+const ROUNDS = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 3))
+const DURATION = Math.max(1, Number(process.env.BENCH_HTTP_DURATION ?? 10))
+const WARMUP = Math.max(1, Number(process.env.BENCH_HTTP_WARMUP ?? 3))
+const CONNECTIONS = Math.max(1, Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20))
+const TARGET = 0.05
+
+// ---------------------------------------------------------------------------------------------
+// server mode: `node bench/http.mjs --server bare|middleware` prints {"port":…} once listening
+// ---------------------------------------------------------------------------------------------
+if (process.argv[2] === "--server") {
+  const kind = process.argv[3]
+  const { Degradation } = await import(dist("core"))
+  const { DegradationMiddleware } = await import(dist("platform"))
+  const { HttpRouter, HttpServer, HttpServerResponse } = await import("@effect/platform")
+  const { NodeHttpServer, NodeRuntime } = await import("@effect/platform-node")
+  const { Effect, Layer } = await import("effect")
+  const { createServer } = await import("node:http")
+
+  const app = HttpRouter.empty.pipe(HttpRouter.get("/", Effect.succeed(HttpServerResponse.text("ok"))))
+  // The same process either way (Degradation and its recovery fiber included); only the middleware differs.
+  const served = kind === "middleware" ? HttpServer.serve(app, DegradationMiddleware.make()) : HttpServer.serve(app)
+  const announce = Layer.effectDiscard(
+    Effect.flatMap(HttpServer.HttpServer, (server) =>
+      Effect.sync(() => process.stdout.write(JSON.stringify({ port: server.address.port }) + "\n")))
+  )
+  const main = Layer.mergeAll(served, announce).pipe(
+    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(Degradation.layer())
+  )
+  NodeRuntime.runMain(Layer.launch(main), { disablePrettyLogger: true })
+} else {
+  await driver()
+}
+
+// ---------------------------------------------------------------------------------------------
+// driver
+// ---------------------------------------------------------------------------------------------
+async function driver() {
+  if (process.env.BENCH_NO_BUILD !== "1") {
+    process.stderr.write("npx tsc -b …\n")
+    const build = spawnSync("npx", ["tsc", "-b"], { cwd: root, stdio: "inherit" })
+    if (build.status !== 0) {
+      process.stderr.write("tsc -b failed: the servers would run stale dist/; fix the build or set BENCH_NO_BUILD=1\n")
+      process.exit(1)
+    }
+  }
+  const { default: autocannon } = await import("autocannon")
+
+  const startServer = (kind) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--server", kind], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      let out = ""
+      child.stdout.on("data", (chunk) => {
+        out += chunk
+        const line = out.split("\n").find((l) => l.startsWith("{"))
+        if (line) resolve({ child, port: JSON.parse(line).port })
+      })
+      child.on("exit", (code) => reject(new Error(`${kind} server exited (${code}) before listening`)))
+    })
+
+  const stopServer = (child) =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once("exit", () => resolve())
+      process.kill(child.pid, "SIGTERM")
+      setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, "SIGKILL"), 3000)
+        .unref()
+    })
+
+  const load = (port, duration) =>
+    new Promise((resolve, reject) => {
+      autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration }, (error, result) =>
+        error ? reject(error) : resolve(result))
+    })
+
+  const measure = async (kind) => {
+    const { child, port } = await startServer(kind)
+    try {
+      const check = await fetch(`http://127.0.0.1:${port}/`)
+      const header = check.headers.get("x-degradation-level")
+      await check.text()
+      if (check.status !== 200 || (kind === "middleware") !== (header === "Optimal")) {
+        throw new Error(`${kind}: unexpected answer ${check.status}, x-degradation-level ${header}`)
+      }
+      await load(port, WARMUP) // JIT warm-up, discarded
+      const result = await load(port, DURATION)
+      if (result.errors > 0 || result.non2xx > 0) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+      return { rps: result.requests.average, p99: result.latency.p99, requests: result.requests.total }
+    } finally {
+      await stopServer(child)
+    }
+  }
+
+  const loadStart = os.loadavg()
+  const rounds = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
+    const results = {}
+    for (const kind of order) {
+      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${kind} …\n`)
+      results[kind] = await measure(kind)
+    }
+    rounds.push(results)
+  }
+  const loadEnd = os.loadavg()
+
+  const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+  }
+  const lines = []
+  lines.push("| round | bare req/s | bare p99 ms | middleware req/s | middleware p99 ms | throughput ratio | cost |")
+  lines.push("|---|---:|---:|---:|---:|---:|---:|")
+  const ratios = []
+  for (const [i, r] of rounds.entries()) {
+    const ratio = r.middleware.rps / r.bare.rps
+    ratios.push(ratio)
+    lines.push(
+      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${fmt(r.middleware.rps)} | ${fmt(r.middleware.p99, 1)} | ${
+        fmt(ratio, 3)
+      } | ${fmt((1 - ratio) * 100, 1)} % |`
+    )
+  }
+  const bare = median(rounds.map((r) => r.bare.rps))
+  const mw = median(rounds.map((r) => r.middleware.rps))
+  const ratio = mw / bare
+  const cost = 1 - ratio
+  lines.push(
+    `| **median** | **${fmt(bare)}** | ${fmt(median(rounds.map((r) => r.bare.p99)), 1)} | **${fmt(mw)}** | ${
+      fmt(median(rounds.map((r) => r.middleware.p99)), 1)
+    } | **${fmt(ratio, 3)}** | **${fmt(cost * 100, 1)} %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % |`
+  )
+
+  const machine = `${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`
+  const md = [
+    "# HTTP: DegradationMiddleware vs the bare server",
+    "",
+    `${machine}, load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${
+      loadEnd.map((l) => l.toFixed(2)).join(" ")
+    } at end, ${new Date().toISOString()}`,
+    "",
+    `\`node bench/http.mjs\`: \`GET /\` answering \`ok\` on @effect/platform-node, each server in its own process on ` +
+    `compiled JS, autocannon (${CONNECTIONS} connections, ${WARMUP} s warm-up discarded, ${DURATION} s measured) ` +
+    `against 127.0.0.1, ${ROUNDS} interleaved rounds. The middleware server is ` +
+    "`HttpServer.serve(app, DegradationMiddleware.make())` at `Optimal`; both run `Degradation.layer()`. " +
+    "autocannon shares the machine with the server: absolute numbers are the pair's, the ratio is what counts.",
+    "",
+    ...lines,
+    ""
+  ].join("\n")
+  process.stdout.write(md + "\n")
+  writeFileSync(join(here, "RESULTS-http.md"), md)
+  process.stderr.write("wrote bench/RESULTS-http.md\n")
+}

@@ -1,0 +1,34 @@
+/**
+ * The error every constructor of the toolkit dies with when an option is
+ * invalid: `CircuitBreaker.make`, `Dependency.layer`, `Degradation.layer`,
+ * `Fallback.memoryQueue`, `Simulation.run`, and the platform's layers alike.
+ *
+ * ```ts
+ * import { InvalidOptionError } from "@effect-resilience/core"
+ *
+ * const exit = yield* Effect.exit(Effect.scoped(CircuitBreaker.make({ name: "db", halfOpen: { permits: 0 } })))
+ * // Cause.squash(exit.cause) instanceof InvalidOptionError, option "halfOpen.permits"
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as errors from "./internal/errors.js"
+
+/**
+ * An option was invalid. `module` is what the user called
+ * (`CircuitBreaker.make`), `option` the option's path as they wrote it
+ * (`halfOpen.permits`), `expected` what it must be and `actual` what was
+ * given; the message says all four.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidOptionError: typeof errors.InvalidOptionError = errors.InvalidOptionError
+
+/**
+ * The instance type of {@link InvalidOptionError}: `{ module, option, expected, actual }`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionError = errors.InvalidOptionError

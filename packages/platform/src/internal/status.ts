@@ -1,0 +1,135 @@
+/**
+ * The JSON of `/status` (and of every admin answer), and the retry-after a
+ * shed request is told.
+ *
+ * @internal
+ */
+import type { CircuitBreaker } from "@effect-resilience/core"
+import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
+/** A dependency as `/status` shows it. @internal */
+export interface DependencyJson {
+  readonly name: string
+  readonly up: boolean
+  readonly whenDown: DegradationLevel.Tag
+  readonly breaker: CircuitBreaker.State["_tag"] | null
+  readonly lastCheck: { readonly at: number; readonly healthy: boolean; readonly error: string | null } | null
+}
+
+/** A transition as `/status` shows it. @internal */
+export interface TransitionJson {
+  readonly from: DegradationLevel.Tag
+  readonly to: DegradationLevel.Tag
+  readonly at: number
+  readonly kind: Degradation.Transition["kind"]
+  readonly reason: string
+}
+
+/** The body of `/status`. @internal */
+export interface StatusJson {
+  readonly level: DegradationLevel.Tag
+  readonly rank: 1 | 2 | 3 | 4 | 5
+  readonly since: number
+  readonly computed: DegradationLevel.Tag
+  readonly forced: { readonly level: DegradationLevel.Tag; readonly reason: string; readonly since: number } | null
+  readonly dependencies: ReadonlyArray<DependencyJson>
+  readonly transitions: ReadonlyArray<TransitionJson>
+}
+
+/** @internal */
+export const dependencyJson = (dependency: Degradation.DependencyStatus): DependencyJson => ({
+  name: dependency.name,
+  up: dependency.up,
+  whenDown: dependency.whenDown._tag,
+  breaker: dependency.breaker === undefined ? null : dependency.breaker._tag,
+  lastCheck: dependency.lastCheck === undefined ? null : {
+    at: dependency.lastCheck.at,
+    healthy: dependency.lastCheck.healthy,
+    error: dependency.lastCheck.error ?? null
+  }
+})
+
+/** @internal */
+export const transitionJson = (transition: Degradation.Transition): TransitionJson => ({
+  from: transition.from._tag,
+  to: transition.to._tag,
+  at: transition.at,
+  kind: transition.kind,
+  reason: transition.reason
+})
+
+/** @internal */
+export const toJson = (
+  status: Degradation.Status,
+  history: ReadonlyArray<Degradation.Transition>
+): StatusJson => ({
+  level: status.level._tag,
+  rank: DegradationLevel.rank(status.level),
+  since: status.since,
+  computed: status.computed._tag,
+  forced: status.forced === undefined ? null : {
+    level: status.forced.level._tag,
+    reason: status.forced.reason,
+    since: status.forced.since
+  },
+  dependencies: status.dependencies.map(dependencyJson),
+  transitions: history.map(transitionJson)
+})
+
+/**
+ * Extra top-level fields of `/status` that a decorated `Degradation` carries
+ * under this key (FleetOverride's `fleet`): an `Effect` of an object.
+ *
+ * @internal
+ */
+export const StatusExtension = Symbol.for("@effect-resilience/platform/StatusExtension")
+
+/** `/status` of `degradation`, newest transitions first. @internal */
+export const snapshot = (degradation: Degradation.Service): Effect.Effect<StatusJson> => {
+  const json = Effect.zipWith(degradation.status, degradation.history, toJson)
+  const extension = (degradation as { readonly [StatusExtension]?: Effect.Effect<object> })[StatusExtension]
+  return extension === undefined ? json : Effect.zipWith(json, extension, (json, extra) => ({ ...json, ...extra }))
+}
+
+// Not (yet) on the service's type: read defensively so that a core exposing it is used at once.
+const nextRecoveryAt = (degradation: Degradation.Service): Effect.Effect<number | undefined> => {
+  const next = (degradation as { readonly nextRecoveryAt?: unknown }).nextRecoveryAt
+  if (!Effect.isEffect(next)) return Effect.succeed(undefined)
+  return Effect.map(next as Effect.Effect<unknown>, (at) => typeof at === "number" && Number.isFinite(at) ? at : undefined)
+}
+
+/**
+ * Whole seconds (at least 1) until a refused request is worth retrying: the
+ * level only improves on a recovery tick, and not before the down breakers
+ * admit a probe, so the later of the two; `fallback` when neither is known.
+ *
+ * @internal
+ */
+export const retryAfterSeconds = (
+  degradation: Degradation.Service,
+  fallback: Duration.Duration
+): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const status = yield* degradation.status
+    const breakers = yield* degradation.breakers
+    let earliestBreaker: number | undefined
+    for (const dependency of status.dependencies) {
+      if (dependency.up) continue
+      const breaker = breakers.get(dependency.name)
+      if (breaker === undefined) continue
+      const stats = yield* breaker.stats
+      if (!Duration.isFinite(stats.retryAfter)) continue
+      const millis = Duration.toMillis(stats.retryAfter)
+      if (millis > 0 && (earliestBreaker === undefined || millis < earliestBreaker)) earliestBreaker = millis
+    }
+    const next = yield* nextRecoveryAt(degradation)
+    const now = yield* Clock.currentTimeMillis
+    const untilTick = next === undefined ? undefined : Math.max(0, next - now)
+    const millis = untilTick === undefined && earliestBreaker === undefined
+      ? Duration.toMillis(fallback)
+      : Math.max(untilTick ?? 0, earliestBreaker ?? 0)
+    return Math.max(1, Math.ceil(millis / 1000))
+  })
