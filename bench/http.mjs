@@ -1,10 +1,11 @@
 // HTTP benchmark: what DegradationMiddleware costs on a trivial route, against the same bare
 // @effect/platform-node server. Each server runs in its own Node process on compiled JavaScript
-// (packages/*/dist); autocannon drives it on 127.0.0.1 for a bounded time, in interleaved rounds
-// (bare, middleware, then middleware, bare, …) so that drift in the machine's load hits both.
+// (packages/*/dist); autocannon drives them on 127.0.0.1 for a bounded time: per round, 10 s per server
+// in 2 s slices taken in turns (bare, middleware, middleware, bare, …), so that drift in the machine's
+// load hits both.
 //
 //   node bench/http.mjs                      (runs `npx tsc -b` first; BENCH_NO_BUILD=1 skips it)
-//   BENCH_HTTP_ROUNDS=5 BENCH_HTTP_DURATION=10 BENCH_HTTP_CONNECTIONS=20 node bench/http.mjs
+//   BENCH_HTTP_ROUNDS=3 BENCH_HTTP_DURATION=10 BENCH_HTTP_SLICE=2 BENCH_HTTP_CONNECTIONS=20 node bench/http.mjs
 //
 // Prints a markdown table (requests/s and p99 latency per server, the throughput ratio) and writes
 // bench/RESULTS-http.md. Target: the middleware costs at most 5 % of the bare server's throughput.
@@ -18,10 +19,11 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
 const dist = (pkg) => pathToFileURL(join(root, "packages", pkg, "dist", "index.js")).href
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 5))
+const ROUNDS = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 3))
 const DURATION = Math.max(1, Number(process.env.BENCH_HTTP_DURATION ?? 10))
 const WARMUP = Math.max(1, Number(process.env.BENCH_HTTP_WARMUP ?? 3))
 const CONNECTIONS = Math.max(1, Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20))
+const SLICE = Math.max(1, Number(process.env.BENCH_HTTP_SLICE ?? 2))
 const TARGET = 0.05
 
 // ---------------------------------------------------------------------------------------------
@@ -65,7 +67,10 @@ async function driver() {
     }
   }
   const { default: autocannon } = await import("autocannon")
-
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+  }
   const startServer = (kind) =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--server", kind], {
@@ -96,42 +101,53 @@ async function driver() {
         error ? reject(error) : resolve(result))
     })
 
-  const measure = async (kind) => {
-    const { child, port } = await startServer(kind)
-    try {
-      const check = await fetch(`http://127.0.0.1:${port}/`)
-      const header = check.headers.get("x-degradation-level")
-      await check.text()
-      if (check.status !== 200 || (kind === "middleware") !== (header === "Optimal")) {
-        throw new Error(`${kind}: unexpected answer ${check.status}, x-degradation-level ${header}`)
-      }
-      await load(port, WARMUP) // JIT warm-up, discarded
-      const result = await load(port, DURATION)
-      if (result.errors > 0 || result.non2xx > 0) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-      return { rps: result.requests.average, p99: result.latency.p99, requests: result.requests.total }
-    } finally {
-      await stopServer(child)
+  const check = async (kind, port) => {
+    const response = await fetch(`http://127.0.0.1:${port}/`)
+    const header = response.headers.get("x-degradation-level")
+    await response.text()
+    if (response.status !== 200 || (kind === "middleware") !== (header === "Optimal")) {
+      throw new Error(`${kind}: unexpected answer ${response.status}, x-degradation-level ${header}`)
     }
   }
 
+  const slice = async (kind, port, seconds) => {
+    const result = await load(port, seconds)
+    if (result.errors > 0 || result.non2xx > 0) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+    return { requests: result.requests.total, seconds: result.duration, p99: result.latency.p99 }
+  }
+
+  // Both servers stay up (each in its own process) and take turns in short slices: a change in the
+  // machine's load lands on both within seconds, not on one whole 10 s run.
+  const servers = {}
+  for (const kind of ["bare", "middleware"]) servers[kind] = await startServer(kind)
   const loadStart = os.loadavg()
   const rounds = []
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
-    const results = {}
-    for (const kind of order) {
-      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${kind} …\n`)
-      results[kind] = await measure(kind)
+  try {
+    for (const kind of ["bare", "middleware"]) {
+      await check(kind, servers[kind].port)
+      await load(servers[kind].port, WARMUP) // JIT warm-up, discarded
     }
-    rounds.push(results)
+    const slices = Math.max(1, Math.round(DURATION / SLICE))
+    for (let round = 0; round < ROUNDS; round++) {
+      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${slices} × ${SLICE} s per server, interleaved …\n`)
+      const acc = { bare: [], middleware: [] }
+      for (let i = 0; i < slices; i++) {
+        const order = (round + i) % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
+        for (const kind of order) acc[kind].push(await slice(kind, servers[kind].port, SLICE))
+      }
+      const summary = (xs) => ({
+        rps: xs.reduce((n, x) => n + x.requests, 0) / xs.reduce((n, x) => n + x.seconds, 0),
+        p99: median(xs.map((x) => x.p99))
+      })
+      rounds.push({ bare: summary(acc.bare), middleware: summary(acc.middleware) })
+    }
+  } finally {
+    for (const { child } of Object.values(servers)) await stopServer(child)
   }
   const loadEnd = os.loadavg()
 
   const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b)
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-  }
+
   const lines = []
   lines.push("| round | bare req/s | bare p99 ms | middleware req/s | middleware p99 ms | throughput ratio | cost |")
   lines.push("|---|---:|---:|---:|---:|---:|---:|")
@@ -165,10 +181,11 @@ async function driver() {
     } at end, ${new Date().toISOString()}`,
     "",
     `\`node bench/http.mjs\`: \`GET /\` answering \`ok\` on @effect/platform-node, each server in its own process on ` +
-    `compiled JS, autocannon (${CONNECTIONS} connections, ${WARMUP} s warm-up discarded, ${DURATION} s measured) ` +
-    `against 127.0.0.1, ${ROUNDS} interleaved rounds. The middleware server is ` +
+    `compiled JS, autocannon (${CONNECTIONS} connections, ${WARMUP} s warm-up discarded) ` +
+    `against 127.0.0.1: ${ROUNDS} rounds of ${DURATION} s per server, in ${SLICE} s slices taken in turns ` +
+    "(req/s: requests / time over the round's slices; p99: median of the slices' p99). The middleware server is " +
     "`HttpServer.serve(app, DegradationMiddleware.make())` at `Optimal`; both run `Degradation.layer()`. " +
-    "autocannon shares the machine with the server: absolute numbers are the pair's, the ratio is what counts.",
+    "autocannon shares the machine with the servers: absolute numbers are the pair's, the ratio is what counts.",
     "",
     ...lines,
     ""

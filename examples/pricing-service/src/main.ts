@@ -1,1 +1,37 @@
-export {}
+/**
+ * The pricing service: `npx -y pnpm@10 start` from the repository root.
+ * With no backend variables it runs on embedded defaults (SQLite, an
+ * in-process cache, a folder as object store, a rule-based pricing model).
+ */
+import { Prometheus } from "@effect-resilience/otel"
+import { AdminRoutes } from "@effect-resilience/platform"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import { createServer } from "node:http"
+import * as AppConfig from "./Config.js"
+import * as Http from "./Http.js"
+import * as Layers from "./Layers.js"
+
+const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* AppConfig.load
+  // The embedded database, object folder and upload queue live here.
+  yield* Effect.sync(() => fs.mkdirSync(config.dataDir, { recursive: true }))
+  const backends = AppConfig.describeBackends(config)
+  yield* Effect.log("pricing-service backends").pipe(Effect.annotateLogs(backends))
+  return HttpServer.serve(Http.router, Http.middleware).pipe(
+    HttpServer.withLogAddress,
+    Layer.provide(AdminRoutes.layerConfig),
+    Layer.provide(Prometheus.layerHttpApp({ resource: { serviceName: "pricing-service" } })),
+    Layer.provide(Layers.make(config)),
+    Layer.provide(NodeHttpServer.layer(createServer, {
+      port: config.port,
+      ...(Option.isSome(config.host) ? { host: config.host.value } : {})
+    }))
+  )
+}))
+
+NodeRuntime.runMain(Layer.launch(ServerLive))

@@ -95,6 +95,17 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
   )
 
   /**
+   * When the next recovery tick runs (epoch millis).
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static readonly nextRecoveryAt: Effect.Effect<number, never, Degradation> = Effect.flatMap(
+    this,
+    (degradation) => degradation.nextRecoveryAt
+  )
+
+  /**
    * The current level first, then every change; never the same level twice in a row.
    *
    * @since 0.1.0
@@ -188,10 +199,13 @@ export declare namespace Degradation {
   export interface Service {
     /** The level in force. */
     readonly current: Effect.Effect<DegradationLevel>
-    /** The level in force, read synchronously. */
-    readonly unsafeCurrent: () => DegradationLevel
     /** Level, forced override, computed level, per-dependency health, since when. */
     readonly status: Effect.Effect<Status>
+    /**
+     * When the next recovery tick runs (epoch millis): the earliest a better
+     * level can apply — what a `retry-after` header should say.
+     */
+    readonly nextRecoveryAt: Effect.Effect<number>
     /** The current level first, then every change; never the same level twice in a row. */
     readonly changes: Stream.Stream<DegradationLevel>
     /** Every applied transition with its cause, from the moment the stream runs. */

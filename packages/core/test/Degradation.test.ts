@@ -23,7 +23,7 @@ import * as DegradationInternal from "../src/internal/degradation.js"
 import { describeError } from "../src/internal/describe.js"
 import { uniqueName } from "./utils.js"
 
-const tag = Effect.map(Degradation, (d) => d.unsafeCurrent()._tag)
+const tag = Effect.map(Degradation.current, (level) => level._tag)
 
 /** A breaker registered with the Degradation in scope. */
 const dependency = (
@@ -175,6 +175,17 @@ describe("Degradation", () => {
         expect(yield* tag).toBe("Degraded")
         yield* TestClock.adjust("20 seconds") // the tick at 30 s
         expect(yield* tag).toBe("Optimal")
+      }),
+      { recoveryInterval: "30 seconds" }
+    ))
+
+  it.scoped("nextRecoveryAt is when the next tick runs: the earliest a better level can apply", () =>
+    withDegradation(
+      Effect.gen(function*() {
+        const start = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        expect(yield* Degradation.nextRecoveryAt).toBe(start + 30_000)
+        yield* TestClock.adjust("31 seconds")
+        expect(yield* Degradation.nextRecoveryAt).toBe(start + 60_000)
       }),
       { recoveryInterval: "30 seconds" }
     ))

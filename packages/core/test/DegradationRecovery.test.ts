@@ -16,7 +16,7 @@ import { uniqueName } from "./utils.js"
 
 type Level = DegradationLevel.DegradationLevel
 
-const tag = Effect.map(Degradation, (d) => d.unsafeCurrent()._tag)
+const tag = Effect.map(Degradation.current, (level) => level._tag)
 
 /** A breaker (opened by one failure) registered with the Degradation in scope. */
 const dependency = (

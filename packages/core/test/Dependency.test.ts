@@ -110,7 +110,7 @@ describe("Dependency", () => {
         yield* openai.ping
         expect(yield* calls(name, "success")).toBe(2)
         expect(yield* Ref.get(control.calls)).toBe(1)
-      }).pipe(Effect.provide(Layer.merge(layer, Degradation.layer()).pipe(Layer.provideMerge(Degradation.layer()))))
+      }).pipe(Effect.provide(layer.pipe(Layer.provideMerge(Degradation.layer()))))
     }))
 
   it.scoped("records call durations by default (a bare breaker does not)", () =>
@@ -792,7 +792,7 @@ describe("Dependency", () => {
       expect(yield* calls(name, "success")).toBe(2)
     }))
 
-  it("type level: recovered errors leave the type; members without fallback must declare Unavailable", () => {
+  it("type level: the layer provides the service type unchanged; members without a fallback must declare Unavailable; fallbacks match the member", () => {
     class Good extends Context.Tag("test/Good")<Good, {
       readonly a: Effect.Effect<number, "e" | CircuitBreaker.Unavailable>
       readonly b: (n: number) => Effect.Effect<number, "e">

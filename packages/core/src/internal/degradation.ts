@@ -543,14 +543,19 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
       Effect.annotateLogs("fiber", "degradation-recovery")
     )
 
+    // Ticks run at a fixed rate from here: the next one is computable.
+    const startedAt = clock.unsafeCurrentTimeMillis()
+    const intervalMillis = Duration.toMillis(config.recoveryInterval)
     const registry: Registry = { register: (registration) => impl.register(registration) }
     const current = Effect.map(SubscriptionRef.get(ref), (state) => state.level)
 
     const service: Degradation.Service = {
       current,
-      // A read, never a write: the SubscriptionRef stays the only place the level is.
-      unsafeCurrent: () => Effect.runSync(current),
       status: Effect.suspend(() => impl.status()),
+      nextRecoveryAt: Effect.sync(() => {
+        const elapsed = Math.max(0, clock.unsafeCurrentTimeMillis() - startedAt)
+        return startedAt + (Math.floor(elapsed / intervalMillis) + 1) * intervalMillis
+      }),
       changes: ref.changes.pipe(
         Stream.map((state) => state.level),
         Stream.changesWith((a, b) => a._tag === b._tag)

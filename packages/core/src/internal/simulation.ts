@@ -14,6 +14,7 @@ import type * as Simulation from "../Simulation.js"
 import { wrap } from "./dependency.js"
 import { describeError } from "./describe.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
+import { validator } from "./validate.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual, type SimClock } from "./simulationRuntime.js"
 
@@ -32,37 +33,11 @@ export class SyntheticError extends Data.TaggedError("SyntheticError")<{
 // -----------------------------------------------------------------------------
 
 const module = "Simulation.run"
+const v = validator(module)
+const invalid = v.fail
 
-class Invalid {
-  constructor(readonly error: InvalidOptionError) {}
-}
-
-const invalid = (option: string, expected: string, actual: unknown): never => {
-  throw new Invalid(new InvalidOptionError({ module, option, expected, actual }))
-}
-
-/** `Duration.decode` turns negative and NaN inputs into zero: they are caught before it. */
-const isNegativeOrNaN = (input: unknown): boolean =>
-  (typeof input === "number" && !(input >= 0)) ||
-  (typeof input === "bigint" && input < BigInt(0)) ||
-  (typeof input === "string" && /^\s*(-|nan\b)/i.test(input)) ||
-  (Array.isArray(input) && input.some((part) => !(Number(part) >= 0)))
-
-const toMillis = (input: unknown, option: string, allowZero: boolean): number => {
-  if (isNegativeOrNaN(input)) {
-    return invalid(option, allowZero ? "a finite duration" : "a positive finite duration", input)
-  }
-  let millis: number
-  try {
-    millis = Duration.toMillis(Duration.decode(input as Duration.DurationInput))
-  } catch {
-    return invalid(option, allowZero ? "a finite duration" : "a positive finite duration", input)
-  }
-  if (!Number.isFinite(millis) || millis < 0 || (!allowZero && millis === 0)) {
-    return invalid(option, allowZero ? "a finite duration" : "a positive finite duration", input)
-  }
-  return millis
-}
+const toMillis = (input: unknown, option: string, allowZero: boolean): number =>
+  Duration.toMillis(v.duration(option, input, { allowZero }))
 
 /** Milliseconds of a duration given to an expectation or a query (no validation beyond `decode`). */
 const millisOf = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
@@ -430,13 +405,14 @@ const program = (resolved: Resolved, clock: SimClock): Effect.Effect<RawResult> 
       if (batch.length > 0) run(Effect.forEach(batch, identity, { discard: true }))
     }
     yield* clock.sleepUntil(() => resolved.duration, END)
+    const finalLevel = yield* degradation.current
 
     return {
       levelTransitions,
       breakerTransitions,
       faults: applied,
       runs,
-      finalLevel: degradation.unsafeCurrent(),
+      finalLevel,
       steps
     } satisfies RawResult
   }))
@@ -549,7 +525,7 @@ export const run = (scenario: Simulation.Scenario): Effect.Effect<Simulation.Rep
     try {
       resolved = resolve(scenario)
     } catch (error) {
-      if (error instanceof Invalid) return Effect.die(error.error)
+      if (error instanceof InvalidOptionError) return Effect.die(error)
       return Effect.die(error)
     }
     const logs: Array<Simulation.LogLine> = []

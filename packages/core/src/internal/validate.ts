@@ -72,6 +72,8 @@ export const validator = (module: string): Validator => {
     // Numbers first: `Duration.decode` would read NaN and negatives as 0.
     if (typeof value === "number" && !(Number.isFinite(value) && value >= 0)) return fail(option, expected, value)
     if (typeof value === "bigint" && value < 0n) return fail(option, expected, value)
+    // "-5 seconds" decodes to zero too.
+    if (typeof value === "string" && /^\s*-/.test(value)) return fail(option, expected, value)
     if (Array.isArray(value) && !value.every((n) => typeof n === "number" && Number.isFinite(n) && n >= 0)) {
       return fail(option, expected, value)
     }

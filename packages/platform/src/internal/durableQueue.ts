@@ -7,7 +7,7 @@
  * @internal
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
-import { Fallback, InvalidOptionError, Metrics } from "@effect-resilience/core"
+import { Fallback, Metrics } from "@effect-resilience/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -21,6 +21,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Backend, Store } from "./durableQueueStore.js"
 import { series } from "./metrics.js"
+import * as options from "./options.js"
 
 /** Options of `DurableQueue.make`. */
 export interface MakeOptions<A, I, R> {
@@ -33,14 +34,9 @@ export interface MakeOptions<A, I, R> {
 const module = "DurableQueue.make"
 const defaultMaxAttempts = 10
 
-const invalid = (option: string, expected: string, actual: unknown): never => {
-  throw new InvalidOptionError({ module, option, expected, actual })
-}
+const invalid = (option: string, expected: string, actual: unknown): never => options.fail(module, option, expected, actual)
 
-const positiveInt = (option: string, value: unknown): number =>
-  typeof value === "number" && Number.isInteger(value) && value > 0 && value <= Number.MAX_SAFE_INTEGER
-    ? value
-    : invalid(option, "a positive integer", value)
+const positiveInt = (option: string, value: unknown): number => options.positiveInt(module, option, value)
 
 const checkOptions = (options: unknown) => {
   if (options === null || typeof options !== "object") return invalid("options", "an object", options)

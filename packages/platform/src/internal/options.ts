@@ -13,6 +13,12 @@ export const fail = (module: string, option: string, expected: string, actual: u
   throw new InvalidOptionError({ module, option, expected, actual })
 }
 
+/** An integer in [1, 2⁵³−1]. @internal */
+export const positiveInt = (module: string, option: string, value: unknown): number =>
+  typeof value === "number" && Number.isInteger(value) && value > 0 && value <= Number.MAX_SAFE_INTEGER
+    ? value
+    : fail(module, option, "a positive integer", value)
+
 /** @internal */
 export const optionalFunction = <F>(module: string, option: string, value: unknown): F | undefined =>
   value === undefined || typeof value === "function" ? value as F | undefined : fail(module, option, "a function", value)

@@ -94,17 +94,11 @@ export const snapshot = (degradation: Degradation.Service): Effect.Effect<Status
   return extension === undefined ? json : Effect.zipWith(json, extension, (json, extra) => ({ ...json, ...extra }))
 }
 
-// Not (yet) on the service's type: read defensively so that a core exposing it is used at once.
-const nextRecoveryAt = (degradation: Degradation.Service): Effect.Effect<number | undefined> => {
-  const next = (degradation as { readonly nextRecoveryAt?: unknown }).nextRecoveryAt
-  if (!Effect.isEffect(next)) return Effect.succeed(undefined)
-  return Effect.map(next as Effect.Effect<unknown>, (at) => typeof at === "number" && Number.isFinite(at) ? at : undefined)
-}
-
 /**
  * Whole seconds (at least 1) until a refused request is worth retrying: the
  * level only improves on a recovery tick, and not before the down breakers
- * admit a probe, so the later of the two; `fallback` when neither is known.
+ * admit a probe, so the later of the two; `fallback` for a forced level
+ * (it lifts on `release`, not on a tick).
  *
  * @internal
  */
@@ -125,11 +119,11 @@ export const retryAfterSeconds = (
       const millis = Duration.toMillis(stats.retryAfter)
       if (millis > 0 && (earliestBreaker === undefined || millis < earliestBreaker)) earliestBreaker = millis
     }
-    const next = yield* nextRecoveryAt(degradation)
+    const next = yield* degradation.nextRecoveryAt
     const now = yield* Clock.currentTimeMillis
-    const untilTick = next === undefined ? undefined : Math.max(0, next - now)
-    const millis = untilTick === undefined && earliestBreaker === undefined
+    // A forced level lifts on `release`, not on a tick: nothing better is known than the fallback.
+    const millis = status.forced !== undefined
       ? Duration.toMillis(fallback)
-      : Math.max(untilTick ?? 0, earliestBreaker ?? 0)
+      : Math.max(Math.max(0, next - now), earliestBreaker ?? 0)
     return Math.max(1, Math.ceil(millis / 1000))
   })

@@ -1,0 +1,154 @@
+/**
+ * The service's configuration, read through Effect `Config` (environment by
+ * default). Every backend is optional: an unset one falls back to its
+ * embedded default, a half-configured one is a `ConfigError` naming the
+ * missing variable.
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { fileURLToPath } from "node:url"
+
+/** Where the embedded SQLite database, the object store and the upload queue live by default. */
+export const defaultDataDir = fileURLToPath(new URL("../data", import.meta.url))
+
+export interface S3Settings {
+  readonly endpoint: string
+  readonly bucket: string
+  readonly region: string
+  readonly accessKeyId: Option.Option<string>
+  readonly secretAccessKey: Option.Option<Redacted.Redacted>
+}
+
+export interface OpenAiSettings {
+  readonly baseUrl: Option.Option<string>
+  readonly apiKey: Redacted.Redacted
+  readonly model: string
+}
+
+export interface AppConfig {
+  readonly port: number
+  readonly host: Option.Option<string>
+  readonly dataDir: string
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+  readonly redisUrl: Option.Option<string>
+  readonly s3: Option.Option<S3Settings>
+  readonly openai: Option.Option<OpenAiSettings>
+  /** How long a health check may take before it counts as failed. */
+  readonly healthCheckTimeout: Duration.Duration
+  /** How often queued uploads are retried while the object store admits calls. */
+  readonly uploadReplayInterval: Duration.Duration
+}
+
+/** A number of seconds or a duration string (`"500 millis"`), as `Profile` reads its overrides. */
+const duration = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const trimmed = raw.trim()
+      const decoded = /^\d+(\.\d+)?$/.test(trimmed)
+        ? Option.some(Duration.seconds(Number(trimmed)))
+        : Duration.decodeUnknown(trimmed)
+      return Option.match(decoded, {
+        onNone: () => Either.left(ConfigError.InvalidData([], `Expected a duration ("2 seconds") or seconds, got "${raw}"`)),
+        onSome: (d) =>
+          Duration.toMillis(d) >= 1 && Duration.toMillis(d) <= 2 ** 31 - 1
+            ? Either.right(d)
+            : Either.left(ConfigError.InvalidData([], `Expected a duration between 1 ms and 2^31-1 ms, got "${raw}"`))
+      })
+    })
+  )
+
+const url = (name: string) =>
+  Config.string(name).pipe(
+    Config.validate({
+      message: "Expected an absolute URL (http://host:port)",
+      validation: (value) => URL.canParse(value)
+    })
+  )
+
+/** Both variables or neither: one alone is a `ConfigError` naming the other. */
+const pair = <A, B>(
+  first: { readonly name: string; readonly config: Config.Config<A> },
+  second: { readonly name: string; readonly config: Config.Config<B> }
+): Config.Config<Option.Option<readonly [A, B]>> =>
+  Config.all([Config.option(first.config), Config.option(second.config)]).pipe(
+    Config.mapOrFail(([a, b]) => {
+      if (Option.isSome(a) && Option.isSome(b)) return Either.right(Option.some([a.value, b.value] as const))
+      if (Option.isNone(a) && Option.isNone(b)) return Either.right(Option.none())
+      const missing = Option.isNone(a) ? first.name : second.name
+      const present = Option.isNone(a) ? second.name : first.name
+      return Either.left(ConfigError.MissingData([missing], `${present} is set, so ${missing} must be set too`))
+    })
+  )
+
+const s3 = Config.all({
+  pair: pair({ name: "S3_ENDPOINT", config: url("S3_ENDPOINT") }, {
+    name: "S3_BUCKET",
+    config: Config.nonEmptyString("S3_BUCKET")
+  }),
+  region: Config.nonEmptyString("S3_REGION").pipe(Config.withDefault("us-east-1")),
+  accessKeyId: Config.option(Config.nonEmptyString("S3_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.redacted("S3_SECRET_ACCESS_KEY"))
+}).pipe(Config.map(({ pair, ...rest }) =>
+  Option.map(pair, ([endpoint, bucket]): S3Settings => ({ endpoint, bucket, ...rest }))
+))
+
+const openai = Config.all({
+  baseUrl: Config.option(url("OPENAI_BASE_URL")),
+  apiKey: Config.option(Config.redacted("OPENAI_API_KEY")),
+  model: Config.nonEmptyString("OPENAI_MODEL").pipe(Config.withDefault("gpt-4o-mini"))
+}).pipe(Config.mapOrFail(({ apiKey, baseUrl, model }) =>
+  Option.isNone(apiKey)
+    ? Option.isSome(baseUrl)
+      ? Either.left(ConfigError.MissingData(["OPENAI_API_KEY"], "OPENAI_BASE_URL is set, so OPENAI_API_KEY must be set too"))
+      : Either.right(Option.none<OpenAiSettings>())
+    : Either.right(Option.some<OpenAiSettings>({ baseUrl, apiKey: apiKey.value, model }))
+))
+
+export const config: Config.Config<AppConfig> = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  host: Config.option(Config.nonEmptyString("HOST")),
+  dataDir: Config.nonEmptyString("DATA_DIR").pipe(Config.withDefault(defaultDataDir)),
+  databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
+  redisUrl: Config.option(url("REDIS_URL")),
+  s3,
+  openai,
+  healthCheckTimeout: duration("RESILIENCE_HEALTH_CHECK_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  uploadReplayInterval: duration("UPLOAD_REPLAY_INTERVAL").pipe(Config.withDefault(Duration.seconds(30)))
+})
+
+/** Read once at start; the layers share it. */
+export const load: Effect.Effect<AppConfig, ConfigError.ConfigError> = config
+
+/** What the startup log says about each backend (no secrets). */
+export const describeBackends = (c: AppConfig) => {
+  const redact = (raw: string) => {
+    try {
+      const u = new URL(raw)
+      u.password = u.password ? "***" : ""
+      return u.toString()
+    } catch {
+      return "(invalid url)"
+    }
+  }
+  return {
+    db: Option.match(c.databaseUrl, {
+      onNone: () => `sqlite ${c.dataDir}/pricing.sqlite`,
+      onSome: (u) => `postgres ${redact(Redacted.value(u))}`
+    }),
+    cache: Option.match(c.redisUrl, { onNone: () => "in-process", onSome: (u) => `redis ${redact(u)}` }),
+    objectStore: Option.match(c.s3, {
+      onNone: () => `filesystem ${c.dataDir}/objects`,
+      onSome: (s) => `s3 ${s.endpoint} bucket ${s.bucket}`
+    }),
+    ai: Option.match(c.openai, {
+      onNone: () => "rule-based pricing model",
+      onSome: (o) => `openai ${Option.getOrElse(o.baseUrl, () => "https://api.openai.com/v1")} model ${o.model}`
+    }),
+    uploadQueue: `sqlite ${c.dataDir}/upload-queue.sqlite`
+  }
+}

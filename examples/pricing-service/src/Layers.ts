@@ -1,0 +1,100 @@
+/**
+ * The application wired: one raw layer per backend (real client or embedded
+ * default), each wrapped by `Dependency` with its preset and the
+ * `RESILIENCE_<NAME>_*` overrides, all registered with one `Degradation`.
+ */
+import { Degradation, Dependency, Fallback, Presets, Profile } from "@effect-resilience/core"
+import { DurableQueue } from "@effect-resilience/platform"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as path from "node:path"
+import type { AppConfig } from "./Config.js"
+import * as Ai from "./services/Ai.js"
+import * as Cache from "./services/Cache.js"
+import * as Db from "./services/Db.js"
+import * as ObjectStore from "./services/ObjectStore.js"
+
+const UploadSchema = Schema.Struct({ key: Schema.String, contentType: Schema.String, content: Schema.String })
+
+/** Uploads accepted while the object store is down: durable before `202` is answered. */
+export class UploadQueue extends Context.Tag("pricing-service/UploadQueue")<
+  UploadQueue,
+  Fallback.WriteBehindQueue<ObjectStore.Upload>
+>() {}
+
+const UploadQueueLive = (config: AppConfig) =>
+  Layer.scoped(UploadQueue, DurableQueue.make({ name: "s3", schema: UploadSchema, maxAttempts: 20 })).pipe(
+    Layer.provide(DurableQueue.layerSqlite({ filename: path.join(config.dataDir, "upload-queue.sqlite") }))
+  )
+
+const DbRaw = (config: AppConfig) =>
+  Option.match(config.databaseUrl, { onNone: () => Db.layerSqlite(config.dataDir), onSome: Db.layerPg })
+
+/** The cache's client timeout follows its configured call timeout. */
+const CacheRaw = (config: AppConfig) =>
+  Option.match(config.redisUrl, {
+    onNone: () => Cache.layerMemory,
+    onSome: (url) =>
+      Layer.unwrapEffect(Effect.map(Profile.dependency(Presets.redis), (preset) => Cache.layerRedis(url, preset.callTimeout)))
+  })
+
+const ObjectStoreRaw = (config: AppConfig) =>
+  Option.match(config.s3, { onNone: () => ObjectStore.layerFilesystem(config.dataDir), onSome: ObjectStore.layerS3 })
+
+const AiRaw = (config: AppConfig) => Option.match(config.openai, { onNone: () => Ai.layerRules, onSome: Ai.layerOpenAi })
+
+const DbLive = (config: AppConfig) =>
+  Dependency.layerConfig(Db.Db, Presets.db, {
+    health: (db) => db.ping,
+    fallback: { createProduct: Presets.writesBlocked("db") }
+  }).pipe(Layer.provide(DbRaw(config)))
+
+// No fallbacks: the handlers choose what a cache miss or a cache outage means (read the DB).
+const CacheLive = (config: AppConfig) =>
+  Dependency.layerConfig(Cache.Cache, Presets.redis, { health: (cache) => cache.ping }).pipe(
+    Layer.provide(CacheRaw(config))
+  )
+
+const AiLive = (config: AppConfig) =>
+  Dependency.layerConfig(Ai.Ai, Presets.openai, {
+    health: (ai) => ai.ping,
+    fallback: {
+      enhancePrices: Fallback.sync((_error, items: ReadonlyArray<Ai.PriceItem>): Ai.Enhanced => ({
+        prices: items.map((item) => Math.round(item.price * 1.3 * 100) / 100),
+        enhanced: false,
+        notice: Ai.unavailableNotice
+      })),
+      cleanText: Fallback.sync((_error, text: string): Ai.CleanedText => ({ text, ocr_enhanced: false }))
+    }
+  }).pipe(Layer.provide(AiRaw(config)))
+
+/**
+ * `Dependency.layer` rather than `layerConfig`: the replay interval is not
+ * one of `layerConfig`'s options, and queued uploads should not wait 30 s
+ * for the next replay after the store is back.
+ */
+const ObjectStoreLive = (config: AppConfig) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const preset = yield* Profile.dependency(Presets.s3)
+    const queue = yield* UploadQueue
+    return Dependency.layer(ObjectStore.ObjectStore, {
+      ...preset,
+      health: (store) => store.ping,
+      replayInterval: config.uploadReplayInterval,
+      fallback: {
+        put: (_error, upload: ObjectStore.Upload) =>
+          Effect.as(queue.offer(upload), { status: "queued" as const, key: upload.key })
+      },
+      replay: [{ queue, run: (store, upload: ObjectStore.Upload) => store.put(upload) }]
+    })
+  })).pipe(Layer.provide(ObjectStoreRaw(config)))
+
+/** Every dependency, wrapped, with the `Degradation` they register with and the upload queue. */
+export const make = (config: AppConfig) =>
+  Layer.mergeAll(DbLive(config), CacheLive(config), AiLive(config), ObjectStoreLive(config)).pipe(
+    Layer.provideMerge(UploadQueueLive(config)),
+    Layer.provideMerge(Degradation.layerConfig({ healthCheckTimeout: config.healthCheckTimeout }))
+  )

@@ -1,0 +1,105 @@
+/**
+ * The product database: Postgres through `@effect/sql-pg` (`DATABASE_URL`),
+ * or an embedded SQLite file. Both run the same migrations through
+ * `@effect/sql`'s migrator.
+ */
+import type { CircuitBreaker, Fallback } from "@effect-resilience/core"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { NodeContext } from "@effect/platform-node"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export interface Product {
+  readonly id: number
+  readonly name: string
+  readonly price: number
+}
+
+export interface NewProduct {
+  readonly name: string
+  readonly price: number
+}
+
+export class DbError extends Data.TaggedError("DbError")<{ readonly message: string; readonly cause?: unknown }> {}
+
+export class Db extends Context.Tag("pricing-service/Db")<Db, {
+  readonly getProduct: (id: number) => Effect.Effect<Option.Option<Product>, DbError | CircuitBreaker.Unavailable>
+  /** Blocked with `Fallback.UnavailableError` while the database is down. */
+  readonly createProduct: (input: NewProduct) => Effect.Effect<Product, DbError | Fallback.UnavailableError>
+  readonly ping: Effect.Effect<void, DbError | CircuitBreaker.Unavailable>
+}>() {}
+
+const toDbError = (cause: unknown) =>
+  new DbError({ message: cause instanceof Error ? cause.message : String(cause), cause })
+
+const migrations = Migrator.fromRecord({
+  "1_products": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () => sql`CREATE TABLE IF NOT EXISTS products (id SERIAL PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION NOT NULL)`,
+      orElse: () =>
+        sql`CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, price REAL NOT NULL)`
+    })
+  }),
+  "2_seed_products": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [{ count }] = yield* sql<{ count: number | string }>`SELECT COUNT(*) AS count FROM products`
+    // Seeded once, into an empty table, so ids are 1–3 on a fresh database.
+    if (Number(count) === 0) {
+      for (const product of [{ name: "Widget", price: 100 }, { name: "Gadget", price: 250 }, { name: "Gizmo", price: 42.5 }]) {
+        yield* sql`INSERT INTO products ${sql.insert(product)}`
+      }
+    }
+  })
+})
+
+const rawFromSql = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return Db.of({
+    getProduct: (id) =>
+      sql<Product>`SELECT id, name, price FROM products WHERE id = ${id}`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0]).pipe(Option.map(normalize))),
+        Effect.mapError(toDbError)
+      ),
+    createProduct: (input) =>
+      sql<Product>`INSERT INTO products ${sql.insert({ name: input.name, price: input.price })} RETURNING id, name, price`.pipe(
+        Effect.flatMap((rows) =>
+          rows[0] === undefined ? Effect.fail(new DbError({ message: "insert returned no row" })) : Effect.succeed(normalize(rows[0]))
+        ),
+        Effect.mapError((e) => (e instanceof DbError ? e : toDbError(e)))
+      ),
+    ping: sql`SELECT 1`.pipe(Effect.asVoid, Effect.mapError(toDbError))
+  })
+})
+
+// SQLite and Postgres may hand numbers back as strings (COUNT, NUMERIC): normalise at the edge.
+const normalize = (row: Product): Product => ({ id: Number(row.id), name: row.name, price: Number(row.price) })
+
+/** Postgres through `@effect/sql-pg`; the migrations run at start. */
+export const layerPg = (url: Redacted.Redacted): Layer.Layer<Db, unknown> =>
+  Layer.effect(Db, rawFromSql).pipe(
+    Layer.provide(PgMigrator.layer({ loader: migrations })),
+    Layer.provide(PgClient.layer({ url, connectTimeout: Duration.seconds(5), maxConnections: 10 })),
+    Layer.provide(NodeContext.layer)
+  )
+
+/** The embedded default: a SQLite file under the data folder; the migrations run at start. */
+export const layerSqlite = (dataDir: string): Layer.Layer<Db, unknown> =>
+  Layer.effect(Db, rawFromSql).pipe(
+    Layer.provide(SqliteMigrator.layer({ loader: migrations })),
+    Layer.provide(Layer.unwrapEffect(Effect.sync(() => {
+      fs.mkdirSync(dataDir, { recursive: true })
+      return SqliteClient.layer({ filename: path.join(dataDir, "pricing.sqlite") })
+    }))),
+    Layer.provide(NodeContext.layer)
+  )
