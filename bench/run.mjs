@@ -114,22 +114,19 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   progress("\n")
 }
-progress("memory ")
-for (const c of memory.filter(runnable)) {
-  const res = spawnCase(c)
-  if (res.error) errors[c.id] = res.error
-  else raw[c.id] = [res]
-  progress(res.error ? "x" : ".")
+/** Cases measured once each (memory, timed calls): one process per case. */
+const runOnce = (title, cases) => {
+  progress(`${title} `)
+  for (const c of cases.filter(runnable)) {
+    const res = spawnCase(c)
+    if (res.error) errors[c.id] = res.error
+    else raw[c.id] = [res]
+    progress(res.error ? "x" : ".")
+  }
+  progress("\n")
 }
-progress("\n")
-progress("timed calls ")
-for (const c of timedCalls.filter(runnable)) {
-  const res = spawnCase(c)
-  if (res.error) errors[c.id] = res.error
-  else raw[c.id] = [res]
-  progress(res.error ? "x" : ".")
-}
-progress("\n")
+runOnce("memory", memory)
+runOnce("timed calls", timedCalls)
 
 // ---------------------------------------------------------------------------------------------
 // aggregation: per case, the best (lowest) per-process p50 across rounds — the round least disturbed
