@@ -10,7 +10,7 @@
 // Prints a markdown table (requests/s and p99 latency per server, the throughput ratio) and writes
 // bench/RESULTS-http.md. Target: the middleware costs at most 5 % of the bare server's throughput.
 import { spawn, spawnSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -110,10 +110,25 @@ async function driver() {
     }
   }
 
-  const slice = async (kind, port, seconds) => {
-    const result = await load(port, seconds)
+  // The server's CPU time (user + system, in seconds) from /proc: less sensitive than throughput to
+  // other processes on the machine, since it counts only what the server itself spends.
+  const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100
+  const cpuSeconds = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return (Number(fields[11]) + Number(fields[12])) / ticks
+    } catch {
+      return NaN
+    }
+  }
+
+  const slice = async (kind, server, seconds) => {
+    const before = cpuSeconds(server.child.pid)
+    const result = await load(server.port, seconds)
+    const cpu = cpuSeconds(server.child.pid) - before
     if (result.errors > 0 || result.non2xx > 0) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-    return { requests: result.requests.total, seconds: result.duration, p99: result.latency.p99 }
+    return { requests: result.requests.total, seconds: result.duration, p99: result.latency.p99, cpu }
   }
 
   // Both servers stay up (each in its own process) and take turns in short slices: a change in the
@@ -133,11 +148,12 @@ async function driver() {
       const acc = { bare: [], middleware: [] }
       for (let i = 0; i < slices; i++) {
         const order = (round + i) % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
-        for (const kind of order) acc[kind].push(await slice(kind, servers[kind].port, SLICE))
+        for (const kind of order) acc[kind].push(await slice(kind, servers[kind], SLICE))
       }
       const summary = (xs) => ({
         rps: xs.reduce((n, x) => n + x.requests, 0) / xs.reduce((n, x) => n + x.seconds, 0),
-        p99: median(xs.map((x) => x.p99))
+        p99: median(xs.map((x) => x.p99)),
+        cpuPerRequest: xs.reduce((n, x) => n + x.cpu, 0) / xs.reduce((n, x) => n + x.requests, 0)
       })
       rounds.push({ bare: summary(acc.bare), middleware: summary(acc.middleware) })
     }
@@ -149,27 +165,35 @@ async function driver() {
   const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
   const lines = []
-  lines.push("| round | bare req/s | bare p99 ms | middleware req/s | middleware p99 ms | throughput ratio | cost |")
-  lines.push("|---|---:|---:|---:|---:|---:|---:|")
+  lines.push(
+    "| round | bare req/s | bare p99 ms | bare CPU µs/req | middleware req/s | middleware p99 ms | middleware CPU µs/req | throughput ratio | cost (throughput) | cost (CPU/req) |"
+  )
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   const ratios = []
+  const cpuCosts = []
+  const us = (seconds) => fmt(seconds * 1e6, 1)
   for (const [i, r] of rounds.entries()) {
     const ratio = r.middleware.rps / r.bare.rps
+    const cpuCost = r.middleware.cpuPerRequest / r.bare.cpuPerRequest - 1
     ratios.push(ratio)
+    cpuCosts.push(cpuCost)
     lines.push(
-      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${fmt(r.middleware.rps)} | ${fmt(r.middleware.p99, 1)} | ${
-        fmt(ratio, 3)
-      } | ${fmt((1 - ratio) * 100, 1)} % |`
+      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${us(r.bare.cpuPerRequest)} | ${fmt(r.middleware.rps)} | ${
+        fmt(r.middleware.p99, 1)
+      } | ${us(r.middleware.cpuPerRequest)} | ${fmt(ratio, 3)} | ${fmt((1 - ratio) * 100, 1)} % | ${fmt(cpuCost * 100, 1)} % |`
     )
   }
-  const bare = median(rounds.map((r) => r.bare.rps))
-  const mw = median(rounds.map((r) => r.middleware.rps))
-  // Each round's pair ran back to back under the same load: the ratio is taken per round, then the median.
+  const med = (kind, field) => median(rounds.map((r) => r[kind][field]))
+  // Each round's pair ran interleaved under the same load: ratios are taken per round, then the median.
   const ratio = median(ratios)
   const cost = 1 - ratio
+  const cpuCost = median(cpuCosts)
   lines.push(
-    `| **median** (ratio: of the rounds' ratios) | **${fmt(bare)}** | ${fmt(median(rounds.map((r) => r.bare.p99)), 1)} | **${fmt(mw)}** | ${
-      fmt(median(rounds.map((r) => r.middleware.p99)), 1)
-    } | **${fmt(ratio, 3)}** | **${fmt(cost * 100, 1)} %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % |`
+    `| **median** | **${fmt(med("bare", "rps"))}** | ${fmt(med("bare", "p99"), 1)} | ${us(med("bare", "cpuPerRequest"))} | **${
+      fmt(med("middleware", "rps"))
+    }** | ${fmt(med("middleware", "p99"), 1)} | ${us(med("middleware", "cpuPerRequest"))} | **${fmt(ratio, 3)}** | **${
+      fmt(cost * 100, 1)
+    } %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % | ${fmt(cpuCost * 100, 1)} % |`
   )
 
   const machine = `${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`
@@ -183,7 +207,9 @@ async function driver() {
     `\`node bench/http.mjs\`: \`GET /\` answering \`ok\` on @effect/platform-node, each server in its own process on ` +
     `compiled JS, autocannon (${CONNECTIONS} connections, ${WARMUP} s warm-up discarded) ` +
     `against 127.0.0.1: ${ROUNDS} rounds of ${DURATION} s per server, in ${SLICE} s slices taken in turns ` +
-    "(req/s: requests / time over the round's slices; p99: median of the slices' p99). The middleware server is " +
+    "(req/s: requests / time over the round's slices; p99: median of the slices' p99; CPU µs/req: the server " +
+    "process's user + system time from /proc over its requests — what the server itself spends, less sensitive " +
+    "to other load than req/s). Ratios are per round (both servers interleaved), then the median. The middleware server is " +
     "`HttpServer.serve(app, DegradationMiddleware.make())` at `Optimal`; both run `Degradation.layer()`. " +
     "autocannon shares the machine with the servers: absolute numbers are the pair's, the ratio is what counts.",
     "",

@@ -38,8 +38,6 @@ export interface AppConfig {
   readonly redisUrl: Option.Option<string>
   readonly s3: Option.Option<S3Settings>
   readonly openai: Option.Option<OpenAiSettings>
-  /** How long a health check may take before it counts as failed. */
-  readonly healthCheckTimeout: Duration.Duration
   /** How often queued uploads are retried while the object store admits calls. */
   readonly uploadReplayInterval: Duration.Duration
 }
@@ -117,7 +115,6 @@ export const config: Config.Config<AppConfig> = Config.all({
   redisUrl: Config.option(url("REDIS_URL")),
   s3,
   openai,
-  healthCheckTimeout: duration("RESILIENCE_HEALTH_CHECK_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   uploadReplayInterval: duration("UPLOAD_REPLAY_INTERVAL").pipe(Config.withDefault(Duration.seconds(30)))
 })
 

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { Ai } from "./services/Ai.js"
+import { Ai, unavailableNotice } from "./services/Ai.js"
 import { Cache } from "./services/Cache.js"
 import { Db, type Product } from "./services/Db.js"
 import { ObjectStore } from "./services/ObjectStore.js"
@@ -87,19 +87,30 @@ const body = (read: Read, level: DegradationLevel.DegradationLevel, price: numbe
 }
 
 /** Full pricing: the product read (as `read` says), then the model's adjustment (or its fallback). */
-const priced = (level: DegradationLevel.DegradationLevel, read: Effect.Effect<Option.Option<Read>, unknown, Db | Cache>) =>
+const priced = (
+  level: DegradationLevel.DegradationLevel,
+  read: Effect.Effect<Option.Option<Read>, unknown, Db | Cache>,
+  options: { readonly fillCache: boolean }
+) =>
   Effect.flatMap(read, (found) =>
     Option.match(found, {
       onNone: () => Effect.succeed(Option.none<PriceBody>()),
       onSome: (r) =>
         Effect.zipRight(
-          remember(r),
+          options.fillCache ? remember(r) : Effect.void,
           Effect.map(enhance(r), (e) => Option.some(body(r, level, e.prices[0]!, e.enhanced, e.notice)))
         )
     })
   )
 
 const priceUnavailable = unavailable("The price cannot be read right now: neither the cache nor the database answers.", 5)
+
+/** Answers the read: 200 with the price, 404 for an unknown id, 503 when no source answers. */
+const respond = (read: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cache | Ai>, id: number) =>
+  read.pipe(
+    Effect.map(Option.match({ onNone: () => notFound(id), onSome: (b) => json(b) })),
+    Effect.catchAll(() => Effect.succeed(priceUnavailable))
+  )
 
 const PriceParams = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) })
 
@@ -116,32 +127,30 @@ const getPrice = Effect.gen(function*() {
   if (params._tag === "Left") return badRequest("id must be a positive integer")
   const id = params.right.id
   const level = yield* Effect.flatMap(Degradation, (d) => d.current)
-  const result: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cache | Ai> = DegradationLevel.$match(level, {
-    Optimal: () => priced(level, cacheThenDb(id)),
-    Degraded: () => priced(level, Effect.catchAll(fromDb(id), () => fromCache(id))),
+  return yield* DegradationLevel.$match(level, {
+    Optimal: () => respond(priced(level, cacheThenDb(id), { fillCache: true }), id),
+    Degraded: () => respond(priced(level, Effect.catchAll(fromDb(id), () => fromCache(id)), { fillCache: false }), id),
     Limited: () =>
-      Effect.map(
-        Effect.flatMap(fromCache(id), (hit) => Option.isSome(hit) ? Effect.succeed(hit) : fromDb(id)),
-        Option.map((r) =>
-          body(r, level, Math.round(r.product.price * 1.3 * 100) / 100, false, "AI enhancement temporarily unavailable")
-        )
+      respond(
+        Effect.map(
+          cacheThenDb(id),
+          Option.map((r) => body(r, level, Math.round(r.product.price * 1.3 * 100) / 100, false, unavailableNotice))
+        ),
+        id
       ),
     Minimal: () =>
-      Effect.map(
-        Effect.flatMap(fromCache(id), (hit) => Option.isSome(hit) ? Effect.succeed(hit) : fromDb(id)),
-        Option.map((r) => body(r, level, r.product.price, false, "Read-only mode: showing the last cached price"))
+      respond(
+        Effect.map(
+          cacheThenDb(id),
+          Option.map((r) => body(r, level, r.product.price, false, "Read-only mode: showing the last cached price"))
+        ),
+        id
       ),
-    Emergency: () => Effect.succeed(Option.none<PriceBody>())
+    Emergency: () =>
+      Effect.succeed(json({ status: "system_degraded", level: level._tag, message: "Only status is available." }, 503, {
+        "retry-after": "5"
+      }))
   })
-  if (level._tag === "Emergency") {
-    return json({ status: "system_degraded", level: level._tag, message: "Only status is available." }, 503, {
-      "retry-after": "5"
-    })
-  }
-  return yield* result.pipe(
-    Effect.map(Option.match({ onNone: () => notFound(id), onSome: (b) => json(b) })),
-    Effect.catchAll(() => Effect.succeed(priceUnavailable))
-  )
 })
 
 const NewProduct = Schema.Struct({

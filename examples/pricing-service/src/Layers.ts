@@ -71,17 +71,10 @@ const AiLive = (config: AppConfig) =>
     }
   }).pipe(Layer.provide(AiRaw(config)))
 
-/**
- * `Dependency.layer` rather than `layerConfig`: the replay interval is not
- * one of `layerConfig`'s options, and queued uploads should not wait 30 s
- * for the next replay after the store is back.
- */
+/** Queued uploads are replayed every `UPLOAD_REPLAY_INTERVAL` while the store takes calls. */
 const ObjectStoreLive = (config: AppConfig) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const preset = yield* Profile.dependency(Presets.s3)
-    const queue = yield* UploadQueue
-    return Dependency.layer(ObjectStore.ObjectStore, {
-      ...preset,
+  Layer.unwrapEffect(Effect.map(UploadQueue, (queue) =>
+    Dependency.layerConfig(ObjectStore.ObjectStore, Presets.s3, {
       health: (store) => store.ping,
       replayInterval: config.uploadReplayInterval,
       fallback: {
@@ -89,12 +82,11 @@ const ObjectStoreLive = (config: AppConfig) =>
           Effect.as(queue.offer(upload), { status: "queued" as const, key: upload.key })
       },
       replay: [{ queue, run: (store, upload: ObjectStore.Upload) => store.put(upload) }]
-    })
-  })).pipe(Layer.provide(ObjectStoreRaw(config)))
+    }))).pipe(Layer.provide(ObjectStoreRaw(config)))
 
 /** Every dependency, wrapped, with the `Degradation` they register with and the upload queue. */
 export const make = (config: AppConfig) =>
   Layer.mergeAll(DbLive(config), CacheLive(config), AiLive(config), ObjectStoreLive(config)).pipe(
     Layer.provideMerge(UploadQueueLive(config)),
-    Layer.provideMerge(Degradation.layerConfig({ healthCheckTimeout: config.healthCheckTimeout }))
+    Layer.provideMerge(Degradation.layerConfig())
   )

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -51,16 +52,21 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
 
   /**
    * {@link Degradation.layer} with `recoveryInterval` read from
-   * `RESILIENCE_RECOVERY_INTERVAL` (a duration or a number of seconds;
-   * default 30 s). A bad value fails with a `ConfigError` naming it.
+   * `RESILIENCE_RECOVERY_INTERVAL` (default 30 s) and `healthCheckTimeout`
+   * from `RESILIENCE_HEALTH_CHECK_TIMEOUT` (default 5 s): a duration or a
+   * number of seconds. A bad value fails with a `ConfigError` naming it.
    *
    * @since 0.1.0
    */
   static readonly layerConfig = (
-    options?: Omit<Degradation.Options, "recoveryInterval">
+    options?: Omit<Degradation.Options, "recoveryInterval" | "healthCheckTimeout">
   ): Layer.Layer<Degradation, ConfigError.ConfigError> =>
     Layer.unwrapEffect(
-      Effect.map(profile.recoveryInterval, (interval) => Degradation.layer({ ...options, recoveryInterval: interval }))
+      Effect.map(
+        Config.all([profile.recoveryInterval, profile.healthCheckTimeout]),
+        ([recoveryInterval, healthCheckTimeout]) =>
+          Degradation.layer({ ...options, recoveryInterval, healthCheckTimeout })
+      )
     )
 
   /**

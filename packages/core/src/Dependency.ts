@@ -292,6 +292,8 @@ export interface ConfigOptions<S, F> {
   readonly fallback?: F | undefined
   /** Write-behind queues replayed through the wrapped service. */
   readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
+  /** How often queued writes are retried while calls go through (default 30 s). */
+  readonly replayInterval?: Duration.DurationInput | undefined
 }
 
 /**

@@ -167,3 +167,12 @@ export const dependency: <P extends Presets.Preset>(preset: P) => Config.Config<
  * @category config
  */
 export const recoveryInterval: Config.Config<Duration.Duration> = internal.recoveryInterval
+
+/**
+ * `RESILIENCE_HEALTH_CHECK_TIMEOUT`: how long a health check may take before
+ * it counts as failed. Default 5 s.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const healthCheckTimeout: Config.Config<Duration.Duration> = internal.healthCheckTimeout

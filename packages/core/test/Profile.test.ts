@@ -410,7 +410,9 @@ describe("Profile", () => {
       { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0.9 millis", layer: dependency(Presets.openai) },
       { variable: "RESILIENCE_S3_CALL_TIMEOUT", value: "2147483648 millis", layer: dependency(Presets.s3) },
       { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "100 micros", layer: Degradation.layerConfig() },
-      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "30 days", layer: Degradation.layerConfig() }
+      { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "30 days", layer: Degradation.layerConfig() },
+      { variable: "RESILIENCE_HEALTH_CHECK_TIMEOUT", value: "soon", layer: Degradation.layerConfig(), mentions: `"soon"` },
+      { variable: "RESILIENCE_HEALTH_CHECK_TIMEOUT", value: "0", layer: Degradation.layerConfig() }
     ]
     for (const { layer, mentions, value, variable } of cases) {
       it.scoped(`${variable}=${JSON.stringify(value)}`, () =>

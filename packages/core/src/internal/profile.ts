@@ -157,3 +157,8 @@ export const dependency = <P extends Presets.Preset>(preset: P): Config.Config<P
 export const recoveryInterval: Config.Config<Duration.Duration> = timerDuration("RESILIENCE_RECOVERY_INTERVAL").pipe(
   Config.withDefault(Duration.seconds(30))
 )
+
+/** @internal */
+export const healthCheckTimeout: Config.Config<Duration.Duration> = timerDuration("RESILIENCE_HEALTH_CHECK_TIMEOUT").pipe(
+  Config.withDefault(Duration.seconds(5))
+)

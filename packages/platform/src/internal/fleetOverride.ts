@@ -368,7 +368,9 @@ export const make = (
         const draft: Draft = { forced, origin: config.instance, at: now() }
         const result = yield* Effect.either(connected() ? write(draft, undefined) : Effect.fail(new Error("disconnected")))
         if (result._tag === "Right") {
-          lastSeq = Math.max(lastSeq, result.right.record?.seq ?? lastSeq)
+          // The script numbered it after every change Redis holds: what comes later on the channel is older.
+          lastSeq = result.right.record?.seq ?? lastSeq
+          resync = false
           known = draft
           pending = undefined
           lastSync = now()
