@@ -9,11 +9,10 @@
  * @internal
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
-import * as RedisPersistedQueue from "@effect/experimental/PersistedQueue/Redis"
+import type * as RedisPersistedQueue from "@effect/experimental/PersistedQueue/Redis"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -24,9 +23,9 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
-import { Redis } from "ioredis"
 import { DurableQueueError } from "./durableQueueError.js"
 import { fail as invalid, optionalDuration } from "./options.js"
+import * as peers from "./peers.js"
 
 /** A dead letter as stored: the encoded entry. */
 export interface StoredDeadLetter {
@@ -364,6 +363,7 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<Store, DurableQ
       const where = `file ${filename}`
       const fail = (message: string) => (cause: unknown) =>
         new DurableQueueError({ message: `${message} ${filename}: ${describe(cause)}`, store: "sqlite", location: where, cause })
+      const SqliteClient = yield* peers.sqliteClient(module).pipe(Effect.mapError(fail("cannot open the queue database")))
       // better-sqlite3 throws while opening a file that is not a database: a defect of `SqliteClient.make`.
       const client = yield* SqliteClient.make({ filename }).pipe(
         Effect.provide(Reactivity.layer),
@@ -471,6 +471,8 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
       const where = `redis ${options.host ?? "127.0.0.1"}:${options.port ?? 6379}, prefix ${prefix}`
       const error = (message: string) => (cause: unknown) =>
         new DurableQueueError({ message: `${message} (${where}): ${describe(cause)}`, store: "redis", location: where, cause })
+      const { Redis } = yield* peers.ioredis(module).pipe(Effect.mapError(error("cannot reach Redis")))
+      const RedisQueue = yield* peers.redisPersistedQueue(module).pipe(Effect.mapError(error("cannot reach Redis")))
       const redis = yield* Effect.acquireRelease(
         // ioredis' own option types disagree under `exactOptionalPropertyTypes`.
         Effect.sync(() => new Redis({ ...redisOptions, lazyConnect: true, maxRetriesPerRequest: 3 } as any)),
@@ -484,7 +486,7 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
         }),
         Effect.mapError(error("cannot reach Redis"))
       )
-      const persisted = yield* RedisPersistedQueue.make({
+      const persisted = yield* RedisQueue.make({
         ...redisOptions,
         prefix,
         pollInterval,

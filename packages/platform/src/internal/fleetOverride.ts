@@ -16,11 +16,11 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
-import { Redis } from "ioredis"
 import { hostname } from "node:os"
 import type * as FleetOverride from "../FleetOverride.js"
 import * as options_ from "./options.js"
 import { StatusExtension } from "./status.js"
+import * as peers from "./peers.js"
 
 const module = "FleetOverride.layer"
 
@@ -132,6 +132,8 @@ export const make = (
     // numbering may have started over; the next message or sync is the truth.
     let resync = false
 
+    // A missing ioredis is a setup error, like a missing module: a defect naming the package.
+    const { Redis } = yield* Effect.orDieWith(peers.ioredis("FleetOverride"), (message) => new Error(message))
     const base: RedisOptions = typeof config.redis === "string" ? {} : config.redis
     const url = typeof config.redis === "string" ? config.redis : undefined
     const connect = (extra: RedisOptions) =>
