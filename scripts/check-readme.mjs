@@ -97,7 +97,8 @@ const escape = (s) => s.replace(/[$]/g, "\\$")
 
 /** The prelude names the block mentions (not as a property) and neither imports nor declares itself. */
 const usedPreludeNames = (code, names) => {
-  const text = code.map((l) => l.replace(/\/\/.*$/, "")).join("\n") // line comments name things too
+  // Line comments name things too; a spread's dots are not a property access.
+  const text = code.map((l) => l.replace(/\/\/.*$/, "").replaceAll("...", "   ")).join("\n")
   const own = new Set()
   for (const m of text.matchAll(/^\s*import\s+(?:type\s+)?\{([^}]*)\}/gm)) {
     for (const p of m[1].split(",")) own.add(p.trim().replace(/^type\s+/, "").split(/\s+as\s+/).pop().trim())

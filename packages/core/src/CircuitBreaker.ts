@@ -298,24 +298,6 @@ export type CallTimeoutError = errors.CallTimeoutError
 export type Unavailable = CircuitOpenError | CallTimeoutError
 
 /**
- * The top-level `InvalidOptionError`, under its former name.
- *
- * @since 0.1.0
- * @category errors
- * @deprecated Import `InvalidOptionError` from `@effect-resilience/core`: every module raises it.
- */
-export const InvalidOptionError: typeof errors.InvalidOptionError = errors.InvalidOptionError
-
-/**
- * The instance type of {@link InvalidOptionError}.
- *
- * @since 0.1.0
- * @category errors
- * @deprecated Import `InvalidOptionError` from `@effect-resilience/core`.
- */
-export type InvalidOptionError = errors.InvalidOptionError
-
-/**
  * Creates a breaker whose half-open timer lives in the current scope.
  * Invalid options are a defect, an `InvalidOptionError` naming the option.
  *

@@ -1,4 +1,4 @@
-import { CircuitBreaker, Degradation, DegradationLevel, DegradationPolicy, Metrics } from "@effect-resilience/core"
+import { CircuitBreaker, Degradation, DegradationLevel, DegradationPolicy, InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -511,7 +511,7 @@ describe("Degradation: bad input", () => {
   const invalidOption = <A, E>(exit: Exit.Exit<A, E>) => {
     assert(Exit.isFailure(exit))
     const defect = Cause.dieOption(exit.cause)
-    assert(Option.isSome(defect) && defect.value instanceof CircuitBreaker.InvalidOptionError)
+    assert(Option.isSome(defect) && defect.value instanceof InvalidOptionError)
     expect(Cause.failureOption(exit.cause)._tag).toBe("None")
     return defect.value
   }

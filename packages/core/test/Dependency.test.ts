@@ -1,4 +1,4 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Metrics } from "@effect-resilience/core"
+import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -466,7 +466,7 @@ describe("Dependency", () => {
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)).pipe(Effect.provide(Degradation.layer())))
         assert(Exit.isFailure(exit), option)
         const defect = Cause.squash(exit.cause)
-        assert(defect instanceof CircuitBreaker.InvalidOptionError, `${option}: ${String(defect)}`)
+        assert(defect instanceof InvalidOptionError, `${option}: ${String(defect)}`)
         expect([defect.module, defect.option]).toEqual(["Dependency.layer", option])
       }
     }))
@@ -712,7 +712,7 @@ describe("Dependency", () => {
         )
         assert(Exit.isFailure(exit))
         const defect = Cause.squash(exit.cause)
-        assert(defect instanceof CircuitBreaker.InvalidOptionError)
+        assert(defect instanceof InvalidOptionError)
         expect([defect.module, defect.option]).toEqual(["Dependency.make", "name"])
       }))
 

@@ -1,4 +1,4 @@
-import { CircuitBreaker, DegradationLevel, Fallback, Presets, Simulation } from "@effect-resilience/core"
+import { CircuitBreaker, DegradationLevel, Fallback, InvalidOptionError, Presets, Simulation } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
@@ -149,8 +149,8 @@ describe("Simulation", () => {
         }))
         expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
         const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
-        expect(defect).toBeInstanceOf(CircuitBreaker.InvalidOptionError)
-        expect((defect as CircuitBreaker.InvalidOptionError).option).toBe("faults[0].dependency")
+        expect(defect).toBeInstanceOf(InvalidOptionError)
+        expect((defect as InvalidOptionError).option).toBe("faults[0].dependency")
         const flaky = yield* Effect.exit(Simulation.run({
           ...small(),
           faults: [{ at: "1 second", dependency: "cache", fault: Simulation.flaky(2) }]
@@ -165,7 +165,7 @@ describe("Simulation", () => {
             Effect.map((exit) => {
               assert(Exit.isFailure(exit) && Cause.isDie(exit.cause))
               const defect = Cause.squash(exit.cause)
-              assert(defect instanceof CircuitBreaker.InvalidOptionError)
+              assert(defect instanceof InvalidOptionError)
               return defect.option
             })
           )

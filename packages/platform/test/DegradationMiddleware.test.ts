@@ -1,4 +1,4 @@
-import { CircuitBreaker, Degradation, DegradationLevel } from "@effect-resilience/core"
+import { Degradation, DegradationLevel, InvalidOptionError } from "@effect-resilience/core"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -220,12 +220,12 @@ describe("DegradationMiddleware", () => {
       assert.fail("expected a throw")
     }
     const blocked = error(() => DegradationMiddleware.make({ blockWritesFrom: "Minimal" as never }))
-    assert.instanceOf(blocked, CircuitBreaker.InvalidOptionError)
-    expect((blocked as CircuitBreaker.InvalidOptionError).option).toBe("blockWritesFrom")
+    assert.instanceOf(blocked, InvalidOptionError)
+    expect((blocked as InvalidOptionError).option).toBe("blockWritesFrom")
     const retry = error(() => DegradationMiddleware.make({ retryAfter: -1 }))
-    expect((retry as CircuitBreaker.InvalidOptionError).option).toBe("retryAfter")
+    expect((retry as InvalidOptionError).option).toBe("retryAfter")
     const isWrite = error(() => DegradationMiddleware.make({ isWrite: true as never }))
-    expect((isWrite as CircuitBreaker.InvalidOptionError).option).toBe("isWrite")
+    expect((isWrite as InvalidOptionError).option).toBe("isWrite")
   })
 
   it.effect("every shed series exists once a middleware is made", () =>

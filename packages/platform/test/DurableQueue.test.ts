@@ -1,6 +1,6 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { CircuitBreaker, Fallback, Metrics } from "@effect-resilience/core"
+import { Fallback, InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { DurableQueue } from "@effect-resilience/platform"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -271,8 +271,8 @@ for (const store of stores) {
           )
           assert.isTrue(Exit.isFailure(exit))
           const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
-          assert.instanceOf(defect, CircuitBreaker.InvalidOptionError)
-          assert.strictEqual((defect as CircuitBreaker.InvalidOptionError).option, option)
+          assert.instanceOf(defect, InvalidOptionError)
+          assert.strictEqual((defect as InvalidOptionError).option, option)
         }
       }))
   })

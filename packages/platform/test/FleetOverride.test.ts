@@ -1,4 +1,4 @@
-import { CircuitBreaker, Degradation, DegradationLevel } from "@effect-resilience/core"
+import { Degradation, DegradationLevel, InvalidOptionError } from "@effect-resilience/core"
 import { AdminRoutes, FleetOverride, StatusRoutes } from "@effect-resilience/platform"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -325,8 +325,8 @@ describe("FleetOverride", () => {
         const exit = yield* FleetOverride.make(local, options as any).pipe(Scope.extend(scope), Effect.exit)
         expect(Exit.isFailure(exit)).toBe(true)
         const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
-        expect(defect).toBeInstanceOf(CircuitBreaker.InvalidOptionError)
-        expect((defect as CircuitBreaker.InvalidOptionError).option).toBe(option)
+        expect(defect).toBeInstanceOf(InvalidOptionError)
+        expect((defect as InvalidOptionError).option).toBe(option)
       }
     }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)))
 })
