@@ -3,12 +3,13 @@
 //
 // Each block becomes one module under build/readme/ and the lot is checked by one `tsc --noEmit`
 // under tsconfig.base.json (strict, exactOptionalPropertyTypes, noUnusedLocals, NodeNext), importing
-// the packages as a user does ("@effect-resilience/core", …, resolved through the workspace).
-// A fragment names the context it assumes in an HTML comment on the line before its fence:
+// the packages as a user does ("@effect-resilience/core", …: the workspace links, whose `exports`
+// give dist/*.d.ts, rebuilt first). A fragment names the context it assumes in an HTML comment on
+// the line before its fence (GitHub does not render it):
 //
-//   <!-- check: prelude=pricing -->
+//   <!-- check: prelude=core -->
 //
-// scripts/readme-preludes/pricing.ts then exports what the fragment uses without defining it (the
+// scripts/readme-preludes/core.ts then exports what the fragment uses without defining it (the
 // user's own services, errors, layers); the block imports exactly the exported names it mentions.
 // Top-level names a sample defines must be used or exported: noUnusedLocals stays on.
 //
@@ -22,6 +23,7 @@ import { fileURLToPath } from "node:url"
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const outDir = join(root, "build", "readme")
 const preludeDir = join(root, "scripts", "readme-preludes")
+const packages = ["core", "otel", "platform"] // what the samples import, as "@effect-resilience/<name>"
 const readmes = process.argv.length > 2
   ? process.argv.slice(2).map((p) => resolve(p))
   : ["README.md", "packages/platform/README.md", "packages/otel/README.md"].map((p) => join(root, p))
@@ -151,12 +153,19 @@ writeFileSync(join(outDir, "tsconfig.json"), JSON.stringify({
     declarationMap: false,
     sourceMap: false
   },
-  include: ["*.ts"]
+  include: ["*.ts", `${relative(outDir, preludeDir).replace(/\\/g, "/")}/*.ts`] // every prelude, used or not
 }, null, 2) + "\n")
 
 // --- check ---------------------------------------------------------------------------------------
 
 const tsc = createRequire(join(root, "package.json")).resolve("typescript/bin/tsc")
+// The packages' `exports` give their types from dist/*.d.ts: build them first so a sample is checked
+// against the current sources (incremental, instant when dist is up to date).
+const build = spawnSync(process.execPath, [tsc, "-b", ...packages.map((p) => join(root, "packages", p))], {
+  cwd: root,
+  stdio: "inherit"
+})
+if (build.status !== 0) fail(`tsc -b of packages/{${packages.join(",")}} failed: fix the build first`)
 const run = spawnSync(process.execPath, [tsc, "--noEmit", "--pretty", "false", "-p", join(outDir, "tsconfig.json")], {
   cwd: root,
   encoding: "utf8"
