@@ -7,8 +7,8 @@ export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources, never a stale `dist/`.
     alias: [
-      { find: /^@effect-resilience\/(core|otel|platform)$/, replacement: `${src("$1")}/index.ts` },
-      { find: /^@effect-resilience\/(core|otel|platform)\/(.*)$/, replacement: `${src("$1")}/$2.ts` }
+      { find: /^@effect-resilience\/(core|otel|platform|simulation)$/, replacement: `${src("$1")}/index.ts` },
+      { find: /^@effect-resilience\/(core|otel|platform|simulation)\/(.*)$/, replacement: `${src("$1")}/$2.ts` }
     ]
   },
   test: {

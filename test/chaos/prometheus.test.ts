@@ -157,7 +157,12 @@ beforeAll(async () => {
 
   // Redis hangs (SIGSTOP) → its breaker opens, Degraded (reads skip the cache); it answers again → Optimal.
   redis.proc.signal("SIGSTOP")
+  // Reads at once, still at Optimal (they try the cache): their timeouts open the breaker before a
+  // health check marks Redis down — at Degraded reads skip the cache and nothing would call Redis.
+  const reads = await Promise.all(Array.from({ length: 6 }, () => service.get("/prices/1")))
+  expect(reads.map((r) => r.status)).toEqual(Array(6).fill(200))
   await service.waitForLevel("Degraded", 5000)
+  expect((await service.status()).dependencies.find((d: any) => d.name === "redis").breaker).not.toMatch(/closed/i)
   await seen(`max(degradation_level{job="${job}"}) == 2 and on () max(circuit_breaker_state{breaker="redis"}) > 0`)
   redis.proc.signal("SIGCONT")
   await service.waitForLevel("Optimal", 5000)
