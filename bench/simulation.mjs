@@ -1,5 +1,5 @@
 // A simulated hour of the seed's four dependencies (Presets.openai, db, redis, s3) at 10 calls per
-// second each — 144,000 calls — with an outage script, from the compiled packages/core/dist.
+// second each — 144,000 calls — with an outage script, from the compiled packages/core/dist and packages/simulation/dist.
 // Prints wall and CPU time, calls, wake-ups; exits 1 when the hour takes 10 s of wall time or more.
 //
 //   npx tsc -b && node bench/simulation.mjs
@@ -11,7 +11,8 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 const here = dirname(fileURLToPath(import.meta.url))
 const core = await import(pathToFileURL(join(here, "..", "packages", "core", "dist", "index.js")).href)
 const { Effect } = await import("effect")
-const { DegradationLevel, Fallback, Presets, Simulation } = core
+const { Simulation } = await import(pathToFileURL(join(here, "..", "packages", "simulation", "dist", "index.js")).href)
+const { DegradationLevel, Fallback, Presets } = core
 
 const RUNS = Math.max(1, Number(process.env.SIM_BENCH_RUNS ?? 1))
 const STEP = process.env.SIM_BENCH_STEP ?? "1 second"

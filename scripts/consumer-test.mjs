@@ -11,11 +11,11 @@
 //                attw skips wildcard subpaths (`./*`), so every public module is listed explicitly.
 // 4. install     a project in os.tmpdir() on the tarballs and the Effect 3 versions of DESIGN §1,
 //                installed with npm (not pnpm: npm's flat tree is where duplicate copies show)
-// 5. compile     a program using core, otel and platform with strict, noUnusedLocals, NodeNext
-// 6. run         it: a breaker trips, the level drops, the HTTP status/middleware/metrics answer
+// 5. compile     a program using core, otel, platform and simulation with strict, noUnusedLocals, NodeNext
+// 6. run         it: a simulated outage ends as expected, a breaker trips, the level drops, the HTTP
+//                status/middleware/metrics answer
 // 7. one copy    `npm ls` shows exactly one effect (and one @effect/platform, one core)
 //
-// The simulation package does not exist yet; when it does, add it to `packages` below.
 // Usage: node scripts/consumer-test.mjs [--keep]   (--keep leaves the temp project for inspection)
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const keep = process.argv.includes("--keep")
-const packages = ["core", "otel", "platform"]
+const packages = ["core", "otel", "platform", "simulation"]
 // DESIGN §1: Effect 3 (npm `latest` is Effect 4).
 const thirdParty = {
   "effect": "3.22.4",
@@ -181,6 +181,7 @@ function programSource() {
 import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Presets } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
+import { Simulation } from "@effect-resilience/simulation"
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Data, Effect, Layer } from "effect"
@@ -216,6 +217,25 @@ const bareBreaker = Effect.gen(function*() {
   const rejected = yield* Effect.flip(breaker(Effect.succeed(1)))
   yield* assert(rejected._tag === "CircuitOpenError", "an open breaker rejects")
 }).pipe(Effect.scoped)
+
+// A redis outage in virtual time: the level drops to Degraded and comes back.
+const simulated = Effect.gen(function*() {
+  const report = yield* Simulation.run({
+    name: "consumer-redis-down",
+    duration: "3 minutes",
+    dependencies: [{ ...Presets.redis, trafficPerSecond: 5 }],
+    faults: [
+      { at: "30 seconds", dependency: "redis", fault: Simulation.down() },
+      { at: "1 minute", dependency: "redis", fault: Simulation.recovered() }
+    ],
+    expect: [
+      Simulation.expectReaches(DegradationLevel.Degraded(), { after: "30 seconds", within: "5 seconds" }),
+      Simulation.expectFinalLevel(DegradationLevel.Optimal())
+    ]
+  })
+  console.log(\`simulation: \${report.checks.map((c) => \`\${c.ok ? "ok" : "FAILED"} \${c.description}\`).join("; ")}\`)
+  yield* assert(report.ok, "the simulated redis outage ends as expected")
+})
 
 const app = HttpRouter.empty.pipe(
   HttpRouter.post("/products", HttpServerResponse.text("created", { status: 201 })),
@@ -265,7 +285,8 @@ const MainLive = Layer.mergeAll(DbLive, ServerLive).pipe(
   Layer.provideMerge(Degradation.layer())
 )
 
-Effect.runPromise(program.pipe(Effect.provide(MainLive))).then(
+// The simulation first: its Degradation sets the global degradation_level gauge, which the app's then owns.
+Effect.runPromise(simulated).then(() => Effect.runPromise(program.pipe(Effect.provide(MainLive)))).then(
   () => process.exit(0),
   (error) => {
     console.error(error)

@@ -3,7 +3,7 @@
  * timeline, writes an SVG chart per scenario to `out/<scenario>.svg`, and
  * exits with code 1 when a scenario does not end as the seed says.
  */
-import { Simulation } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"

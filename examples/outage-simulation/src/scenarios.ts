@@ -4,7 +4,8 @@
  * fallbacks and a 30 s recovery interval. Each scenario states what the seed
  * says must happen as `expect` checks.
  */
-import { DegradationLevel, Fallback, Presets, Simulation } from "@effect-resilience/core"
+import { DegradationLevel, Fallback, Presets } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import * as Duration from "effect/Duration"
 
 const { Degraded, Emergency, Limited, Minimal, Optimal } = DegradationLevel

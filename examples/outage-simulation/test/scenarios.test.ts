@@ -1,4 +1,4 @@
-import { Simulation } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { dbDown, scenarios, seedScenarios } from "../src/scenarios.js"

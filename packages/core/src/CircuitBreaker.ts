@@ -239,7 +239,8 @@ export interface Options {
   /**
    * Which typed errors count as failures (default: all). An error for which it
    * is `false` passes through and counts as neither success nor failure.
-   * Defects always count.
+   * Defects and this breaker's own `callTimeout` always count; a
+   * `CallTimeoutError` raised by the wrapped code is an error like any other.
    */
   readonly isFailure?: ((error: unknown) => boolean) | undefined
   /** Start disabled: every call goes through, only metrics are recorded. */

@@ -1,7 +1,8 @@
 /**
  * The error every constructor of the toolkit dies with when an option is
  * invalid: `CircuitBreaker.make`, `Dependency.layer`, `Degradation.layer`,
- * `Fallback.memoryQueue`, `Simulation.run`, and the platform's layers alike.
+ * `Fallback.memoryQueue`, and the other packages' constructors (`Simulation.run`,
+ * the platform's layers) alike.
  *
  * ```ts
  * import { InvalidOptionError } from "@effect-resilience/core"

@@ -74,10 +74,3 @@ export * as Presets from "./Presets.js"
  * @since 0.1.0
  */
 export * as Profile from "./Profile.js"
-
-/**
- * Outage scenarios in virtual time: synthetic traffic, scripted faults, a report, a timeline and an SVG chart.
- *
- * @since 0.1.0
- */
-export * as Simulation from "./Simulation.js"

@@ -493,7 +493,7 @@ describe("CircuitBreaker", () => {
         expect(yield* Fiber.join(fiber)).toBe(1)
       }))
 
-    it.scoped("a CallTimeoutError in the breaker's name counts as a timeout whatever isFailure says", () =>
+    it.scoped("a CallTimeoutError raised by the wrapped code is judged by isFailure, even in the breaker's name", () =>
       Effect.gen(function*() {
         const name = uniqueName("timeout")
         const breaker = yield* CircuitBreaker.make({
@@ -501,15 +501,42 @@ describe("CircuitBreaker", () => {
           trip: CircuitBreaker.consecutiveFailures(1),
           isFailure: () => false
         })
-        // raised by the wrapped code itself (a simulated timeout), not by callTimeout
+        // raised by the wrapped code itself, not by callTimeout: an ordinary error
         const timedOut = Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) }))
         yield* Effect.flip(breaker(timedOut))
+        expect(yield* calls(name, "timeout")).toBe(0)
+        expect(yield* calls(name, "ignored")).toBe(1)
+        expect(yield* tag(breaker)).toBe("Closed")
+        // counted when isFailure says so, as a failure
+        const counting = uniqueName("timeout")
+        const other = yield* CircuitBreaker.make({ name: counting, trip: CircuitBreaker.consecutiveFailures(1) })
+        yield* Effect.flip(other(Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: counting, timeout: Duration.seconds(1) }))))
+        expect(yield* calls(counting, "failure")).toBe(1)
+        expect(yield* calls(counting, "timeout")).toBe(0)
+        expect(yield* tag(other)).toBe("Open")
+      }))
+
+    it.scoped("the breaker's own callTimeout counts as a timeout whatever isFailure says", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("timeout")
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          callTimeout: "1 second",
+          trip: CircuitBreaker.consecutiveFailures(1),
+          isFailure: () => false
+        })
+        const fiber = yield* Effect.fork(Effect.flip(breaker(Effect.never)))
+        yield* TestClock.adjust("1 second")
+        const error = yield* Fiber.join(fiber)
+        expect(error).toBeInstanceOf(CircuitBreaker.CallTimeoutError)
         expect(yield* calls(name, "timeout")).toBe(1)
         expect(yield* tag(breaker)).toBe("Open")
-        // another breaker's timeout is just an error: isFailure decides
-        const other = yield* CircuitBreaker.make({ name: uniqueName("timeout"), trip: CircuitBreaker.consecutiveFailures(1), isFailure: () => false })
-        yield* Effect.flip(other(timedOut))
-        expect(yield* tag(other)).toBe("Closed")
+        // the mark is invisible: the error prints and compares as before
+        expect(Object.keys(error)).toEqual(Object.keys(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) })))
+        // re-raised through another breaker of the same name, it is that breaker's ordinary error
+        const twin = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1), isFailure: () => false })
+        yield* Effect.flip(twin(Effect.fail(error)))
+        expect(yield* tag(twin)).toBe("Closed")
       }))
 
     it.scoped("callTimeout keeps what the call did to its FiberRefs, like Effect.timeout", () =>

@@ -1,4 +1,17 @@
 /**
  * @since 0.1.0
  */
-export {}
+
+/**
+ * Fault injection on any service: make its members fail, hang, slow down or flake, and recover.
+ *
+ * @since 0.1.0
+ */
+export * as Faults from "./Faults.js"
+
+/**
+ * Outage scenarios in virtual time: synthetic traffic, scripted faults, a report, a timeline and an SVG chart.
+ *
+ * @since 0.1.0
+ */
+export * as Simulation from "./Simulation.js"

@@ -28,6 +28,20 @@ export const TypeId: CB.TypeId = Symbol.for("@effect-resilience/core/CircuitBrea
 export const State = Data.taggedEnum<CB.State>()
 
 // State codes: the hot path switches on small integers, not on tags.
+/**
+ * Marks a `CallTimeoutError` raised by a breaker's own deadline with that
+ * breaker: by identity, not by name, so a timeout the wrapped code raises
+ * (another breaker's, or one with the same name) is never mistaken for it.
+ */
+const OwnTimeout: unique symbol = Symbol("@effect-resilience/core/CircuitBreaker/OwnTimeout")
+
+// Non-enumerable: the mark changes neither how the error prints nor its structural equality.
+const ownTimeout = (owner: object, error: CallTimeoutError): CallTimeoutError =>
+  Object.defineProperty(error, OwnTimeout, { value: owner, enumerable: false })
+
+const isOwnTimeout = (owner: object, error: unknown): boolean =>
+  error instanceof CallTimeoutError && (error as { readonly [OwnTimeout]?: unknown })[OwnTimeout] === owner
+
 const CLOSED = 0
 const OPEN = 1
 const HALF_OPEN = 2
@@ -217,7 +231,7 @@ class BreakerImpl {
       this.clock,
       this.scope,
       timeout,
-      () => withoutStack(() => new CallTimeoutError({ breaker: this.name, timeout }))
+      () => withoutStack(() => ownTimeout(this, new CallTimeoutError({ breaker: this.name, timeout })))
     )
     return deadlines.run(effect)
   }
@@ -300,9 +314,9 @@ class BreakerImpl {
     const failure = Cause.failureOption(cause)
     if (failure._tag === "None") return INTERRUPTED
     const error = failure.value
-    // A timeout in this breaker's name always counts, whatever `isFailure`
-    // says — also one raised for it by the code it wraps (a simulation's).
-    if (error instanceof CallTimeoutError && error.breaker === this.name) return TIMEOUT
+    // Only this breaker's own deadline makes a timeout; any other error (a
+    // `CallTimeoutError` the wrapped code raised included) is for `isFailure`.
+    if (isOwnTimeout(this, error)) return TIMEOUT
     if (this.isFailure === undefined) return FAILURE
     try {
       return this.isFailure(error) ? FAILURE : IGNORED

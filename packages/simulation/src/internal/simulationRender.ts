@@ -1,6 +1,6 @@
 import * as Duration from "effect/Duration"
-import type * as CB from "../CircuitBreaker.js"
-import * as Level from "../DegradationLevel.js"
+import type { CircuitBreaker as CB } from "@effect-resilience/core"
+import { DegradationLevel as Level } from "@effect-resilience/core"
 import type * as Simulation from "../Simulation.js"
 
 type StateTag = CB.State["_tag"]
@@ -259,7 +259,8 @@ const levelFill: Record<Level.Tag, string> = {
 const stateFill: Record<StateTag, string> = {
   Closed: "#cfead7",
   Open: "#d13438",
-  HalfOpen: "#f2c744",
+  // Blue, not a fault's yellow: a probe is the breaker testing, not a fault.
+  HalfOpen: "#3b82c4",
   ForcedOpen: "#7a1010",
   Disabled: "#bbbbbb"
 }
@@ -270,6 +271,9 @@ const faultFill: Record<Simulation.Fault["_tag"], string> = {
   Flaky: "#f2c744",
   Recovered: "none"
 }
+
+/** The band over the level chart while any fault is active (drawn and in the legend alike). */
+const faultBand = { fill: "#d13438", opacity: "0.07" } as const
 
 const tickSteps = [1_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000]
 
@@ -387,7 +391,7 @@ export const renderSvg = (report: Simulation.Report): string => {
   }
   for (const w of merged) {
     el.push(
-      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${fmt(Math.max(1, x(w.to) - x(w.from)))}" height="${chartHeight}" fill="#d13438" fill-opacity="0.07"/>`
+      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${fmt(Math.max(1, x(w.to) - x(w.from)))}" height="${chartHeight}" fill="${faultBand.fill}" fill-opacity="${faultBand.opacity}"/>`
     )
   }
 
@@ -479,8 +483,12 @@ export const renderSvg = (report: Simulation.Report): string => {
   // Legend.
   let ly = axisY + 58
   let lx = left
-  const legend = (fill: string, label: string) => {
-    el.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="12" fill="${fill}"/>`)
+  const legend = (fill: string, label: string, opacity?: string) => {
+    el.push(
+      `<rect x="${lx}" y="${ly - 10}" width="14" height="12" fill="${fill}"${
+        opacity === undefined ? "" : ` fill-opacity="${opacity}" stroke="#ccc" stroke-width="0.5"`
+      }/>`
+    )
     el.push(`<text x="${lx + 19}" y="${ly}" class="tiny">${escape(label)}</text>`)
     lx += 26 + label.length * 6.2
   }
@@ -492,6 +500,8 @@ export const renderSvg = (report: Simulation.Report): string => {
   legend(stateFill.Open, "breaker open")
   legend(stateFill.HalfOpen, "half-open (probe)")
   legend(stateFill.ForcedOpen, "forced open")
+  lx += 20
+  legend(faultBand.fill, "any fault active", faultBand.opacity)
 
   // Transition list and checks.
   ly += 28

@@ -45,10 +45,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as CircuitBreaker from "./CircuitBreaker.js"
-import type { Degradation } from "./Degradation.js"
-import type * as Level from "./DegradationLevel.js"
-import type { DegradationPolicy } from "./DegradationPolicy.js"
+import type { CircuitBreaker, Degradation, DegradationLevel as Level, DegradationPolicy } from "@effect-resilience/core"
 import * as internal from "./internal/simulation.js"
 import * as render from "./internal/simulationRender.js"
 
@@ -225,15 +222,17 @@ export interface Scenario {
   /** `Degradation` health check timeout (default 5 seconds). */
   readonly healthCheckTimeout?: Duration.DurationInput | undefined
   /** `Degradation` policy (default `DegradationPolicy.defaultPolicy`). */
-  readonly policy?: DegradationPolicy | undefined
+  readonly policy?: DegradationPolicy.DegradationPolicy | undefined
   /**
    * How `callTimeout` is applied (default `"modelled"`):
    *
    * - `"modelled"`: the synthetic service knows how long a call will take, so
-   *   a call slower than `callTimeout` takes `callTimeout` and fails with the
-   *   breaker's own `CallTimeoutError`; the breaker runs without a timeout.
-   *   Same trips, fallbacks and counts, but the breaker's metrics record these
-   *   calls with `outcome="failure"` rather than `"timeout"`. Cheap: the
+   *   a call slower than `callTimeout` takes `callTimeout` and fails with a
+   *   `CallTimeoutError` in the dependency's name; the breaker runs without a
+   *   timeout and counts that error as a failure whatever `isFailure` says.
+   *   Same trips, fallbacks and report (where these calls are `timeouts`),
+   *   but the breaker's metrics record them with `outcome="failure"`, not
+   *   `"timeout"`: only a breaker's own deadline makes a timeout. Cheap: the
    *   breaker's timeout races a timer fiber against every call, which is most
    *   of the cost of a simulated hour.
    * - `"breaker"`: the breaker's own `callTimeout`, exactly as in production,

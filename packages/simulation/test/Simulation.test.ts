@@ -1,4 +1,5 @@
-import { CircuitBreaker, DegradationLevel, Fallback, InvalidOptionError, Presets, Simulation } from "@effect-resilience/core"
+import { CircuitBreaker, DegradationLevel, Fallback, InvalidOptionError, Presets } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
@@ -6,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
-import { uniqueName } from "./utils.js"
+import { calls as breakerCalls, uniqueName } from "./utils.js"
 
 const { Degraded, Emergency, Optimal } = DegradationLevel
 
@@ -268,6 +269,34 @@ describe("Simulation", () => {
         expect(modelled.perDependency).toEqual(breaker.perDependency)
       }))
 
+    it.effect("modelled timeouts are failures in the breaker's metrics, the breaker's own are timeouts", () =>
+      Effect.gen(function*() {
+        const run = (timeouts: "modelled" | "breaker") => {
+          const name = uniqueName(`metrics-${timeouts}`)
+          return Simulation.run({
+            name,
+            duration: "20 seconds",
+            timeouts,
+            dependencies: [{
+              name,
+              whenDown: DegradationLevel.Minimal(),
+              // modelled timeouts count whatever isFailure says
+              breaker: { trip: CircuitBreaker.consecutiveFailures(3), isFailure: () => false },
+              callTimeout: "2 seconds",
+              trafficPerSecond: 1
+            }],
+            faults: [{ at: "5 seconds", dependency: name, fault: Simulation.slow("10 seconds") }]
+          }).pipe(Effect.map((report) => [name, report] as const))
+        }
+        const [modelled, modelledReport] = yield* run("modelled")
+        expect(modelledReport.perDependency[modelled]!.timeouts).toBe(4)
+        expect(modelledReport.breakerTransitions.map((t) => [t.at, t.to])).toEqual([[9_000, "Open"]])
+        expect([yield* breakerCalls(modelled, "failure"), yield* breakerCalls(modelled, "timeout")]).toEqual([4, 0])
+        const [own, ownReport] = yield* run("breaker")
+        expect(ownReport.perDependency[own]!.timeouts).toBe(4)
+        expect([yield* breakerCalls(own, "failure"), yield* breakerCalls(own, "timeout")]).toEqual([0, 4])
+      }))
+
     it.effect("flaky at rate r: about r of the calls fail, reproducibly for a seed", () =>
       Effect.gen(function*() {
         const scenario = (seed: number): Simulation.Scenario => ({
@@ -396,6 +425,32 @@ describe("Simulation", () => {
         expect(svg).toContain(">1:00</text>")
         expect(svg).toContain("(cache down)")
         expect(svg).toContain("(cache up)")
+      }))
+
+    it.effect("the SVG legend names the fault band, and half-open has a colour of its own", () =>
+      Effect.gen(function*() {
+        const report = yield* Simulation.run({
+          ...small(),
+          faults: [{ at: "10 seconds", dependency: "cache", fault: Simulation.flaky(0.5) }]
+        })
+        const svg = Simulation.renderSvg(report)
+        const legendFill = (label: string): string => {
+          const entry = new RegExp(`<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*/>\\s*<text [^>]*>${label.replace(/[()]/g, "\\$&")}</text>`)
+          const match = svg.match(entry)
+          assert(match !== null, `no legend entry for ${label}`)
+          return match[1]!
+        }
+        // The band drawn over the level chart while a fault is active, and its legend entry.
+        const band = svg.match(/<rect [^>]*height="120" fill="(#[0-9a-f]{6})" fill-opacity="([\d.]+)"\/>/)
+        assert(band !== null, "no fault band over the level chart")
+        const bandEntry = svg.match(/<rect [^>]*fill="(#[0-9a-f]{6})" fill-opacity="([\d.]+)"[^>]*\/>\s*<text [^>]*>any fault active<\/text>/)
+        assert(bandEntry !== null, "no legend entry for the fault band")
+        expect([bandEntry[1], bandEntry[2]]).toEqual([band[1], band[2]])
+        const halfOpen = legendFill("half-open (probe)")
+        const flaky = legendFill("fault: flaky")
+        expect(halfOpen).not.toBe(flaky)
+        // and the flaky lane really is painted with the flaky colour
+        expect(svg).toContain(`height="14" fill="${flaky}"/>`)
       }))
 
     it("formats times and faults", () => {

@@ -7,14 +7,9 @@ import { identity } from "effect/Function"
 import * as Logger from "effect/Logger"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import type * as CB from "../CircuitBreaker.js"
-import { Degradation } from "../Degradation.js"
-import * as Level from "../DegradationLevel.js"
+import { CircuitBreaker as CB, Degradation, DegradationLevel as Level, Dependency, InvalidOptionError } from "@effect-resilience/core"
 import type * as Simulation from "../Simulation.js"
-import { wrap } from "./dependency.js"
-import { describeError } from "./describe.js"
-import { CallTimeoutError, CircuitOpenError, InvalidOptionError } from "./errors.js"
-import { validator } from "./validate.js"
+import { describeError, validator } from "./simulationSupport.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual, type SimClock } from "./simulationRuntime.js"
 
@@ -191,7 +186,9 @@ class DependencyRun {
   /** The raw service's behaviour under the current fault (what health checks see). */
   readonly behave: Effect.Effect<void, SyntheticError>
   /** What a call through the breaker runs: `behave`, or `behave` timed out by the service itself. */
-  readonly callBehave: Effect.Effect<void, SyntheticError | CallTimeoutError>
+  readonly callBehave: Effect.Effect<void, SyntheticError | CB.CallTimeoutError>
+  /** The one error a modelled timeout fails with, so the breaker's `isFailure` can count it. */
+  readonly modelledTimeout: CB.CallTimeoutError | undefined
 
   constructor(readonly resolved: ResolvedDependency, readonly clock: SimClock, modelTimeouts: boolean) {
     const dependency = resolved.name
@@ -222,14 +219,13 @@ class DependencyRun {
     const timeout = resolved.callTimeout
     if (!modelTimeouts || timeout === undefined) {
       this.callBehave = this.behave
+      this.modelledTimeout = undefined
     } else {
       // What the breaker's timeout would do, decided up front: the call takes
       // `callTimeout` and fails with the breaker's own error. No timer race.
-      const timedOut = Effect.zipRight(
-        Effect.sleep(timeout),
-        Effect.fail(new CallTimeoutError({ breaker: dependency, timeout }))
-      )
-      const wait = (latency: Duration.Duration): Effect.Effect<void, CallTimeoutError> =>
+      const modelledTimeout = this.modelledTimeout = new CB.CallTimeoutError({ breaker: dependency, timeout })
+      const timedOut = Effect.zipRight(Effect.sleep(timeout), Effect.fail(modelledTimeout))
+      const wait = (latency: Duration.Duration): Effect.Effect<void, CB.CallTimeoutError> =>
         Duration.greaterThan(latency, timeout) ? timedOut : Effect.sleep(latency)
       this.callBehave = behave(wait, resolved.latency === undefined ? Effect.void : wait(resolved.latency))
     }
@@ -237,8 +233,8 @@ class DependencyRun {
 
   /** Counts the raw outcome of a call that did not succeed. */
   unavailable(error: unknown) {
-    if (error instanceof CircuitOpenError) this.rejections++
-    else if (error instanceof CallTimeoutError) this.timeouts++
+    if (error instanceof CB.CircuitOpenError) this.rejections++
+    else if (error instanceof CB.CallTimeoutError) this.timeouts++
     else this.failures++
   }
 
@@ -329,6 +325,25 @@ const FAULTS = 0
 const TRAFFIC = 2
 const END = 3
 
+/**
+ * The breaker judges a `CallTimeoutError` raised by the code it wraps by
+ * `isFailure`, like any error: a modelled timeout stands for the breaker's
+ * own, so it always counts as a failure.
+ */
+const breakerOptions = (
+  options: Simulation.DependencySpec["breaker"],
+  modelledTimeout: CB.CallTimeoutError | undefined
+): Simulation.DependencySpec["breaker"] => {
+  if (modelledTimeout === undefined) return options
+  const isFailure = options?.isFailure
+  return {
+    ...options,
+    isFailure: isFailure === undefined
+      ? undefined
+      : (error) => error === modelledTimeout || isFailure(error)
+  }
+}
+
 const program = (resolved: Resolved, clock: SimClock): Effect.Effect<RawResult> =>
   Effect.scoped(Effect.gen(function*() {
     const { scenario } = resolved
@@ -361,10 +376,10 @@ const program = (resolved: Resolved, clock: SimClock): Effect.Effect<RawResult> 
         }
       }
       const raw = { read: (_: Ticket) => run.callBehave, write: (_: Ticket) => run.callBehave }
-      const wrapped = yield* wrap(raw, {
+      const wrapped = yield* Dependency.wrap(raw, {
         name: spec.name,
         whenDown: spec.whenDown,
-        breaker: spec.breaker,
+        breaker: breakerOptions(spec.breaker, run.modelledTimeout),
         callTimeout: resolved.modelTimeouts ? undefined : spec.callTimeout,
         health: run.resolved.healthCheck ? () => run.behave : undefined,
         fallback: fallbacks as never

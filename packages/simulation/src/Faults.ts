@@ -1,0 +1,340 @@
+/**
+ * Fault injection on any service: `Faults.layer(Tag)` wraps the raw service
+ * provided for `Tag` so that a script can make its members fail (`down`),
+ * never answer (`hang`), answer late (`slow(d)`) or fail at random
+ * (`flaky(p)`), per member or for the whole service, and `recover`.
+ * `Dependency.layer` goes on top unchanged: the breaker, the fallbacks and
+ * the level see what they would see in production.
+ *
+ * ```ts
+ * import { Degradation, Dependency, Presets } from "@effect-resilience/core"
+ * import { Faults } from "@effect-resilience/simulation"
+ *
+ * const CacheLive = Dependency.layer(Cache, { ...Presets.redis, fallback: { get: () => Effect.succeed(null) } }).pipe(
+ *   Layer.provideMerge(Faults.layer(Cache, { name: "redis" })),
+ *   Layer.provide(RawCacheLive),
+ *   Layer.provideMerge(Degradation.layer())
+ * )
+ *
+ * const drill = Effect.gen(function*() {
+ *   yield* Faults.inject(Cache, Faults.down)            // every call fails with FaultInjectedError
+ *   yield* Faults.inject(Cache, Faults.slow("2 seconds"), { member: "get" })
+ *   yield* Faults.recover(Cache)                        // back to the raw service
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { InvalidOptionError } from "@effect-resilience/core"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import type * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
+import type * as Types from "effect/Types"
+import * as internal from "./internal/faults.js"
+
+/**
+ * Every call fails at once with a {@link FaultInjectedError}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Down {
+  readonly _tag: "Down"
+}
+
+/**
+ * Every call waits forever (it stays interruptible: a `callTimeout` ends it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hang {
+  readonly _tag: "Hang"
+}
+
+/**
+ * Every call sleeps `duration` on the `Clock` (so `TestClock` drives it), then runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Slow {
+  readonly _tag: "Slow"
+  readonly duration: Duration.Duration
+}
+
+/**
+ * Every call fails with a {@link FaultInjectedError} with probability
+ * `probability`, drawn from Effect's `Random` (seed it for a deterministic run).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Flaky {
+  readonly _tag: "Flaky"
+  readonly probability: number
+}
+
+/**
+ * What a member can be made to do.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Fault = Down | Hang | Slow | Flaky
+
+/**
+ * Calls fail with a {@link FaultInjectedError}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const down: Fault = Data.struct({ _tag: "Down" as const })
+
+/**
+ * Calls never complete (until interrupted, e.g. by the dependency's `callTimeout`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hang: Fault = Data.struct({ _tag: "Hang" as const })
+
+/**
+ * Calls sleep `duration` on the `Clock`, then run. A negative, NaN or
+ * infinite duration throws an `InvalidOptionError` naming `slow.duration`.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "@effect-resilience/simulation"
+ *
+ * const late = Faults.slow("2 seconds")
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const slow = (duration: Duration.DurationInput): Fault =>
+  Data.struct({ _tag: "Slow" as const, duration: internal.checkDuration("Faults.slow", "slow.duration", duration) })
+
+/**
+ * Calls fail with probability `probability` (in [0, 1]), drawn from Effect's
+ * `Random`; anything else throws an `InvalidOptionError` naming `flaky.probability`.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "@effect-resilience/simulation"
+ *
+ * const halfTheTime = Faults.flaky(0.5)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const flaky = (probability: number): Fault => {
+  if (!(typeof probability === "number" && probability >= 0 && probability <= 1)) {
+    throw new InvalidOptionError({
+      module: "Faults.flaky",
+      option: "flaky.probability",
+      expected: "a probability in [0, 1]",
+      actual: probability
+    })
+  }
+  return Data.struct({ _tag: "Flaky" as const, probability })
+}
+
+/**
+ * The error of a member made to fail by `down` or `flaky`: which dependency,
+ * which member, which fault. A real failure for whatever sits on top — the
+ * breaker counts it, a fallback recovers from it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const FaultInjectedError: typeof internal.FaultInjectedError = internal.FaultInjectedError
+
+/**
+ * The instance type of {@link FaultInjectedError}: `{ dependency, member, fault }`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type FaultInjectedError = internal.FaultInjectedError
+
+/**
+ * The options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Names the dependency in errors, logs and metrics; by default the Tag's key. */
+  readonly name?: string | undefined
+}
+
+/**
+ * The faults in force: one for the whole service, and per member (a
+ * member's own fault wins over the service's).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Active {
+  readonly service: Fault | undefined
+  readonly members: Readonly<Record<string, Fault>>
+}
+
+/**
+ * The names of `S`'s members a fault can target.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Member<S> = Extract<keyof S, string>
+
+/**
+ * The options of `inject` and `recover`: one member, or (without) the whole service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Target<S> {
+  readonly member?: Member<S> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const ControlTypeId: typeof internal.ControlTypeId = internal.ControlTypeId
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type ControlTypeId = typeof ControlTypeId
+
+/**
+ * The handle that scripts the faults of the service `Faults.layer(Tag)`
+ * wraps; found under {@link control}`(Tag)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Control<in out I, in out S = any> {
+  readonly [ControlTypeId]: { readonly _I: Types.Invariant<I> }
+  /** The dependency's name, as in errors, logs and `fault_injections_total{dependency}`. */
+  readonly dependency: string
+  /** The members a fault can target (Effects, Streams, functions, getters). */
+  readonly members: ReadonlyArray<string>
+  /**
+   * Puts `fault` on one member, or on the whole service (replacing the
+   * members' own faults); logged and counted. A bad fault or an unknown
+   * member is a defect, `InvalidOptionError`, before anything changes.
+   */
+  readonly inject: (fault: Fault, options?: Target<S>) => Effect.Effect<void>
+  /** Clears one member's fault, or (without `member`) every fault; logged. */
+  readonly recover: (options?: Target<S>) => Effect.Effect<void>
+  /** The faults in force now. */
+  readonly active: Effect.Effect<Active>
+}
+
+/**
+ * The Tag of the {@link Control} of `tag`'s faults (the same for every call with that tag).
+ *
+ * @example
+ * ```ts
+ * const active = yield* (yield* Faults.control(Cache)).active
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const control: <I, S>(tag: Context.Tag<I, S>) => Context.Tag<Control<I, S>, Control<I, S>> = internal.control
+
+/**
+ * Wraps the raw service provided for `tag` so that every Effect member,
+ * method returning an Effect or a Stream, and Stream member consults the
+ * fault in force when it runs. Provides the same Tag (wrapped) and its
+ * {@link control}. Counts injections in `fault_injections_total{dependency,fault}`
+ * (every series created with the layer). A bad `name` is a defect,
+ * `InvalidOptionError`, when the layer is built.
+ *
+ * The service type is unchanged: an injected `FaultInjectedError` is a
+ * failure the member does not declare, as a real outage's errors often are.
+ *
+ * @example
+ * ```ts
+ * const CacheFaulty = Faults.layer(Cache, { name: "redis" }).pipe(Layer.provide(RawCacheLive))
+ * // Layer<Cache | Faults.Control<Cache, CacheService>>
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <I, S>(tag: Context.Tag<I, S>, options?: Options) => Layer.Layer<I | Control<I, S>, never, I> =
+  internal.layer
+
+/**
+ * `fault_injections_total{dependency,fault}`: one per injection (not per
+ * faulted call), `fault` one of `down`, `hang`, `slow`, `flaky`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const injections: Metric.Metric.Counter<number> = internal.injections
+
+/**
+ * Puts `fault` on the service of `tag` (or on `options.member` only).
+ *
+ * @example
+ * ```ts
+ * yield* Faults.inject(Cache, Faults.down)
+ * yield* Faults.inject(Cache, Faults.flaky(0.2), { member: "get" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const inject: {
+  <S>(fault: Fault, options?: Target<S>): <I>(tag: Context.Tag<I, S>) => Effect.Effect<void, never, Control<I, S>>
+  <I, S>(tag: Context.Tag<I, S>, fault: Fault, options?: Target<S>): Effect.Effect<void, never, Control<I, S>>
+} = dual(
+  (args) => isTagArg(args[0]),
+  <I, S>(tag: Context.Tag<I, S>, fault: Fault, options?: Target<S>): Effect.Effect<void, never, Control<I, S>> =>
+    internal.withControl(tag, (c) => c.inject(fault, options))
+)
+
+/**
+ * Clears the faults of `tag`'s service: all of them, or `options.member`'s own.
+ *
+ * @example
+ * ```ts
+ * yield* Faults.recover(Cache)
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const recover: {
+  <S>(options?: Target<S>): <I>(tag: Context.Tag<I, S>) => Effect.Effect<void, never, Control<I, S>>
+  <I, S>(tag: Context.Tag<I, S>, options?: Target<S>): Effect.Effect<void, never, Control<I, S>>
+} = dual(
+  (args) => isTagArg(args[0]),
+  <I, S>(tag: Context.Tag<I, S>, options?: Target<S>): Effect.Effect<void, never, Control<I, S>> =>
+    internal.withControl(tag, (c) => c.recover(options))
+)
+
+/**
+ * The faults in force on `tag`'s service.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const active = <I, S>(tag: Context.Tag<I, S>): Effect.Effect<Active, never, Control<I, S>> =>
+  internal.withControl(tag, (c) => c.active)
+
+const isTagArg = internal.isTag
