@@ -5,7 +5,7 @@
 //   BENCH_ROUNDS=2 node bench/run.mjs
 //   BENCH_FILTER=opossum node bench/run.mjs   (regex on case ids; writes nothing, prints only)
 import { spawnSync } from "node:child_process"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -161,6 +161,22 @@ for (const c of memory) {
   if (raw[c.id]) agg[c.id] = { bytes: raw[c.id][0].bytesPerInstance, seriesPerName: raw[c.id][0].meta?.seriesPerName }
 }
 
+/**
+ * The benchmarks that run on their own (servers, stores: `node bench/http.mjs`, `bench/service.mjs`,
+ * `bench/durableQueue.mjs`) write their own files; RESULTS.md carries their latest results too.
+ */
+const companions = ["RESULTS-http.md", "RESULTS-durable-queue.md", "RESULTS-service.md"]
+function companionResults() {
+  const out = []
+  for (const file of companions) {
+    const path = join(here, file)
+    if (!existsSync(path)) continue
+    const [title, ...rest] = readFileSync(path, "utf8").trimEnd().split("\n")
+    out.push(`## ${title.replace(/^#+\s*/, "")} (latest run of its own, from [${file}](${file}))`, ...rest, "")
+  }
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------
 // report
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +269,7 @@ if (errorIds.length) {
   lines.push("")
 }
 lines.push(`_Total run time ${((Date.now() - started) / 1000).toFixed(0)} s._`, "")
+lines.push(...companionResults())
 
 const md = lines.join("\n")
 process.stdout.write(md)
