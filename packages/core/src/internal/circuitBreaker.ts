@@ -379,52 +379,50 @@ class BreakerImpl {
    * Closed → Open is delivered before Open → HalfOpen.
    */
   open(reason: string): Effect.Effect<void> {
-    {
-      const now = this.clock.unsafeCurrentTimeMillis()
-      // Rejections until the delay is known say "retry after infinity": the
-      // step is synchronous for every schedule of Effect's, so none sees it.
-      this.until = Infinity
-      const announce = this.transition(OPEN, now, reason)
-      const generation = this.generation
-      const openings = this.openings++
-      return Effect.flatMap(Effect.exit(this.schedule.step(now, openings, this.scheduleState)), (step) => {
-        if (this.generation !== generation) return announce
-        let delay: number
-        let problem: string | undefined
-        if (Exit.isFailure(step)) {
-          problem = `its reset schedule failed (${describeError(Cause.squash(step.cause))})`
-          delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
-        } else if (ScheduleDecision.isContinue(step.value[2])) {
-          this.scheduleState = step.value[0]
-          delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
-        } else {
-          // A schedule that has ended keeps its last delay.
-          delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
-        }
-        if (!(delay <= maxTimerMillis)) {
-          // An exponential back-off grows past what a timer can wait.
-          problem = `its reset delay ${delay} ms exceeds ${maxTimerMillis} ms`
-          delay = maxTimerMillis
-        }
-        this.lastDelay = delay
-        this.until = now + delay
-        const loud = problem === undefined ? announce : Effect.zipRight(
-          announce,
-          Effect.logError(`Circuit breaker ${this.name}: ${problem}; it stays open for ${delay} ms`)
+    const now = this.clock.unsafeCurrentTimeMillis()
+    // Rejections until the delay is known say "retry after infinity": the
+    // step is synchronous for every schedule of Effect's, so none sees it.
+    this.until = Infinity
+    const announce = this.transition(OPEN, now, reason)
+    const generation = this.generation
+    const openings = this.openings++
+    return Effect.flatMap(Effect.exit(this.schedule.step(now, openings, this.scheduleState)), (step) => {
+      if (this.generation !== generation) return announce
+      let delay: number
+      let problem: string | undefined
+      if (Exit.isFailure(step)) {
+        problem = `its reset schedule failed (${describeError(Cause.squash(step.cause))})`
+        delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
+      } else if (ScheduleDecision.isContinue(step.value[2])) {
+        this.scheduleState = step.value[0]
+        delay = Math.max(0, ScheduleIntervals.start(step.value[2].intervals) - now)
+      } else {
+        // A schedule that has ended keeps its last delay.
+        delay = this.lastDelay >= 0 ? this.lastDelay : this.firstDelay
+      }
+      if (!(delay <= maxTimerMillis)) {
+        // An exponential back-off grows past what a timer can wait.
+        problem = `its reset delay ${delay} ms exceeds ${maxTimerMillis} ms`
+        delay = maxTimerMillis
+      }
+      this.lastDelay = delay
+      this.until = now + delay
+      const loud = problem === undefined ? announce : Effect.zipRight(
+        announce,
+        Effect.logError(`Circuit breaker ${this.name}: ${problem}; it stays open for ${delay} ms`)
+      )
+      const wake = Effect.zipRight(
+        this.clock.sleep(Duration.millis(delay)),
+        Effect.suspend(() =>
+          this.generation === generation && this.code === OPEN
+            ? this.transition(HALF_OPEN, this.clock.unsafeCurrentTimeMillis())
+            : Effect.void
         )
-        const wake = Effect.zipRight(
-          this.clock.sleep(Duration.millis(delay)),
-          Effect.suspend(() =>
-            this.generation === generation && this.code === OPEN
-              ? this.transition(HALF_OPEN, this.clock.unsafeCurrentTimeMillis())
-              : Effect.void
-          )
-        )
-        // A timer left over from an earlier opening wakes up, sees a newer
-        // generation and does nothing; closing the scope interrupts them all.
-        return Effect.zipRight(loud, Effect.asVoid(Effect.forkIn(Effect.interruptible(wake), this.scope)))
-      })
-    }
+      )
+      // A timer left over from an earlier opening wakes up, sees a newer
+      // generation and does nothing; closing the scope interrupts them all.
+      return Effect.zipRight(loud, Effect.asVoid(Effect.forkIn(Effect.interruptible(wake), this.scope)))
+    })
   }
 
   /**
