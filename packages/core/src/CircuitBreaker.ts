@@ -234,7 +234,17 @@ export interface Options {
     readonly permits?: number | undefined
     readonly successesToClose?: number | undefined
   } | undefined
-  /** Interrupts a call that takes longer and fails it with {@link CallTimeoutError}. */
+  /**
+   * A call that takes longer fails with {@link CallTimeoutError} at the
+   * deadline, counted as a failure, and is interrupted. The caller never
+   * waits past the deadline: a call stuck in an uninterruptible region
+   * finishes in the background and its result is discarded. The
+   * interruption reaches the call at once, so an
+   * `Effect.tryPromise((signal) => fetch(url, { signal }))` has its
+   * `AbortSignal` aborted: hand the signal to your client and the request is
+   * really cancelled, not just abandoned. Deadlines are monotonic: a step of
+   * the wall clock does not move them. Between 1 ms and 2³¹−1 ms.
+   */
   readonly callTimeout?: Duration.DurationInput | undefined
   /**
    * Which typed errors count as failures (default: all). An error for which it
@@ -274,7 +284,8 @@ export const CircuitOpenError = errors.CircuitOpenError
 export type CircuitOpenError = errors.CircuitOpenError
 
 /**
- * The call took longer than `callTimeout` and was interrupted.
+ * The call took longer than `callTimeout`: the caller is answered at the
+ * deadline and the call is interrupted.
  *
  * @since 0.1.0
  * @category errors
