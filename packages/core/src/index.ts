@@ -40,6 +40,13 @@ export * as DegradationPolicy from "./DegradationPolicy.js"
 export * as Dependency from "./Dependency.js"
 
 /**
+ * Errors in words, for logs, status pages and reports.
+ *
+ * @since 0.1.0
+ */
+export * as Describe from "./Describe.js"
+
+/**
  * The defect every constructor dies with when an option is invalid, naming
  * the module called and the option.
  *
@@ -74,3 +81,10 @@ export * as Presets from "./Presets.js"
  * @since 0.1.0
  */
 export * as Profile from "./Profile.js"
+
+/**
+ * The option checks of every constructor, for packages and libraries built on the toolkit.
+ *
+ * @since 0.1.0
+ */
+export * as Validation from "./Validation.js"

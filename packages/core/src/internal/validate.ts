@@ -64,7 +64,7 @@ export const validator = (module: string): Validator => {
   const positiveInt = (option: string, value: unknown, max = maxTimerMillis): number =>
     typeof value === "number" && Number.isInteger(value) && value > 0 && value <= max
       ? value
-      : fail(option, max === maxTimerMillis ? "a positive integer" : `an integer between 1 and ${max}`, value)
+      : fail(option, max >= maxTimerMillis ? "a positive integer" : `an integer between 1 and ${max}`, value)
   const duration: Validator["duration"] = (option, value, options) => {
     const allowZero = options?.allowZero === true
     const timer = options?.timer === true

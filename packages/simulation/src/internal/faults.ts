@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { InvalidOptionError } from "@effect-resilience/core"
+import { Validation } from "@effect-resilience/core"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -46,9 +46,8 @@ export const label = (fault: Faults.Fault): string => fault._tag.toLowerCase()
 /** `fault_injections_total{dependency,fault}`: one per `inject`, not per faulted call. */
 export const injections = Metric.counter("fault_injections_total", { incremental: true })
 
-const fail = (module: string, option: string, expected: string, actual: unknown): never => {
-  throw new InvalidOptionError({ module, option, expected, actual })
-}
+const fail = (module: string, option: string, expected: string, actual: unknown): never =>
+  Validation.validator(module).fail(option, expected, actual)
 
 /**
  * The checks of a fault, throwing an `InvalidOptionError` that names the
@@ -68,31 +67,16 @@ export const checkFault = (module: string, fault: unknown): Faults.Fault => {
       checkDuration(module, "slow.duration", f.duration)
       return fault as Faults.Fault
     case "Flaky":
-      return typeof f.probability === "number" && f.probability >= 0 && f.probability <= 1
-        ? fault as Faults.Fault
-        : fail(module, "flaky.probability", "a probability in [0, 1]", f.probability)
+      Validation.validator(module).probability("flaky.probability", f.probability)
+      return fault as Faults.Fault
     default:
       return fail(module, "fault", "a fault (Faults.down, hang, slow(d) or flaky(p))", fault)
   }
 }
 
-/** A finite, non-negative duration a `Clock.sleep` can wait for. */
-export const checkDuration = (module: string, option: string, value: unknown): Duration.Duration => {
-  const expected = "a non-negative finite duration"
-  if (typeof value === "number" && !(Number.isFinite(value) && value >= 0)) return fail(module, option, expected, value)
-  if (typeof value === "bigint" && value < 0n) return fail(module, option, expected, value)
-  if (typeof value === "string" && /^\s*-/.test(value)) return fail(module, option, expected, value)
-  if (Array.isArray(value) && !value.every((n) => typeof n === "number" && Number.isFinite(n) && n >= 0)) {
-    return fail(module, option, expected, value)
-  }
-  let decoded: Duration.Duration
-  try {
-    decoded = Duration.decode(value as Duration.DurationInput)
-  } catch {
-    return fail(module, option, expected, value)
-  }
-  return Duration.isFinite(decoded) ? decoded : fail(module, option, expected, value)
-}
+/** A finite, non-negative duration (core's check: NaN and negatives are refused before `Duration.decode`). */
+export const checkDuration = (module: string, option: string, value: unknown): Duration.Duration =>
+  Validation.validator(module).duration(option, value, { allowZero: true })
 
 /** The member named in `options`, checked against the wrapped members. */
 const checkMember = (module: string, members: ReadonlyArray<string>, options: unknown): string | undefined => {

@@ -7,9 +7,8 @@ import { identity } from "effect/Function"
 import * as Logger from "effect/Logger"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import { CircuitBreaker as CB, Degradation, DegradationLevel as Level, Dependency, InvalidOptionError } from "@effect-resilience/core"
+import { CircuitBreaker as CB, Degradation, DegradationLevel as Level, Dependency, Describe, InvalidOptionError, Validation } from "@effect-resilience/core"
 import type * as Simulation from "../Simulation.js"
-import { describeError, validator } from "./simulationSupport.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual, type SimClock } from "./simulationRuntime.js"
 
@@ -28,7 +27,7 @@ export class SyntheticError extends Data.TaggedError("SyntheticError")<{
 // -----------------------------------------------------------------------------
 
 const module = "Simulation.run"
-const v = validator(module)
+const v = Validation.validator(module)
 const invalid = v.fail
 
 const toMillis = (input: unknown, option: string, allowZero: boolean): number =>
@@ -162,7 +161,7 @@ const tagOf = (error: unknown): string =>
     ? error._tag
     : typeof error
 
-const messageOf = describeError
+const messageOf = Describe.describe
 
 class DependencyRun {
   fault: Fault = recoveredFault
