@@ -134,6 +134,8 @@ li .kind { color: #555; font-style: italic; }
 footer { margin-top: 1.5rem; font-size: .85rem; color: #555; }
 `
 
+// The page's inline script runs in the reader's browser, not in the service: its "seconds ago" and
+// refresh timers use the browser's clock on purpose (the server renders with Effect's Clock).
 const client = (statusPath: string, eventsPath: string) => `
 ${renderSource}
 (function() {
