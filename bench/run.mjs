@@ -165,14 +165,16 @@ for (const c of memory) {
  * The benchmarks that run on their own (servers, stores: `node bench/http.mjs`, `bench/service.mjs`,
  * `bench/durableQueue.mjs`) write their own files; RESULTS.md carries their latest results too.
  */
-const companions = ["RESULTS-http.md", "RESULTS-durable-queue.md", "RESULTS-service.md"]
+const companions = ["RESULTS-http.md", "RESULTS-durable-queue.md", "RESULTS-service.md", "RESULTS-simulation.md"]
 function companionResults() {
   const out = []
   for (const file of companions) {
     const path = join(here, file)
     if (!existsSync(path)) continue
     const [title, ...rest] = readFileSync(path, "utf8").trimEnd().split("\n")
-    out.push(`## ${title.replace(/^#+\s*/, "")} (latest run of its own, from [${file}](${file}))`, ...rest, "")
+    out.push(`## ${title.replace(/^#+\s*/, "")} (latest run of its own, from [${file}](${file}))`)
+    for (const line of rest) out.push(line)
+    out.push("")
   }
   return out
 }
@@ -269,7 +271,7 @@ if (errorIds.length) {
   lines.push("")
 }
 lines.push(`_Total run time ${((Date.now() - started) / 1000).toFixed(0)} s._`, "")
-lines.push(...companionResults())
+for (const line of companionResults()) lines.push(line)
 
 const md = lines.join("\n")
 process.stdout.write(md)

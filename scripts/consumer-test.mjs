@@ -181,7 +181,7 @@ function programSource() {
 import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Presets } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
-import { Simulation } from "@effect-resilience/simulation"
+import { Faults, Simulation } from "@effect-resilience/simulation"
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Data, Effect, Layer } from "effect"
@@ -218,16 +218,27 @@ const bareBreaker = Effect.gen(function*() {
   yield* assert(rejected._tag === "CircuitOpenError", "an open breaker rejects")
 }).pipe(Effect.scoped)
 
-// A redis outage in virtual time: the level drops to Degraded and comes back.
+// A redis outage in virtual time, on an app's own cache layer: the level drops to Degraded and comes back.
+class Cache extends Context.Tag("consumer/Cache")<Cache, {
+  readonly get: (key: string) => Effect.Effect<string, DbError>
+}>() {}
+
+const CacheSim = Dependency.layer(Cache, { ...Presets.redis, fallback: { get: Fallback.succeed("from the db") } }).pipe(
+  Layer.provideMerge(Faults.layer(Cache, { name: "redis" })),
+  Layer.provide(Layer.succeed(Cache, { get: (key) => Effect.succeed(key) })),
+  Layer.provideMerge(Degradation.layer())
+)
+
 const simulated = Effect.gen(function*() {
   const report = yield* Simulation.run({
     name: "consumer-redis-down",
     duration: "3 minutes",
-    dependencies: [{ ...Presets.redis, trafficPerSecond: 5 }],
+    layer: CacheSim,
     faults: [
-      { at: "30 seconds", dependency: "redis", fault: Simulation.down() },
-      { at: "1 minute", dependency: "redis", fault: Simulation.recovered() }
+      { at: "30 seconds", dependency: "redis", fault: Faults.down },
+      { at: "1 minute", dependency: "redis", fault: Simulation.recovered }
     ],
+    traffic: [Simulation.calls(Cache, "get", { perSecond: 5, args: (i) => [\`k\${i}\`] })],
     expect: [
       Simulation.expectReaches(DegradationLevel.Degraded(), { after: "30 seconds", within: "5 seconds" }),
       Simulation.expectFinalLevel(DegradationLevel.Optimal())

@@ -1,7 +1,7 @@
 // Effect cases: bare op, the floor, and @effect-resilience/core's breaker (closed / open / concurrent).
 // usage: node --expose-gc bench/cases/effect.mjs <case>
 import { Data, Effect, Schedule, Scope } from "effect"
-import { N, emit, fail, loadCore, timeCase } from "../lib/harness.mjs"
+import { N, fail, loadCore, timeCase } from "../lib/harness.mjs"
 
 const caseId = process.argv[2]
 if (!caseId) fail("effect", "missing case id")

@@ -37,7 +37,9 @@ const program = Effect.gen(function*() {
   }
   console.log(`${reports.length} scenarios in ${(wall / 1000).toFixed(1)} s of wall time`)
   if (failed.length > 0) {
-    console.error(`${failed.length} scenario(s) did not end as the seed describes: ${failed.map((r) => r.name).join(", ")}`)
+    console.error(
+      `${failed.length} scenario(s) did not end as the seed describes: ${failed.map((r) => r.name).join(", ")}`
+    )
     process.exitCode = 1
   }
 })

@@ -1,76 +1,85 @@
 /**
- * The seed's outage scenarios, on its four dependencies (`Presets.openai`,
- * `db`, `redis`, `s3`) under 10 calls per second each, with the seed's
- * fallbacks and a 30 s recovery interval. Each scenario states what the seed
- * says must happen as `expect` checks.
+ * The seed's outage scenarios, on the pricing service's own layers
+ * (`./app.ts`: its four dependencies with the seed's presets and fallbacks,
+ * over `Faults`-wrapped in-memory services, and a 30 s recovery interval),
+ * under 10 calls per second per dependency. Each scenario states what the
+ * seed says must happen as `expect` checks.
  */
-import { DegradationLevel, Fallback, Presets } from "@effect-resilience/core"
-import { Simulation } from "@effect-resilience/simulation"
+import { DegradationLevel } from "@effect-resilience/core"
+import { Faults, Simulation } from "@effect-resilience/simulation"
 import * as Duration from "effect/Duration"
+import * as App from "./app.js"
 
 const { Degraded, Emergency, Limited, Minimal, Optimal } = DegradationLevel
 
 /** Calls per second per dependency. */
 export const trafficPerSecond = 10
 
-/** The recovery fiber's interval (the seed's 30 s). */
-export const recoveryInterval = "30 seconds"
+/** A scenario on the pricing service's layers. */
+export type Scenario = Simulation.Scenario<App.Services>
 
 /**
- * The four dependencies with the seed's fallbacks: AI → baseline pricing,
- * DB reads → the cache and DB writes → blocked with a clear error, cache
- * reads → the DB, S3 uploads → queued locally.
+ * What the scenarios run: the app's layers (every run builds them anew, with
+ * a fresh store) and its names (`openai`, `db`, `redis`, `s3`).
  */
-export const dependencies = (options?: { readonly trafficPerSecond?: number }): ReadonlyArray<Simulation.DependencySpec> => {
-  const traffic = options?.trafficPerSecond ?? trafficPerSecond
-  return [
-    {
-      ...Presets.openai,
-      trafficPerSecond: traffic,
-      fallback: { read: Fallback.succeed("baseline pricing (×1.3)") }
-    },
-    {
-      ...Presets.db,
-      trafficPerSecond: traffic,
-      writeShare: 0.2,
-      fallback: { read: Fallback.succeed("read from the cache"), write: Presets.writesBlocked("db") }
-    },
-    {
-      ...Presets.redis,
-      trafficPerSecond: traffic,
-      fallback: { read: Fallback.succeed("read from the DB") }
-    },
-    {
-      ...Presets.s3,
-      trafficPerSecond: traffic,
-      writeShare: 1,
-      fallback: { write: Fallback.succeed("queued locally, replayed on recovery") }
-    }
-  ]
-}
+export const appLayer: ReturnType<typeof App.layer> = App.layer()
+
+/**
+ * The load: `perSecond` calls per dependency — AI price enhancements, DB
+ * reads and writes (20 % writes), cache reads and S3 uploads.
+ */
+export const traffic = (perSecond: number = trafficPerSecond): ReadonlyArray<Simulation.Traffic<App.Services>> => [
+  Simulation.calls(App.Ai, "enhancePrices", {
+    name: "openai.enhancePrices",
+    perSecond,
+    args: (i) => [[100 + (i % 10)]]
+  }),
+  Simulation.calls(App.Db, "getPrice", {
+    name: "db.getPrice",
+    perSecond: perSecond * 0.8,
+    args: (i) => [`p${1 + (i % 2)}`]
+  }),
+  Simulation.calls(App.Db, "savePrice", {
+    name: "db.savePrice",
+    perSecond: perSecond * 0.2,
+    args: (i) => [`p${100 + (i % 50)}`, 100 + (i % 10)]
+  }),
+  Simulation.calls(App.Cache, "getPrice", { name: "redis.getPrice", perSecond, args: (i) => [`p${1 + (i % 2)}`] }),
+  Simulation.calls(App.S3, "upload", { name: "s3.upload", perSecond, args: (i) => [`receipts/${i}.png`, "…"] })
+]
 
 const seconds = (n: number): Duration.Duration => Duration.seconds(n)
 
 /** How long after a fix the level may take to improve: a recovery tick after the breaker's reset. */
 const recoveryBound = (resetSeconds: number): Duration.Duration => Duration.seconds(30 + resetSeconds)
 
+/** The traffic that calls `dependency` (by its `Faults` name). */
+const trafficOf = (report: Simulation.Report, dependency: string) =>
+  Object.values(report.traffic).filter((t) => t.dependency === dependency)
+
 /** Every call of `dependency` was answered (by the service or its fallback). */
 const noCallerErrors = (dependency: string) =>
   Simulation.expectThat(`every ${dependency} call is answered (service or fallback)`, (report) => {
-    const d = report.perDependency[dependency]!
-    return d.errors === 0 || `${d.errors} ${dependency} calls failed for the caller`
+    const traffic = trafficOf(report, dependency)
+    if (traffic.length === 0) return `no traffic calls ${dependency}`
+    const errors = traffic.reduce((n, t) => n + t.errors, 0)
+    return errors === 0 || `${errors} ${dependency} calls failed for the caller`
   })
 
+const base = {
+  layer: appLayer,
+  traffic: traffic()
+} as const
+
 /** Redis down then back: Degraded at once, Optimal again within one recovery interval (+ the breaker reset) of the fix. */
-export const redisDownThenBack: Simulation.Scenario = {
+export const redisDownThenBack: Scenario = {
+  ...base,
   name: "redis-down-then-back",
   description: "Redis goes down at 1:00 and is fixed at 4:10.",
   duration: "8 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: "redis", fault: Simulation.down() },
-    { at: seconds(250), dependency: "redis", fault: Simulation.recovered() }
+    { at: "1 minute", dependency: "redis", fault: Faults.down },
+    { at: seconds(250), dependency: "redis", fault: Simulation.recovered }
   ],
   expect: [
     Simulation.expectLevel(seconds(59), Optimal()),
@@ -83,15 +92,14 @@ export const redisDownThenBack: Simulation.Scenario = {
 }
 
 /** OpenAI and Redis down: Limited (the worse of Limited and Degraded). */
-export const openaiAndRedisDown: Simulation.Scenario = {
+export const openaiAndRedisDown: Scenario = {
+  ...base,
   name: "openai-and-redis-down",
   description: "OpenAI goes down at 1:00, Redis at 2:00; neither comes back.",
   duration: "5 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: "openai", fault: Simulation.down() },
-    { at: "2 minutes", dependency: "redis", fault: Simulation.down() }
+    { at: "1 minute", dependency: "openai", fault: Faults.down },
+    { at: "2 minutes", dependency: "redis", fault: Faults.down }
   ],
   expect: [
     Simulation.expectReaches(Limited(), { after: "1 minute", within: "1 second" }),
@@ -104,15 +112,14 @@ export const openaiAndRedisDown: Simulation.Scenario = {
 }
 
 /** OpenAI back while Redis is still down: from Limited back to Degraded, not to Optimal. */
-export const openaiBackRedisStillDown: Simulation.Scenario = {
+export const openaiBackRedisStillDown: Scenario = {
+  ...base,
   name: "openai-back-redis-still-down",
   description: "OpenAI and Redis go down at 1:00; OpenAI is fixed at 4:10, Redis stays down.",
   duration: "7 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: ["openai", "redis"], fault: Simulation.down() },
-    { at: seconds(250), dependency: "openai", fault: Simulation.recovered() }
+    { at: "1 minute", dependency: ["openai", "redis"], fault: Faults.down },
+    { at: seconds(250), dependency: "openai", fault: Simulation.recovered }
   ],
   expect: [
     Simulation.expectReaches(Limited(), { after: "1 minute", within: "1 second" }),
@@ -124,15 +131,14 @@ export const openaiBackRedisStillDown: Simulation.Scenario = {
 }
 
 /** The DB hangs: calls time out, the breaker opens, Minimal; reads come from the cache, writes are blocked. */
-export const dbDown: Simulation.Scenario = {
+export const dbDown: Scenario = {
+  ...base,
   name: "db-down-writes-blocked",
   description: "The DB hangs at 1:00 (every query takes 30 s, the timeout is 5 s) and is fixed at 5:00.",
   duration: "8 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: "db", fault: Simulation.slow("30 seconds") },
-    { at: "5 minutes", dependency: "db", fault: Simulation.recovered() }
+    { at: "1 minute", dependency: "db", fault: Faults.slow("30 seconds") },
+    { at: "5 minutes", dependency: "db", fault: Simulation.recovered }
   ],
   expect: [
     // The first queries time out after the 5 s call timeout; the 3rd opens the breaker.
@@ -143,14 +149,16 @@ export const dbDown: Simulation.Scenario = {
       return db.timeouts >= 3 || `only ${db.timeouts} timeouts`
     }),
     Simulation.expectThat("writes get the writes-blocked error through the fallback", (report) => {
-      const sample = report.perDependency.db!.errorSamples.UnavailableError
+      const writes = report.traffic["db.savePrice"]!
+      const sample = writes.errorSamples.UnavailableError
       if (sample === undefined) return "no write got an UnavailableError"
+      const other = writes.errors - (writes.errorsByTag.UnavailableError ?? 0)
+      if (other > 0) return `${other} writes failed with another error`
       return sample.message.includes("writes are blocked") || `unexpected message: ${sample.message}`
     }),
     Simulation.expectThat("reads never fail: they come from the cache", (report) => {
-      const db = report.perDependency.db!
-      const other = db.errors - (db.errorsByTag.UnavailableError ?? 0)
-      return other === 0 || `${other} DB calls failed with another error`
+      const reads = report.traffic["db.getPrice"]!
+      return reads.errors === 0 || `${reads.errors} DB reads failed: ${Object.keys(reads.errorsByTag).join(", ")}`
     }),
     Simulation.expectReaches(Optimal(), { after: "5 minutes", within: recoveryBound(30) }),
     Simulation.expectFinalLevel(Optimal())
@@ -158,17 +166,16 @@ export const dbDown: Simulation.Scenario = {
 }
 
 /** Everything down: Emergency as soon as three dependencies are down. */
-export const everythingDown: Simulation.Scenario = {
+export const everythingDown: Scenario = {
+  ...base,
   name: "everything-down",
   description: "OpenAI goes down at 1:00, Redis at 1:30, the DB at 2:00 and S3 at 2:30.",
   duration: "5 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: "openai", fault: Simulation.down() },
-    { at: "90 seconds", dependency: "redis", fault: Simulation.down() },
-    { at: "2 minutes", dependency: "db", fault: Simulation.down() },
-    { at: "150 seconds", dependency: "s3", fault: Simulation.down() }
+    { at: "1 minute", dependency: "openai", fault: Faults.down },
+    { at: "90 seconds", dependency: "redis", fault: Faults.down },
+    { at: "2 minutes", dependency: "db", fault: Faults.down },
+    { at: "150 seconds", dependency: "s3", fault: Faults.down }
   ],
   expect: [
     Simulation.expectReaches(Limited(), { after: "1 minute", within: "1 second" }),
@@ -181,18 +188,17 @@ export const everythingDown: Simulation.Scenario = {
 }
 
 /** Partial recovery: everything down, then the dependencies come back one by one and the level follows, step by step. */
-export const partialRecovery: Simulation.Scenario = {
+export const partialRecovery: Scenario = {
+  ...base,
   name: "partial-recovery",
   description: "Everything goes down at 1:00; the DB is fixed at 3:05, Redis at 4:10, OpenAI at 5:10, S3 at 6:10.",
   duration: "8 minutes",
-  recoveryInterval,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: ["openai", "db", "redis", "s3"], fault: Simulation.down() },
-    { at: seconds(185), dependency: "db", fault: Simulation.recovered() },
-    { at: seconds(250), dependency: "redis", fault: Simulation.recovered() },
-    { at: seconds(310), dependency: "openai", fault: Simulation.recovered() },
-    { at: seconds(370), dependency: "s3", fault: Simulation.recovered() }
+    { at: "1 minute", dependency: ["openai", "db", "redis", "s3"], fault: Faults.down },
+    { at: seconds(185), dependency: "db", fault: Simulation.recovered },
+    { at: seconds(250), dependency: "redis", fault: Simulation.recovered },
+    { at: seconds(310), dependency: "openai", fault: Simulation.recovered },
+    { at: seconds(370), dependency: "s3", fault: Simulation.recovered }
   ],
   expect: [
     Simulation.expectReaches(Emergency(), { after: "1 minute", within: "1 second" }),
@@ -208,18 +214,17 @@ export const partialRecovery: Simulation.Scenario = {
 }
 
 /** Not in the seed: a flaky OpenAI. 10 % failures never make 5 in a row; 60 % do, again and again. */
-export const flakyOpenai: Simulation.Scenario = {
+export const flakyOpenai: Scenario = {
+  ...base,
   name: "flaky-openai",
   description: "OpenAI fails 10 % of calls and health checks from 1:00, 60 % from 3:00, and is fixed at 5:00. " +
-    "10 % never trips the breaker, but one failed health check holds Limited until the next good one.",
+    "10 % never trips the breaker (though a failed health check would hold Limited until the next good one); 60 % does.",
   duration: "7 minutes",
-  recoveryInterval,
   seed: 42,
-  dependencies: dependencies(),
   faults: [
-    { at: "1 minute", dependency: "openai", fault: Simulation.flaky(0.1) },
-    { at: "3 minutes", dependency: "openai", fault: Simulation.flaky(0.6) },
-    { at: "5 minutes", dependency: "openai", fault: Simulation.recovered() }
+    { at: "1 minute", dependency: "openai", fault: Faults.flaky(0.1) },
+    { at: "3 minutes", dependency: "openai", fault: Faults.flaky(0.6) },
+    { at: "5 minutes", dependency: "openai", fault: Simulation.recovered }
   ],
   expect: [
     Simulation.expectThat("10 % failures: the breaker stays closed", (report) => {
@@ -235,7 +240,7 @@ export const flakyOpenai: Simulation.Scenario = {
 }
 
 /** The seed's scenarios, in the order of the seed. */
-export const seedScenarios: ReadonlyArray<Simulation.Scenario> = [
+export const seedScenarios: ReadonlyArray<Scenario> = [
   redisDownThenBack,
   openaiAndRedisDown,
   openaiBackRedisStillDown,
@@ -245,4 +250,4 @@ export const seedScenarios: ReadonlyArray<Simulation.Scenario> = [
 ]
 
 /** Everything the demo runs: the seed's scenarios, then the extra ones. */
-export const scenarios: ReadonlyArray<Simulation.Scenario> = [...seedScenarios, flakyOpenai]
+export const scenarios: ReadonlyArray<Scenario> = [...seedScenarios, flakyOpenai]

@@ -1,13 +1,15 @@
 /**
  * The routes: the seed's `/prices/:id` handler pattern-matching on the
  * degradation level, AI endpoints with fallbacks, product writes, uploads
- * with a durable write-behind queue, plus status, admin and metrics routes.
+ * with a durable write-behind queue, plus status, admin (and fault-drill)
+ * and metrics routes.
  * `DegradationMiddleware` sheds writes from Minimal and everything but
  * status routes at Emergency.
  */
-import { Degradation, DegradationLevel, Fallback } from "@effect-resilience/core"
+import type { Fallback } from "@effect-resilience/core"
+import { Degradation, DegradationLevel } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
-import { AdminRoutes, DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
+import { AdminRoutes, DegradationMiddleware, FaultRoutes, StatusRoutes } from "@effect-resilience/platform"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -72,7 +74,13 @@ const cacheThenDb = (id: number) =>
 const enhance = (read: Read) =>
   Effect.flatMap(Ai, (ai) => ai.enhancePrices([{ name: read.product.name, price: read.product.price }]))
 
-const body = (read: Read, level: DegradationLevel.DegradationLevel, price: number, enhanced: boolean, notice?: string) => {
+const body = (
+  read: Read,
+  level: DegradationLevel.DegradationLevel,
+  price: number,
+  enhanced: boolean,
+  notice?: string
+) => {
   const out: PriceBody = {
     id: read.product.id,
     name: read.product.name,
@@ -100,10 +108,12 @@ const priced = (
           options.fillCache ? remember(r) : Effect.void,
           Effect.map(enhance(r), (e) => Option.some(body(r, level, e.prices[0]!, e.enhanced, e.notice)))
         )
-    })
-  )
+    }))
 
-const priceUnavailable = unavailable("The price cannot be read right now: neither the cache nor the database answers.", 5)
+const priceUnavailable = unavailable(
+  "The price cannot be read right now: neither the cache nor the database answers.",
+  5
+)
 
 /** Answers the read: 200 with the price, 404 for an unknown id, 503 when no source answers. */
 const respond = (read: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cache | Ai>, id: number) =>
@@ -160,7 +170,9 @@ const NewProduct = Schema.Struct({
 
 const retryAfterOf = (error: Fallback.UnavailableError) => {
   const cause = error.cause as { readonly retryAfter?: Duration.Duration } | undefined
-  return cause?.retryAfter !== undefined && Duration.isFinite(cause.retryAfter) ? Duration.toSeconds(cause.retryAfter) : 5
+  return cause?.retryAfter !== undefined && Duration.isFinite(cause.retryAfter)
+    ? Duration.toSeconds(cause.retryAfter)
+    : 5
 }
 
 const createProduct = Effect.gen(function*() {
@@ -217,11 +229,17 @@ const UploadBody = Schema.Struct({
 const upload = Effect.gen(function*() {
   const input = yield* Effect.either(HttpServerRequest.schemaBodyJson(UploadBody))
   if (input._tag === "Left") {
-    return badRequest("body must be { \"content\": string, \"key\"?: [A-Za-z0-9._-/]{1,200}, \"contentType\"?: string }")
+    return badRequest(
+      "body must be { \"content\": string, \"key\"?: [A-Za-z0-9._-/]{1,200}, \"contentType\"?: string }"
+    )
   }
   const store = yield* ObjectStore
   const key = input.right.key ?? `uploads/${randomUUID()}`
-  return yield* store.put({ key, contentType: input.right.contentType ?? "application/octet-stream", content: input.right.content })
+  return yield* store.put({
+    key,
+    contentType: input.right.contentType ?? "application/octet-stream",
+    content: input.right.content
+  })
     .pipe(
       Effect.map((result) => json(result, result.status === "stored" ? 201 : 202)),
       Effect.catchAll((error) =>
@@ -248,5 +266,7 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.post("/uploads", upload),
   HttpRouter.get("/metrics", Prometheus.httpApp),
   HttpRouter.concat(StatusRoutes.router),
-  HttpRouter.concat(AdminRoutes.router)
+  HttpRouter.concat(AdminRoutes.router),
+  // Fault drills (`RESILIENCE_FAULTS=on`), behind the same admin token.
+  HttpRouter.concat(FaultRoutes.router)
 )

@@ -2,9 +2,15 @@
  * The application wired: one raw layer per backend (real client or embedded
  * default), each wrapped by `Dependency` with its preset and the
  * `RESILIENCE_<NAME>_*` overrides, all registered with one `Degradation`.
+ * Between the two sits `Faults.layerConfig`: with `RESILIENCE_FAULTS=on`
+ * (refused in the production profile unless
+ * `RESILIENCE_FAULTS_ALLOW_PRODUCTION=true`) an operator can make a backend
+ * fail, hang or slow down through `/admin/faults` for a drill; off (the
+ * default), the raw service is used as is.
  */
 import { Degradation, Dependency, Fallback, Presets, Profile } from "@effect-resilience/core"
 import { DurableQueue } from "@effect-resilience/platform"
+import { Faults } from "@effect-resilience/simulation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -38,23 +44,27 @@ const CacheRaw = (config: AppConfig) =>
   Option.match(config.redisUrl, {
     onNone: () => Cache.layerMemory,
     onSome: (url) =>
-      Layer.unwrapEffect(Effect.map(Profile.dependency(Presets.redis), (preset) => Cache.layerRedis(url, preset.callTimeout)))
+      Layer.unwrapEffect(
+        Effect.map(Profile.dependency(Presets.redis), (preset) => Cache.layerRedis(url, preset.callTimeout))
+      )
   })
 
 const ObjectStoreRaw = (config: AppConfig) =>
   Option.match(config.s3, { onNone: () => ObjectStore.layerFilesystem(config.dataDir), onSome: ObjectStore.layerS3 })
 
-const AiRaw = (config: AppConfig) => Option.match(config.openai, { onNone: () => Ai.layerRules, onSome: Ai.layerOpenAi })
+const AiRaw = (config: AppConfig) =>
+  Option.match(config.openai, { onNone: () => Ai.layerRules, onSome: Ai.layerOpenAi })
 
 const DbLive = (config: AppConfig) =>
   Dependency.layerConfig(Db.Db, Presets.db, {
     health: (db) => db.ping,
     fallback: { createProduct: Presets.writesBlocked("db") }
-  }).pipe(Layer.provide(DbRaw(config)))
+  }).pipe(Layer.provide(Faults.layerConfig(Db.Db, { name: Presets.db.name })), Layer.provide(DbRaw(config)))
 
 // No fallbacks: the handlers choose what a cache miss or a cache outage means (read the DB).
 const CacheLive = (config: AppConfig) =>
   Dependency.layerConfig(Cache.Cache, Presets.redis, { health: (cache) => cache.ping }).pipe(
+    Layer.provide(Faults.layerConfig(Cache.Cache, { name: Presets.redis.name })),
     Layer.provide(CacheRaw(config))
   )
 
@@ -69,7 +79,7 @@ const AiLive = (config: AppConfig) =>
       })),
       cleanText: Fallback.sync((_error, text: string): Ai.CleanedText => ({ text, ocr_enhanced: false }))
     }
-  }).pipe(Layer.provide(AiRaw(config)))
+  }).pipe(Layer.provide(Faults.layerConfig(Ai.Ai, { name: Presets.openai.name })), Layer.provide(AiRaw(config)))
 
 /** Queued uploads are replayed every `UPLOAD_REPLAY_INTERVAL` while the store takes calls. */
 const ObjectStoreLive = (config: AppConfig) =>
@@ -82,11 +92,19 @@ const ObjectStoreLive = (config: AppConfig) =>
           Effect.as(queue.offer(upload), { status: "queued" as const, key: upload.key })
       },
       replay: [{ queue, run: (store, upload: ObjectStore.Upload) => store.put(upload) }]
-    }))).pipe(Layer.provide(ObjectStoreRaw(config)))
+    }))).pipe(
+      Layer.provide(Faults.layerConfig(ObjectStore.ObjectStore, { name: Presets.s3.name })),
+      Layer.provide(ObjectStoreRaw(config))
+    )
 
-/** Every dependency, wrapped, with the `Degradation` they register with and the upload queue. */
+/**
+ * Every dependency, wrapped, with the `Degradation` they register with, the
+ * upload queue, and the registry of their fault controls (empty while
+ * `RESILIENCE_FAULTS` is off) that `/admin/faults` and `/status` read.
+ */
 export const make = (config: AppConfig) =>
   Layer.mergeAll(DbLive(config), CacheLive(config), AiLive(config), ObjectStoreLive(config)).pipe(
     Layer.provideMerge(UploadQueueLive(config)),
+    Layer.provideMerge(Faults.layerRegistry),
     Layer.provideMerge(Degradation.layerConfig())
   )

@@ -5,8 +5,9 @@
  */
 import { Prometheus } from "@effect-resilience/otel"
 import { AdminRoutes } from "@effect-resilience/platform"
-import * as HttpServer from "@effect/platform/HttpServer"
+import { Faults } from "@effect-resilience/simulation"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -18,6 +19,8 @@ import * as Layers from "./Layers.js"
 
 const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const config = yield* AppConfig.load
+  // Checked once up front (each wrapped dependency reads it too): a refused RESILIENCE_FAULTS fails the start with one message.
+  yield* Faults.config
   // The embedded database, object folder and upload queue live here.
   yield* Effect.sync(() => fs.mkdirSync(config.dataDir, { recursive: true }))
   const backends = AppConfig.describeBackends(config)

@@ -2,12 +2,14 @@
  * A circuit breaker: closed → open → half-open → closed.
  *
  * ```ts
- * const breaker = yield* CircuitBreaker.make({
- *   name: "db",
- *   trip: CircuitBreaker.consecutiveFailures(3),
- *   reset: Schedule.exponential("10 seconds")
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "db",
+ *     trip: CircuitBreaker.consecutiveFailures(3),
+ *     reset: Schedule.exponential("10 seconds")
+ *   })
+ *   return yield* breaker(queryRows)
  * })
- * const rows = yield* breaker(queryRows)
  * ```
  *
  * All timing runs on Effect's `Clock` (so `TestClock` drives it), the
@@ -312,6 +314,31 @@ export type Unavailable = CircuitOpenError | CallTimeoutError
 /**
  * Creates a breaker whose half-open timer lives in the current scope.
  * Invalid options are a defect, an `InvalidOptionError` naming the option.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect, Schedule } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "db",
+ *     trip: CircuitBreaker.consecutiveFailures(3),
+ *     reset: Schedule.exponential("10 seconds"),
+ *     callTimeout: "5 seconds"
+ *   })
+ *   const query = Effect.fail(new Error("connection refused"))
+ *   // Three consecutive failures open the breaker…
+ *   for (let i = 0; i < 3; i++) yield* Effect.ignore(breaker(query))
+ *   // …and the next call is rejected without running.
+ *   return yield* breaker(Effect.succeed("rows")).pipe(
+ *     Effect.catchTag("CircuitOpenError", (error) => Effect.succeed(`rejected by ${error.breaker}`))
+ *   )
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: rejected by db
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -8,11 +8,27 @@
  * forced for maintenance sticks until `release`. The level lives in a
  * `SubscriptionRef`: `changes` starts with the current level.
  *
+ * Handlers read it with `yield* Degradation.current`, or
+ * `yield* (yield* Degradation).current`.
+ *
+ * @example
  * ```ts
+ * import { Degradation, DegradationLevel } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
  * const program = Effect.gen(function*() {
- *   const level = yield* Degradation.current
- *   // or: const level = yield* (yield* Degradation).current
- * }).pipe(Effect.provide(Degradation.layer({ recoveryInterval: "30 seconds" })))
+ *   // A sticky level for maintenance: recovery ticks leave it alone until `release`.
+ *   yield* Degradation.force(DegradationLevel.Minimal(), "database maintenance")
+ *   const status = yield* Degradation.status
+ *   console.log(status.level._tag, status.forced?.reason)
+ *   // Output: Minimal database maintenance
+ *   yield* Degradation.release
+ *   return yield* Degradation.current
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Degradation.layer({ recoveryInterval: "30 seconds" }))))
+ *   .then((level) => console.log(level._tag))
+ * // Output: Optimal
  * ```
  *
  * @since 0.1.0
@@ -33,7 +49,8 @@ import * as profile from "./internal/profile.js"
 
 /**
  * The degradation service. Handlers read it with `yield* Degradation`, or
- * through the accessors: `yield* Degradation.current`.
+ * through the accessors: `yield* Degradation.current`. The module's example
+ * shows it in use.
  *
  * @since 0.1.0
  * @category tags

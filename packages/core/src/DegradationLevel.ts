@@ -20,6 +20,26 @@ import * as Order_ from "effect/Order"
 /**
  * The five levels, ranked 1 (Optimal) to 5 (Emergency); see {@link rank} and {@link Order}.
  *
+ * @example
+ * ```ts
+ * import { DegradationLevel } from "@effect-resilience/core"
+ *
+ * const features = DegradationLevel.$match({
+ *   Optimal: () => "everything",
+ *   Degraded: () => "everything, maybe slower",
+ *   Limited: () => "no AI features",
+ *   Minimal: () => "read-only",
+ *   Emergency: () => "status page only"
+ * })
+ *
+ * console.log(features(DegradationLevel.Limited()))
+ * // Output: no AI features
+ * console.log(DegradationLevel.rank(DegradationLevel.Minimal()))
+ * // Output: 4
+ * console.log(DegradationLevel.isWorseThan(DegradationLevel.Minimal(), DegradationLevel.Limited()))
+ * // Output: true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -27,6 +27,27 @@ export interface DownDependency {
  * other dependencies: {@link defaultPolicy} decides that evaluation instead,
  * and the failure is logged.
  *
+ * @example
+ * ```ts
+ * import { Degradation, DegradationLevel, DegradationPolicy } from "@effect-resilience/core"
+ * import { pipe } from "effect"
+ *
+ * // The worst `whenDown`, and Emergency when the database and its cache are both down.
+ * const policy: DegradationPolicy.DegradationPolicy = pipe(
+ *   DegradationPolicy.worstWhenDown,
+ *   DegradationPolicy.whenAllDown(["db", "redis"], DegradationLevel.Emergency())
+ * )
+ *
+ * const level = policy([
+ *   { name: "db", whenDown: DegradationLevel.Minimal() },
+ *   { name: "redis", whenDown: DegradationLevel.Degraded() }
+ * ])
+ * console.log(level._tag)
+ * // Output: Emergency
+ *
+ * export const DegradationLive = Degradation.layer({ policy })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -323,6 +323,45 @@ export const layerConfig = <I, S, F extends Fallbacks<S> = Fallbacks<S, never>>(
 /**
  * A layer that provides `tag` wrapped, on top of the raw `tag`.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Degradation, DegradationLevel, Dependency } from "@effect-resilience/core"
+ * import { Context, Data, Effect, Layer, Schedule } from "effect"
+ *
+ * class AiError extends Data.TaggedError("AiError")<{}> {}
+ *
+ * class Pricing extends Context.Tag("Pricing")<Pricing, {
+ *   // No fallback: the member declares what the breaker adds to its errors.
+ *   readonly quote: (sku: string) => Effect.Effect<number, CircuitBreaker.Unavailable>
+ *   // A fallback below: the member keeps its own error type.
+ *   readonly enhance: (prices: ReadonlyArray<number>) => Effect.Effect<Array<number>, AiError>
+ * }>() {}
+ *
+ * // The raw client; here its AI call always fails.
+ * const PricingRaw = Layer.succeed(Pricing, {
+ *   quote: () => Effect.succeed(10),
+ *   enhance: () => Effect.fail(new AiError())
+ * })
+ *
+ * const PricingLive = Dependency.layer(Pricing, {
+ *   name: "pricing",
+ *   breaker: { trip: CircuitBreaker.consecutiveFailures(5), reset: Schedule.spaced("60 seconds") },
+ *   callTimeout: "10 seconds",
+ *   whenDown: DegradationLevel.Limited(),
+ *   fallback: {
+ *     enhance: (_error, prices) => Effect.succeed(prices.map((price) => price * 2))
+ *   }
+ * }).pipe(Layer.provide(PricingRaw), Layer.provideMerge(Degradation.layer()))
+ *
+ * const program = Effect.gen(function*() {
+ *   const pricing = yield* Pricing
+ *   return yield* pricing.enhance([10, 20])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(PricingLive))).then(console.log)
+ * // Output: [ 20, 40 ] (answered by the fallback)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -18,6 +18,21 @@ import * as internal from "./internal/describe.js"
  * message, else its tag and fields (`RedisError { code: "ECONNREFUSED" }`);
  * a defect by its message; never `""` or `[object Object]`, and it never throws.
  *
+ * @example
+ * ```ts
+ * import { Describe } from "@effect-resilience/core"
+ * import { Cause, Data } from "effect"
+ *
+ * class RedisError extends Data.TaggedError("RedisError")<{ readonly code: string }> {}
+ *
+ * console.log(Describe.describe(new Error("ECONNREFUSED")))
+ * // Output: ECONNREFUSED
+ * console.log(Describe.describe(new RedisError({ code: "ECONNREFUSED" })))
+ * // Output: RedisError { code: "ECONNREFUSED" }
+ * console.log(Describe.describe(Cause.die(new Error("boom"))))
+ * // Output: boom
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */

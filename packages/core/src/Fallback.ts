@@ -38,6 +38,33 @@ export type Fallback<Args extends ReadonlyArray<any>, A, E, R = never> = (
 /**
  * Answers a constant.
  *
+ * @example
+ * ```ts
+ * import { Degradation, DegradationLevel, Dependency, Fallback } from "@effect-resilience/core"
+ * import { Context, Data, Effect, Layer } from "effect"
+ *
+ * class RecommendationsError extends Data.TaggedError("RecommendationsError")<{}> {}
+ *
+ * class Recommendations extends Context.Tag("Recommendations")<Recommendations, {
+ *   readonly forUser: (id: string) => Effect.Effect<ReadonlyArray<string>, RecommendationsError>
+ * }>() {}
+ *
+ * const RecommendationsLive = Dependency.layer(Recommendations, {
+ *   name: "recommendations",
+ *   whenDown: DegradationLevel.Degraded(),
+ *   // No recommendations while the service is down, rather than an error page.
+ *   fallback: { forUser: Fallback.succeed([]) }
+ * }).pipe(
+ *   Layer.provide(Layer.succeed(Recommendations, { forUser: () => Effect.fail(new RecommendationsError()) })),
+ *   Layer.provideMerge(Degradation.layer())
+ * )
+ *
+ * const program = Effect.flatMap(Recommendations, (recommendations) => recommendations.forUser("user-1"))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(RecommendationsLive))).then(console.log)
+ * // Output: []
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

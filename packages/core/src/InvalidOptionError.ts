@@ -4,12 +4,8 @@
  * `Fallback.memoryQueue`, and the other packages' constructors (`Simulation.run`,
  * the platform's layers) alike.
  *
- * ```ts
- * import { InvalidOptionError } from "@effect-resilience/core"
- *
- * const exit = yield* Effect.exit(Effect.scoped(CircuitBreaker.make({ name: "db", halfOpen: { permits: 0 } })))
- * // Cause.squash(exit.cause) instanceof InvalidOptionError, option "halfOpen.permits"
- * ```
+ * A test tells it apart with `Cause.squash(exit.cause) instanceof
+ * InvalidOptionError`, as the example of {@link InvalidOptionError} shows.
  *
  * @since 0.1.0
  */
@@ -20,6 +16,19 @@ import * as errors from "./internal/errors.js"
  * (`CircuitBreaker.make`), `option` the option's path as they wrote it
  * (`halfOpen.permits`), `expected` what it must be and `actual` what was
  * given; the message says all four.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, InvalidOptionError } from "@effect-resilience/core"
+ * import { Cause, Effect, Exit } from "effect"
+ *
+ * const exit = Effect.runSyncExit(Effect.scoped(CircuitBreaker.make({ name: "db", halfOpen: { permits: 0 } })))
+ * if (Exit.isFailure(exit)) {
+ *   const defect = Cause.squash(exit.cause)
+ *   if (defect instanceof InvalidOptionError) console.log(defect.module, defect.option)
+ *   // Output: CircuitBreaker.make halfOpen.permits
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category errors

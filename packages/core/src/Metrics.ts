@@ -24,6 +24,23 @@ export const durationBoundaries: MetricBoundaries.MetricBoundaries = internal.du
  * `circuit_breaker_state{breaker}`: 0 closed or disabled, 1 open or forced
  * open, 2 half-open.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Metrics } from "@effect-resilience/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments" })
+ *   yield* breaker(Effect.succeed("ok"))
+ *   // Every series carries the breaker's name as its `breaker` label.
+ *   const state = yield* Metric.value(Metrics.breakerState.pipe(Metric.tagged("breaker", "payments")))
+ *   return state.value
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: 0 (closed)
+ * ```
+ *
  * @since 0.1.0
  * @category breaker
  */

@@ -71,6 +71,33 @@ export interface Preset {
  * A preset that opens after `failMax` consecutive failures and stays open
  * `resetTimeout` each time — the shape of every preset of the seed.
  *
+ * @example
+ * ```ts
+ * import { Degradation, DegradationLevel, Dependency, Presets } from "@effect-resilience/core"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class Search extends Context.Tag("Search")<Search, {
+ *   readonly query: (text: string) => Effect.Effect<ReadonlyArray<string>>
+ * }>() {}
+ *
+ * // Opens after 5 consecutive failures, stays open 30 s each time.
+ * const search = Presets.make({
+ *   name: "search",
+ *   failMax: 5,
+ *   resetTimeout: "30 seconds",
+ *   callTimeout: "2 seconds",
+ *   whenDown: DegradationLevel.Degraded()
+ * })
+ *
+ * export const SearchLive = Dependency.layer(Search, {
+ *   ...search,
+ *   fallback: { query: () => Effect.succeed([]) }
+ * }).pipe(
+ *   Layer.provide(Layer.succeed(Search, { query: (text) => Effect.succeed([text]) })),
+ *   Layer.provideMerge(Degradation.layer())
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -154,6 +154,29 @@ export const override: {
  * A preset as configured: the profile of `RESILIENCE_PROFILE` applied, then
  * the `RESILIENCE_<NAME>_*` overrides.
  *
+ * @example
+ * ```ts
+ * import { Presets, Profile } from "@effect-resilience/core"
+ * import { ConfigProvider, Duration, Effect } from "effect"
+ *
+ * // What the environment would say; any ConfigProvider works.
+ * const env = ConfigProvider.fromMap(
+ *   new Map([
+ *     ["RESILIENCE_PROFILE", "staging"],
+ *     ["RESILIENCE_DB_CALL_TIMEOUT", "2 seconds"]
+ *   ])
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const db = yield* Profile.dependency(Presets.db)
+ *   // staging doubled the failure threshold (3 → 6); the override set the call timeout.
+ *   console.log(db.breaker.trip, Duration.format(db.callTimeout))
+ *   // Output: { _tag: 'ConsecutiveFailures', threshold: 6 } 2s
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.withConfigProvider(env)))
+ * ```
+ *
  * @since 0.1.0
  * @category config
  */

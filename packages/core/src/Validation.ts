@@ -50,6 +50,24 @@ export const validator: (module: string) => Validator = internal.validator
 /**
  * Runs the checks of `f` and dies with the first `InvalidOptionError` it throws.
  *
+ * @example
+ * ```ts
+ * import { Validation } from "@effect-resilience/core"
+ * import { Effect, Exit } from "effect"
+ * import type { Duration } from "effect"
+ *
+ * const make = (options: { readonly retries: number; readonly every: Duration.DurationInput }) =>
+ *   Validation.validated("MyLib.make", (v) => ({
+ *     retries: v.positiveInt("retries", options.retries),
+ *     every: v.duration("every", options.every, { timer: true })
+ *   }))
+ *
+ * console.log(Effect.runSync(make({ retries: 3, every: "1 second" })).retries)
+ * // Output: 3
+ * console.log(Exit.isFailure(Effect.runSyncExit(make({ retries: 0, every: "1 second" }))))
+ * // Output: true (it dies with an InvalidOptionError naming `retries` and `MyLib.make`)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

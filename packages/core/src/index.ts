@@ -10,13 +10,23 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 
-/**
- * The system-wide degradation service, exported as the Tag class itself so
- * that `yield* Degradation` and `Degradation.layer(...)` both work.
- *
- * @since 0.1.0
- */
-export { Degradation, type DegradationStatus } from "./Degradation.js"
+export {
+  /**
+   * The system-wide degradation service, exported as the Tag class itself so
+   * that `yield* Degradation` and `Degradation.layer(...)` both work.
+   *
+   * @since 0.1.0
+   * @category exports
+   */
+  Degradation,
+  /**
+   * What `Degradation.status` returns: the level, what is down and why.
+   *
+   * @since 0.1.0
+   * @category exports
+   */
+  type DegradationStatus
+} from "./Degradation.js"
 
 /**
  * The five degradation levels, their rank, order and `$match`.
@@ -46,13 +56,16 @@ export * as Dependency from "./Dependency.js"
  */
 export * as Describe from "./Describe.js"
 
-/**
- * The defect every constructor dies with when an option is invalid, naming
- * the module called and the option.
- *
- * @since 0.1.0
- */
-export { InvalidOptionError } from "./InvalidOptionError.js"
+export {
+  /**
+   * The defect every constructor dies with when an option is invalid, naming
+   * the module called and the option.
+   *
+   * @since 0.1.0
+   * @category exports
+   */
+  InvalidOptionError
+} from "./InvalidOptionError.js"
 
 /**
  * Fallback strategies: static value, typed refusal, another dependency, write-behind.

@@ -1,4 +1,6 @@
-import { CircuitBreaker, Dependency, InvalidOptionError, Metrics } from "@effect-resilience/core"
+import { CircuitBreaker, InvalidOptionError, Metrics } from "@effect-resilience/core"
+import type * as Core from "@effect-resilience/core"
+import type { Dependency } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -934,7 +936,7 @@ describe("CircuitBreaker", () => {
       // @ts-expect-error gone: CircuitBreaker.Unavailable is the one name
       const fromDependency: Dependency.Unavailable = unavailable
       // @ts-expect-error gone from the top level too
-      const topLevel: import("@effect-resilience/core").Unavailable = unavailable
+      const topLevel: Core.Unavailable = unavailable
       expect([fromDependency, topLevel]).toEqual([unavailable, unavailable])
     })
   })

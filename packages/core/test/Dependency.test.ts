@@ -604,7 +604,7 @@ describe("Dependency", () => {
     }>() {}
     const level = FiberRef.unsafeMake("unset")
 
-    const setupApi = Effect.gen(function*() {
+    const setupApi = Effect.sync(() => {
       const released: Array<string> = []
       const wrappedSeen: { current: unknown } = { current: undefined }
       const layer = Dependency.layer(Api, {

@@ -52,7 +52,7 @@ describe("under attack", () => {
       // Random interrupts, holders of a permit among them: each gives its permit back.
       const next = random(42)
       const victims = first.filter(() => next() < 0.3)
-      victims.push(...first.filter((fiber) => fiber.unsafePoll() === null))
+      for (const fiber of first) if (fiber.unsafePoll() === null) victims.push(fiber)
       yield* Effect.forEach(victims, Fiber.interrupt, { discard: true })
       expect(running).toBe(0)
       // The permits are back: a new wave fills them again, and never more.

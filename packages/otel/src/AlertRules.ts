@@ -29,6 +29,17 @@ export const directory: string = fileURLToPath(new URL("../alerts/", import.meta
 /**
  * Absolute path of the rule file, for Prometheus' `rule_files`.
  *
+ * @example
+ * ```ts
+ * import { AlertRules } from "@effect-resilience/otel"
+ * import { readFileSync } from "node:fs"
+ *
+ * // prometheus.yml → rule_files: [<AlertRules.rulesFile>]; `promtool test rules <AlertRules.testFile>` tests them.
+ * const rules = readFileSync(AlertRules.rulesFile, "utf8")
+ * console.log(AlertRules.alerts.critical.every((alert) => rules.includes(`alert: ${alert}`)))
+ * // Output: true
+ * ```
+ *
  * @since 0.1.0
  * @category files
  */

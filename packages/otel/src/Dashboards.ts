@@ -127,6 +127,24 @@ export class DashboardParseError extends Data.TaggedError("DashboardParseError")
 /**
  * Reads and parses every shipped dashboard.
  *
+ * @example
+ * ```ts
+ * import { Dashboards } from "@effect-resilience/otel"
+ * import { NodeFileSystem } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const dashboards = yield* Dashboards.load
+ *   console.log(dashboards.map((dashboard) => dashboard.title))
+ *   // Output: [ 'effect-resilience / Circuit Breakers', 'effect-resilience / Degradation', 'effect-resilience / Fallback Usage' ]
+ *   // Every panel query with its Grafana variables filled in, ready for a Prometheus' query API.
+ *   const queries = dashboards.flatMap((dashboard) => Dashboards.queries(dashboard))
+ *   console.log(Dashboards.interpolate(queries[0]!.expr, Dashboards.testVariables))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(NodeFileSystem.layer)))
+ * ```
+ *
  * @since 0.1.0
  * @category files
  */

@@ -256,6 +256,26 @@ const makeServed = (options: Options) =>
  * The `Exporter` it provides can also back `httpApp`, to serve the same
  * metrics on the application's own server.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Prometheus } from "@effect-resilience/otel"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "db" })
+ *   yield* breaker(Effect.succeed("rows"))
+ *   const exporter = yield* Prometheus.Exporter
+ *   // What Prometheus reads from the exporter's address.
+ *   const metrics = yield* exporter.scrape
+ *   console.log(metrics.split("\n").find((line) => line.startsWith("circuit_breaker_calls_total{breaker=\"db\",outcome=\"success\"}")))
+ *   // Output: circuit_breaker_calls_total{breaker="db",outcome="success"} 1
+ * })
+ *
+ * // Port 0 picks a free port; the default is 9464 on every interface.
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Prometheus.layer({ port: 0, host: "127.0.0.1" }))))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -11,6 +11,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import type * as Http from "node:http"
 import * as Scenario from "./fixtures/scenario.js"
 import { freePort, receiver } from "./utils/http.js"
 
@@ -117,7 +118,7 @@ describe("Otlp.layer", () => {
       const http = yield* Effect.promise(() => import("node:http"))
       const requests: Array<string> = []
       yield* Effect.acquireRelease(
-        Effect.async<import("node:http").Server>((resume) => {
+        Effect.async<Http.Server>((resume) => {
           const server = http.createServer((req, res) => {
             requests.push(req.url ?? "")
             req.resume()

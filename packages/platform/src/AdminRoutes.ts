@@ -66,10 +66,25 @@ export const router: HttpRouter.HttpRouter<never, Degradation | Token> = interna
  *
  * @example
  * ```ts
+ * import { Degradation } from "@effect-resilience/core"
  * import { AdminRoutes } from "@effect-resilience/platform"
- * import { Redacted } from "effect"
+ * import { HttpApp } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
  *
  * const TokenLive = AdminRoutes.layer({ token: Redacted.make("s3cr3t-operator-token") })
+ *
+ * // `HttpServer.serve(AdminRoutes.router)` on a real server; a web handler here.
+ * const { dispose, handler } = HttpApp.toWebHandlerLayer(AdminRoutes.router, Layer.merge(TokenLive, Degradation.layer()))
+ * const response = await handler(
+ *   new Request("http://localhost/admin/degradation/force", {
+ *     method: "POST",
+ *     headers: { authorization: "Bearer s3cr3t-operator-token", "content-type": "application/json" },
+ *     body: JSON.stringify({ level: "Minimal", reason: "database maintenance" })
+ *   })
+ * )
+ * console.log(response.status)
+ * // Output: 200
+ * await dispose()
  * ```
  *
  * @since 0.1.0

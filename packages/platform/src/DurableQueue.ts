@@ -118,6 +118,28 @@ export interface Options<A, I, R> {
  * entry the schema cannot encode fails `offer` with `WriteBehindError`.
  * Queues made with the same name in the same store are the same queue.
  *
+ * @example
+ * ```ts
+ * import { DurableQueue } from "@effect-resilience/platform"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Upload = Schema.Struct({ key: Schema.String, body: Schema.String })
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* DurableQueue.make({ name: "uploads", schema: Upload, capacity: 10_000 })
+ *   // While the object store is down: written to SQLite before `offer` returns.
+ *   yield* queue.offer({ key: "report.pdf", body: "%PDF-1.7" })
+ *   // Once it is back: oldest first, with a stable id per entry (an idempotency key).
+ *   return yield* queue.replay((entry, delivery) => Effect.log(`uploading ${entry.key} (attempt ${delivery.attempts})`))
+ * })
+ *
+ * // A file in production (`{ filename: "data/uploads.db" }`); in memory here, to leave nothing behind.
+ * const StoreLive = DurableQueue.layerSqlite({ filename: ":memory:" })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(StoreLive))).then(console.log)
+ * // Output: 1 (entries delivered)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

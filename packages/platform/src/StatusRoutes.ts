@@ -20,6 +20,13 @@
  *   of level or of a breaker's state (`{ "type": "breaker", "breaker": "db",
  *   "from": "Closed", "to": "Open", "at": … }`); keep-alives are comments.
  *
+ * While fault injection is enabled (a `Faults.Registry` from
+ * `@effect-resilience/simulation` in the server's context, with a dependency
+ * registered), `/status` also carries `faults` — the faults in force, `{
+ * dependency, member, fault, description, since }` — the page shows them in a
+ * "Fault injection active" section, and the stream sends one `{ "type":
+ * "faults", "change": "inject" | "recover", … }` event per change.
+ *
  * @since 0.1.0
  */
 import type { Degradation } from "@effect-resilience/core"
@@ -72,6 +79,25 @@ export const make: (options?: Options) => HttpRouter.HttpRouter<never, Degradati
 
 /**
  * The routes at `/health`, `/ready`, `/status` and `/status/events`.
+ *
+ * @example
+ * ```ts
+ * import { Degradation } from "@effect-resilience/core"
+ * import { StatusRoutes } from "@effect-resilience/platform"
+ * import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
+ *
+ * const app = HttpRouter.empty.pipe(
+ *   HttpRouter.get("/prices/:id", HttpServerResponse.text("42")),
+ *   HttpRouter.concat(StatusRoutes.router)
+ * )
+ *
+ * // `HttpServer.serve(app)` on a real server; a web handler here.
+ * const { dispose, handler } = HttpApp.toWebHandlerLayer(app, Degradation.layer())
+ * const response = await handler(new Request("http://localhost/ready"))
+ * console.log(response.status, await response.text())
+ * // Output: 200 {"status":"ready","level":"Optimal","rank":1}
+ * await dispose()
+ * ```
  *
  * @since 0.1.0
  * @category routers

@@ -17,6 +17,13 @@ export * as AdminRoutes from "./AdminRoutes.js"
 export * as DegradationMiddleware from "./DegradationMiddleware.js"
 
 /**
+ * `/admin/faults`: inject and clear `Faults` on a running service's dependencies, behind the admin token.
+ *
+ * @since 0.1.0
+ */
+export * as FaultRoutes from "./FaultRoutes.js"
+
+/**
  * A durable write-behind queue on `PersistedQueue` stores: SQLite (embedded default), any `SqlClient`, Redis.
  *
  * @since 0.1.0

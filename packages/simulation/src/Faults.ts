@@ -23,9 +23,24 @@
  * })
  * ```
  *
+ * In a running (staging) service, {@link layerConfig} wraps the raw service
+ * only when `RESILIENCE_FAULTS=on`, and registers it with the {@link Registry}
+ * that `FaultRoutes` (in `@effect-resilience/platform`) and the status page read:
+ *
+ * ```ts
+ * const CacheLive = Dependency.layerConfig(Cache, Presets.redis).pipe(
+ *   Layer.provide(Faults.layerConfig(Cache, { name: "redis" })), // off: RawCacheLive untouched
+ *   Layer.provide(RawCacheLive)
+ * )
+ * const AppLive = CacheLive.pipe(Layer.provideMerge(Faults.layerRegistry))
+ * ```
+ *
  * @since 0.1.0
  */
+import type { Profile } from "@effect-resilience/core"
 import { InvalidOptionError } from "@effect-resilience/core"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -33,6 +48,10 @@ import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
 import type * as Metric from "effect/Metric"
+import type * as Option from "effect/Option"
+import type * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as Types from "effect/Types"
 import * as internal from "./internal/faults.js"
 
@@ -57,7 +76,8 @@ export interface Hang {
 }
 
 /**
- * Every call sleeps `duration` on the `Clock` (so `TestClock` drives it), then runs.
+ * Every call sleeps `duration` on the `Clock` (so `TestClock` drives it), then
+ * runs. Calls made at the same instant share one timer.
  *
  * @since 0.1.0
  * @category models
@@ -240,15 +260,181 @@ export interface Control<in out I, in out S = any> {
   readonly recover: (options?: Target<S>) => Effect.Effect<void>
   /** The faults in force now. */
   readonly active: Effect.Effect<Active>
+  /** The faults in force now, each with the instant it was injected: the whole service's first, then by member. */
+  readonly injected: Effect.Effect<ReadonlyArray<Injected>>
 }
+
+/**
+ * A fault in force: on `member`, or (`undefined`) on the whole service,
+ * since `since` (epoch milliseconds of the `Clock`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Injected {
+  readonly dependency: string
+  readonly member: string | undefined
+  readonly fault: Fault
+  readonly since: number
+}
+
+/**
+ * A fault put on a dependency (or one of its members).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Injection {
+  readonly _tag: "Injection"
+  readonly dependency: string
+  readonly member: string | undefined
+  readonly fault: Fault
+  readonly at: number
+}
+
+/**
+ * The faults of a dependency cleared: all of them, or `member`'s own.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recovery {
+  readonly _tag: "Recovery"
+  readonly dependency: string
+  readonly member: string | undefined
+  readonly at: number
+}
+
+/**
+ * What the {@link Registry} announces: an injection or a recovery.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Change = Injection | Recovery
+
+/**
+ * The fault controls of a running service by dependency name, for admin
+ * routes and status pages: every `Faults.layer` (and enabled
+ * `Faults.layerConfig`) built with a registry in its context registers its
+ * {@link Control} there, and unregisters when its scope closes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegistryService {
+  /** The registered controls, by dependency name. */
+  readonly dependencies: Effect.Effect<ReadonlyArray<Control<unknown, any>>>
+  /** The control of `dependency`, if registered. */
+  readonly get: (dependency: string) => Effect.Effect<Option.Option<Control<unknown, any>>>
+  /** Every fault in force, by dependency. */
+  readonly injected: Effect.Effect<ReadonlyArray<Injected>>
+  /** One {@link Change} per injection or recovery from now on (subscribed when the scope opens). */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<Change>, never, Scope.Scope>
+  /** One {@link Change} per injection or recovery, from when the stream starts. */
+  readonly changes: Stream.Stream<Change>
+}
+
+/**
+ * The registry of a running service's fault controls (see {@link layerRegistry}).
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "@effect-resilience/simulation"
+ * import { Effect, Option } from "effect"
+ *
+ * // The members an operator can target on "redis", if it is registered.
+ * export const redisMembers = Effect.gen(function*() {
+ *   const registry = yield* Faults.Registry
+ *   const redis = yield* registry.get("redis")
+ *   return Option.map(redis, (control) => control.members)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Registry: typeof internal.Registry = internal.Registry
+
+/**
+ * The identifier of {@link Registry}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export type Registry = internal.Registry
+
+/**
+ * An empty {@link Registry}. Provide it under the `Faults` layers
+ * (`Layer.provideMerge`) so that they register into it and the HTTP server
+ * sees it. Registering two dependencies under one name is a defect
+ * (`InvalidOptionError` naming `name`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRegistry: Layer.Layer<Registry> = internal.layerRegistry
+
+/**
+ * What {@link config} reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  /** `RESILIENCE_FAULTS` is `on`. */
+  readonly enabled: boolean
+  /** `RESILIENCE_PROFILE` (core's `Profile.config`, default `production`). */
+  readonly profile: Profile.Profile
+  /** `RESILIENCE_FAULTS_ALLOW_PRODUCTION` (a boolean, default `false`). */
+  readonly allowProduction: boolean
+}
+
+/**
+ * `RESILIENCE_FAULTS` (`on` or `off`, case-insensitive, default `off`; anything
+ * else is a `ConfigError` naming it), the profile, and
+ * `RESILIENCE_FAULTS_ALLOW_PRODUCTION`. Faults `on` in the `production`
+ * profile without `RESILIENCE_FAULTS_ALLOW_PRODUCTION=true` is a `ConfigError`
+ * whose message names the three variables.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Settings> = internal.config
+
+/**
+ * {@link layer}, switched by configuration ({@link config}): with
+ * `RESILIENCE_FAULTS=off` (the default) the raw service passes through
+ * untouched — the same object, nothing wrapped, nothing registered; with
+ * `on` it is wrapped, registered with the {@link Registry} in context (if
+ * any), and a warning is logged. In the `production` profile it refuses to
+ * build (a `ConfigError` naming the variables) unless
+ * `RESILIENCE_FAULTS_ALLOW_PRODUCTION=true`.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "@effect-resilience/simulation"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class Cache extends Context.Tag("Cache")<Cache, { readonly get: (key: string) => Effect.Effect<string> }>() {}
+ * const RawCacheLive = Layer.succeed(Cache, { get: (key) => Effect.succeed(`value of ${key}`) })
+ *
+ * // Layer<Cache, ConfigError>: the raw cache itself while RESILIENCE_FAULTS is off
+ * export const CacheLive = Faults.layerConfig(Cache, { name: "redis" }).pipe(Layer.provide(RawCacheLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: <I, S>(
+  tag: Context.Tag<I, S>,
+  options?: Options
+) => Layer.Layer<I, ConfigError.ConfigError, I> = internal.layerConfig
 
 /**
  * The Tag of the {@link Control} of `tag`'s faults (the same for every call with that tag).
  *
- * @example
- * ```ts
- * const active = yield* (yield* Faults.control(Cache)).active
- * ```
+ * For example `Effect.flatMap(Faults.control(Cache), (control) => control.active)`.
  *
  * @since 0.1.0
  * @category tags
@@ -261,15 +447,37 @@ export const control: <I, S>(tag: Context.Tag<I, S>) => Context.Tag<Control<I, S
  * fault in force when it runs. Provides the same Tag (wrapped) and its
  * {@link control}. Counts injections in `fault_injections_total{dependency,fault}`
  * (every series created with the layer). A bad `name` is a defect,
- * `InvalidOptionError`, when the layer is built.
+ * `InvalidOptionError`, when the layer is built. With a {@link Registry} in
+ * context, the control is registered there under its name.
  *
  * The service type is unchanged: an injected `FaultInjectedError` is a
  * failure the member does not declare, as a real outage's errors often are.
  *
  * @example
  * ```ts
+ * import { Faults } from "@effect-resilience/simulation"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class Cache extends Context.Tag("Cache")<Cache, {
+ *   readonly get: (key: string) => Effect.Effect<string>
+ * }>() {}
+ *
+ * const RawCacheLive = Layer.succeed(Cache, { get: (key) => Effect.succeed(`price of ${key}`) })
+ *
+ * // The same Tag, wrapped, and its control.
  * const CacheFaulty = Faults.layer(Cache, { name: "redis" }).pipe(Layer.provide(RawCacheLive))
- * // Layer<Cache | Faults.Control<Cache, CacheService>>
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* Cache
+ *   yield* Faults.inject(Cache, Faults.down)
+ *   const during = yield* Effect.either(cache.get("p1"))
+ *   yield* Faults.recover(Cache)
+ *   const after = yield* cache.get("p1")
+ *   console.log(during._tag, after)
+ *   // Output: Left price of p1
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(CacheFaulty)))
  * ```
  *
  * @since 0.1.0
@@ -290,11 +498,8 @@ export const injections: Metric.Metric.Counter<number> = internal.injections
 /**
  * Puts `fault` on the service of `tag` (or on `options.member` only).
  *
- * @example
- * ```ts
- * yield* Faults.inject(Cache, Faults.down)
- * yield* Faults.inject(Cache, Faults.flaky(0.2), { member: "get" })
- * ```
+ * For example `Faults.inject(Cache, Faults.down)`, or
+ * `Faults.inject(Cache, Faults.flaky(0.2), { member: "get" })` (see {@link layer}).
  *
  * @since 0.1.0
  * @category combinators
@@ -311,10 +516,7 @@ export const inject: {
 /**
  * Clears the faults of `tag`'s service: all of them, or `options.member`'s own.
  *
- * @example
- * ```ts
- * yield* Faults.recover(Cache)
- * ```
+ * For example `Faults.recover(Cache)` (see {@link layer}).
  *
  * @since 0.1.0
  * @category combinators
@@ -336,5 +538,21 @@ export const recover: {
  */
 export const active = <I, S>(tag: Context.Tag<I, S>): Effect.Effect<Active, never, Control<I, S>> =>
   internal.withControl(tag, (c) => c.active)
+
+/**
+ * How logs and pages name a fault: `down`, `hang`, `slow 2s`, `flaky 50%`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const describe: (fault: Fault) => string = internal.describe
+
+/**
+ * The `fault` label of a fault: `down`, `hang`, `slow` or `flaky`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const label: (fault: Fault) => "down" | "hang" | "slow" | "flaky" = internal.label
 
 const isTagArg = internal.isTag

@@ -1,16 +1,21 @@
 /**
- * Outage scenarios in virtual time: a set of dependencies under synthetic
- * traffic, scripted faults, and a report of what the breakers and the
- * degradation level did.
+ * Outage scenarios on the application's own layers, in virtual time under
+ * `TestClock`: the app's `Dependency` layers over `Faults`-wrapped raw
+ * services, a script of faults, traffic, and a report of what the breakers
+ * and the degradation level did.
  *
  * ```ts
  * const report = yield* Simulation.run({
  *   name: "redis-down",
- *   duration: "10 minutes",
- *   dependencies: [{ ...Presets.redis, trafficPerSecond: 10 }, { ...Presets.db, trafficPerSecond: 10 }],
+ *   duration: "8 minutes",
+ *   layer: AppLive, // Cache, Db, … (Dependency layers over Faults.layer) and Degradation
  *   faults: [
- *     { at: "1 minute", dependency: "redis", fault: Simulation.down() },
- *     { at: "4 minutes", dependency: "redis", fault: Simulation.recovered() }
+ *     { at: "1 minute", dependency: "redis", fault: Faults.down },
+ *     { at: "250 seconds", dependency: "redis", fault: Simulation.recovered }
+ *   ],
+ *   traffic: [
+ *     Simulation.calls(Cache, "getPrice", { perSecond: 10, args: (i) => [`p${i % 50}`] }),
+ *     Simulation.traffic("GET /price", getPrice("p1"), { perSecond: 5 })
  *   ],
  *   expect: [
  *     Simulation.expectReaches(DegradationLevel.Degraded(), { after: "1 minute", within: "1 second" }),
@@ -20,229 +25,201 @@
  * yield* Effect.log(Simulation.renderTimeline(report))
  * ```
  *
- * Each dependency is a synthetic service (members `read` and `write`) whose
- * behaviour is its current {@link Fault}, wrapped by `Dependency.wrap` (its
- * breaker, call timeout and fallbacks) and registered with a fresh
- * `Degradation` (its health check pings the raw service, so it sees a fix
- * before the breaker does).
+ * Time is `TestClock`'s: inside `it.effect` the scenario runs on the test's
+ * own clock (starting wherever the test left it); anywhere else `run`
+ * provides a fresh `TestContext`. The layer is built in the run's scope, so
+ * its breakers, recovery fiber and timers all run on that clock, and closed
+ * when the report is made.
  *
- * Time is virtual and owned by the simulation: `run` drives its own clock and
- * scheduler (a discrete-event loop: run every fiber until all wait, then jump
- * to the next timer), so it works the same from `Effect.runPromise` and inside
- * a test, is deterministic (`Random` is seeded), and costs microseconds per
- * wake-up instead of the real-timer settling of `TestClock.adjust`. Everything
- * the simulated program does must happen inside Effect: a fallback awaiting a
- * real Promise or socket would never be resumed.
+ * `TestClock.adjust` settles the program with real macrotasks after every
+ * timer it wakes (three `setTimeout(0)`s, 3–4 ms of wall time), so the run is
+ * built for few wake-ups: the traffic of a step is issued in one batch by one
+ * driver fiber that sleeps from one instant of the script to the next, the
+ * clock moves in a single `adjust` over the whole run, and `Faults.slow`
+ * shares one timer among the calls of an instant. Timers of the program due
+ * at a step's instant may fire before or after that step's traffic (the
+ * order is `TestClock`'s, the same on every run). `bench/simulation.mjs`
+ * measures the cost.
  *
- * The breakers report to the global metric registry under the dependency
- * names, like any breaker, and the simulated `Degradation` sets the
- * `degradation_level` gauge: run simulations in a process of their own (a
- * test, the demo), not next to a live service's exporter. The report's counts
- * are the simulation's own and do not depend on the registry.
+ * Breaker counts in the report (`perDependency`) are read from the global
+ * metric registry as deltas over the run (the breakers record there, as in
+ * production): run one scenario at a time per process, with dependency
+ * names no live service in the same process uses.
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type { CircuitBreaker, Degradation, DegradationLevel as Level, InvalidOptionError } from "@effect-resilience/core"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type { CircuitBreaker, Degradation, DegradationLevel as Level, DegradationPolicy } from "@effect-resilience/core"
+import type * as Layer from "effect/Layer"
+import type * as Faults from "./Faults.js"
 import * as internal from "./internal/simulation.js"
 import * as render from "./internal/simulationRender.js"
 
 // -----------------------------------------------------------------------------
-// faults
+// script
 // -----------------------------------------------------------------------------
 
 /**
- * How a synthetic dependency behaves from the moment a fault is applied:
- *
- * - `Down`: every call and health check fails at once.
- * - `Slow`: every call and health check takes `latency` (then succeeds): a
- *   latency above `callTimeout` gives `CallTimeoutError`s; one that reaches
- *   the health-check timeout fails the check (on a tie the timeout wins).
- * - `Flaky`: each call and health check fails with probability `rate`.
- * - `Recovered`: back to normal.
- *
- * @since 0.1.0
- * @category faults
- */
-export type Fault = Data.TaggedEnum<{
-  Down: {}
-  Slow: { readonly latency: Duration.Duration }
-  Flaky: { readonly rate: number }
-  Recovered: {}
-}>
-
-const Fault = Data.taggedEnum<Fault>()
-
-/**
- * Every call fails at once (connection refused).
- *
- * @since 0.1.0
- * @category faults
- */
-export const down = (): Fault => Fault.Down()
-
-/**
- * Every call takes `latency`, then succeeds.
- *
- * @since 0.1.0
- * @category faults
- */
-export const slow = (latency: Duration.DurationInput): Fault => Fault.Slow({ latency: Duration.decode(latency) })
-
-/**
- * Each call fails with probability `rate` (0 … 1), drawn from the scenario's
- * seeded `Random`.
- *
- * @since 0.1.0
- * @category faults
- */
-export const flaky = (rate: number): Fault => Fault.Flaky({ rate })
-
-/**
- * The dependency is back to normal.
- *
- * @since 0.1.0
- * @category faults
- */
-export const recovered = (): Fault => Fault.Recovered()
-
-/**
- * A short description: `down`, `slow (30s)`, `flaky (20%)`, `recovered`.
- *
- * @since 0.1.0
- * @category faults
- */
-export const describeFault: (fault: Fault) => string = render.describeFault
-
-/**
- * The error of a synthetic call or health check that failed because of a fault.
- *
- * @since 0.1.0
- * @category faults
- */
-export const SyntheticError = internal.SyntheticError
-
-/**
- * The instance type of {@link SyntheticError}.
- *
- * @since 0.1.0
- * @category faults
- */
-export type SyntheticError = internal.SyntheticError
-
-// -----------------------------------------------------------------------------
-// scenarios
-// -----------------------------------------------------------------------------
-
-/**
- * What a call answers when its dependency is unavailable: a `Fallback`
- * constructor fits (`Fallback.succeed(cached)`, `Presets.writesBlocked("db")`).
- * It receives the error that made the call unavailable.
+ * The end of a dependency's faults in a script: `Faults.recover` at that instant.
  *
  * @since 0.1.0
  * @category models
  */
-export type CallFallback = (error: unknown, ...args: ReadonlyArray<any>) => Effect.Effect<unknown, unknown>
-
-/**
- * A simulated dependency. The `name`, `whenDown`, `breaker` and `callTimeout`
- * fields are those of `Dependency.Options`, so a preset spreads into it:
- * `{ ...Presets.redis, trafficPerSecond: 10 }`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface DependencySpec {
-  /** Names the dependency and its breaker. */
-  readonly name: string
-  /** The level this dependency's outage calls for. */
-  readonly whenDown: Level.DegradationLevel
-  /** Breaker options (default: those of `CircuitBreaker.make`). */
-  readonly breaker?: Omit<CircuitBreaker.Options, "name" | "callTimeout"> | undefined
-  /** A call that takes longer is interrupted and counted as a timeout. */
-  readonly callTimeout?: Duration.DurationInput | undefined
-  /**
-   * Synthetic calls per second (default 10), issued in one batch per step
-   * (a fraction carries over to the next step). Calls that answer at once run
-   * one after another in one fiber per step; while the dependency is slow
-   * (a `slow` fault or a `latency`), each call gets a fiber of its own, so
-   * slow calls overlap and never hold back the next step. (A fallback that
-   * sleeps would hold back the rest of its step's batch.)
-   */
-  readonly trafficPerSecond?: number | undefined
-  /** The share of calls that are writes (0 … 1, default 0), spread evenly. */
-  readonly writeShare?: number | undefined
-  /** How long a healthy call takes (default 0: answers at once). */
-  readonly latency?: Duration.DurationInput | undefined
-  /** Whether the recovery fiber pings the raw service (default `true`). */
-  readonly healthCheck?: boolean | undefined
-  /** Per-operation fallbacks (default none: callers see the breaker errors). */
-  readonly fallback?: {
-    readonly read?: CallFallback | undefined
-    readonly write?: CallFallback | undefined
-  } | undefined
+export interface Recovered {
+  readonly _tag: "Recovered"
 }
 
 /**
+ * Ends the faults of the dependency (or of `member` only) at that instant.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const recovered: Recovered = internal.recovered
+
+/**
+ * What a script does to a dependency: a `Faults` fault, or {@link recovered}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FaultAction = Faults.Fault | Recovered
+
+/**
  * A fault applied at `at` (from the start of the scenario) to one or several
- * dependencies. Faults apply before anything else that happens at the same
- * instant.
+ * dependencies, named as `Faults.layer` names them (its `name` option, by
+ * default the Tag's key) or by the Tag it wraps. A fault is in place before
+ * anything else due at its instant happens (it is applied 1 ms earlier, the
+ * clock's resolution); faults must be listed in time order.
  *
  * @since 0.1.0
  * @category models
  */
 export interface ScheduledFault {
   readonly at: Duration.DurationInput
-  readonly dependency: string | ReadonlyArray<string>
-  readonly fault: Fault
+  readonly dependency: DependencyRef | ReadonlyArray<DependencyRef>
+  /** One member only (default: the whole service). */
+  readonly member?: string | undefined
+  readonly fault: FaultAction
 }
 
 /**
- * A scenario for {@link run}.
+ * A dependency in a script: the name `Faults.layer` gave it, or the Tag it wraps.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Scenario {
+export type DependencyRef = string | Context.Tag<any, any>
+
+/**
+ * Load on the program: `perSecond` runs of `call` per second of virtual
+ * time, issued in one batch at the start of every step (fractions carry over
+ * to the next step). Each run is a fiber of its own, so a slow one holds back
+ * neither the others nor the next step. Built by {@link calls} or
+ * {@link traffic}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Traffic<out R> {
+  readonly name: string
+  readonly perSecond: number
+  /** The Tag and member {@link calls} targets, checked against the built layer. */
+  readonly target: { readonly tag: Context.Tag<any, any>; readonly member: string } | undefined
+  /** The `i`-th run (from 0) of this traffic. */
+  readonly call: (i: number) => Effect.Effect<unknown, unknown, R>
+}
+
+/**
+ * The arguments of a member: a method's parameters, none for an Effect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MemberArgs<M> = M extends (...args: infer A) => any ? A : []
+
+/**
+ * The members of `S` traffic can call: Effects and methods.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallableMember<S> = {
+  [K in keyof S]-?: S[K] extends Effect.Effect<any, any, any> ? K : S[K] extends (...args: any) => any ? K : never
+}[keyof S] & string
+
+/**
+ * Calls `member` of the service of `tag` as the application does, through
+ * whatever the layer provides for `tag` (the `Dependency`-wrapped service),
+ * `perSecond` times per second; `args(i)` gives the arguments of the `i`-th
+ * call. Named `tag-key.member` unless `name` says otherwise:
+ * `Simulation.calls(Cache, "getPrice", { perSecond: 10, args: (i) => [`p${i % 50}`] })`.
+ *
+ * @since 0.1.0
+ * @category traffic
+ */
+export const calls: <I, S, K extends CallableMember<S>>(
+  tag: Context.Tag<I, S>,
+  member: K,
+  options: {
+    readonly perSecond: number
+    readonly args?: ((i: number) => MemberArgs<S[K]>) | undefined
+    readonly name?: string | undefined
+  }
+) => Traffic<I> = internal.calls
+
+/**
+ * The application's own Effect as traffic (a handler, a job): `perSecond`
+ * runs per second, or one run `every` interval (rounded to steps):
+ * `Simulation.traffic("GET /price", getPrice("p1"), { perSecond: 5 })`,
+ * `Simulation.traffic("sync", syncAll, { every: "1 minute" })`.
+ *
+ * @since 0.1.0
+ * @category traffic
+ */
+export const traffic: <R>(
+  name: string,
+  effect: Effect.Effect<unknown, unknown, R> | ((i: number) => Effect.Effect<unknown, unknown, R>),
+  options: { readonly perSecond: number } | { readonly every: Duration.DurationInput }
+) => Traffic<R> = internal.traffic
+
+/**
+ * A scenario for {@link run}: the application's layer (which must provide
+ * `Degradation`), a fault script, traffic and expectations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scenario<ROut = any, E = any> {
   /** Names the scenario (and its SVG file in the demo). */
   readonly name: string
   /** One line on what happens and what should happen. */
   readonly description?: string | undefined
   /** Virtual time simulated. */
   readonly duration: Duration.DurationInput
-  /**
-   * The traffic batch interval (default 1 second): every step, each
-   * dependency gets `trafficPerSecond × step` calls at once.
-   */
+  /** How often traffic is issued, in one batch (default 1 second). */
   readonly step?: Duration.DurationInput | undefined
-  /** `Degradation` recovery interval (default 30 seconds). */
-  readonly recoveryInterval?: Duration.DurationInput | undefined
-  /** `Degradation` health check timeout (default 5 seconds). */
-  readonly healthCheckTimeout?: Duration.DurationInput | undefined
-  /** `Degradation` policy (default `DegradationPolicy.defaultPolicy`). */
-  readonly policy?: DegradationPolicy.DegradationPolicy | undefined
   /**
-   * How `callTimeout` is applied (default `"modelled"`):
-   *
-   * - `"modelled"`: the synthetic service knows how long a call will take, so
-   *   a call slower than `callTimeout` takes `callTimeout` and fails with a
-   *   `CallTimeoutError` in the dependency's name; the breaker runs without a
-   *   timeout and counts that error as a failure whatever `isFailure` says.
-   *   Same trips, fallbacks and report (where these calls are `timeouts`),
-   *   but the breaker's metrics record them with `outcome="failure"`, not
-   *   `"timeout"`: only a breaker's own deadline makes a timeout. Cheap: the
-   *   breaker's timeout races a timer fiber against every call, which is most
-   *   of the cost of a simulated hour.
-   * - `"breaker"`: the breaker's own `callTimeout`, exactly as in production,
-   *   about five times slower per call.
+   * The program under test: the app's `Dependency` layers over
+   * `Faults.layer`-wrapped raw services, and `Degradation`. Built anew for
+   * every run.
    */
-  readonly timeouts?: "modelled" | "breaker" | undefined
-  /** Seed of the scenario's `Random` (flaky faults, jittered schedules). Default 0. */
-  readonly seed?: number | string | undefined
-  readonly dependencies: ReadonlyArray<DependencySpec>
+  readonly layer: Layer.Layer<ROut | Degradation, E>
   readonly faults?: ReadonlyArray<ScheduledFault> | undefined
+  readonly traffic?: ReadonlyArray<Traffic<NoInfer<ROut | Degradation>>> | undefined
+  /** Seed of the run's `Random` (flaky faults, jittered schedules). Default 0. */
+  readonly seed?: number | string | undefined
+  /**
+   * The clock (default `"TestClock"`). `"virtual"` runs `TestClock`'s
+   * algorithm — the same sleeps woken in the same order, the program settled
+   * after each — on a scheduler of its own, so settling costs microseconds
+   * instead of `TestClock`'s real macrotasks: the same report, tens of times
+   * faster, for long runs. Its time is its own (from 0), not the test's, and
+   * the program must stay inside Effect (a real Promise or socket never resumes).
+   */
+  readonly clock?: "TestClock" | "virtual" | undefined
   /** Outcome assertions, evaluated on the report into {@link Report.checks}. */
   readonly expect?: ReadonlyArray<Expectation> | undefined
 }
@@ -289,12 +266,15 @@ export interface BreakerTransition {
 export interface AppliedFault {
   readonly at: number
   readonly dependency: string
-  readonly fault: Fault
+  readonly member: string | undefined
+  readonly fault: FaultAction
 }
 
 /**
- * What one dependency saw. Every call ends as exactly one of `successes`,
- * `failures`, `timeouts`, `rejections`, or is still `inFlight` at the end.
+ * What one registered dependency's breaker saw, all callers together (the
+ * traffic, the app's own fibers, the half-open probes): every call it
+ * admitted or refused ends as exactly one of `successes`, `failures`,
+ * `timeouts`, `rejections`, `ignored`, or was still running at the end.
  *
  * @since 0.1.0
  * @category models
@@ -302,27 +282,43 @@ export interface AppliedFault {
 export interface DependencyReport {
   readonly name: string
   readonly whenDown: Level.DegradationLevel
-  /** Calls issued. */
-  readonly calls: number
   readonly successes: number
   /** Calls that ran and failed (timeouts excluded). */
   readonly failures: number
-  /** Calls interrupted by `callTimeout` (`CallTimeoutError`). */
+  /** Calls cut by the breaker's `callTimeout`. */
   readonly timeouts: number
   /** Calls the breaker refused (`CircuitOpenError`). */
   readonly rejections: number
-  /** Failed, timed-out or rejected calls answered by a fallback. */
+  /** Failures the breaker's `isFailure` did not count. */
+  readonly ignored: number
+  /** Calls answered by a fallback. */
   readonly fallbacks: number
-  /** Calls whose caller got an error (after the fallback, if any). */
-  readonly errors: number
-  /** `errors` by the `_tag` of the error the caller got. */
-  readonly errorsByTag: Readonly<Record<string, number>>
-  /** The first error of each `_tag` the caller got: when, and its message. */
-  readonly errorSamples: Readonly<Record<string, { readonly at: number; readonly message: string }>>
-  /** Calls still running when the scenario ended. */
-  readonly inFlight: number
   /** Milliseconds the breaker spent in each state. */
   readonly timeInState: Readonly<Partial<Record<CircuitBreaker.State["_tag"], number>>>
+}
+
+/**
+ * What the callers of one {@link Traffic} got. Every run ends as `answered`
+ * or `errors`, or is still `inFlight` at the end.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TrafficReport {
+  readonly name: string
+  /** The dependency {@link calls} targets, by its `Faults` name (`undefined` for {@link traffic}). */
+  readonly dependency: string | undefined
+  readonly calls: number
+  /** Runs that succeeded (by the service or a fallback). */
+  readonly answered: number
+  /** Runs whose caller got an error. */
+  readonly errors: number
+  /** `errors` by the `_tag` of the error (`Defect` for a defect). */
+  readonly errorsByTag: Readonly<Record<string, number>>
+  /** The first error of each `_tag`: when, and its message. */
+  readonly errorSamples: Readonly<Record<string, { readonly at: number; readonly message: string }>>
+  /** Runs still going when the scenario ended (interrupted then). */
+  readonly inFlight: number
 }
 
 /**
@@ -357,13 +353,9 @@ export interface Check {
  * @category models
  */
 export interface Stats {
-  /** Distinct virtual instants the clock advanced to. */
-  readonly wakeUps: number
-  /** Timers fired (several can share an instant). */
-  readonly timersFired: number
   /** Traffic steps run. */
   readonly steps: number
-  /** Calls issued, all dependencies together. */
+  /** Traffic runs issued, all traffic together. */
   readonly calls: number
   /** Wall-clock milliseconds the run took. */
   readonly wallMillis: number
@@ -382,13 +374,17 @@ export interface Report {
   readonly duration: number
   /** Traffic step, milliseconds. */
   readonly step: number
-  /** Recovery interval, milliseconds. */
+  /** The recovery interval of the layer's `Degradation`, milliseconds. */
   readonly recoveryInterval: number
+  /** The level once the layer was built (its registration checks done). */
+  readonly initialLevel: Level.DegradationLevel
   readonly faults: ReadonlyArray<AppliedFault>
   readonly levelTransitions: ReadonlyArray<LevelTransition>
   readonly breakerTransitions: ReadonlyArray<BreakerTransition>
-  /** Per dependency, in the scenario's order. */
+  /** Per registered dependency, in registration order. */
   readonly perDependency: Readonly<Record<string, DependencyReport>>
+  /** Per traffic, in the scenario's order. */
+  readonly traffic: Readonly<Record<string, TrafficReport>>
   /** Milliseconds spent at each level (every level present, 0 when never reached). */
   readonly timeAtLevel: Readonly<Record<Level.Tag, number>>
   readonly finalLevel: Level.DegradationLevel
@@ -417,14 +413,64 @@ export interface Expectation {
 // -----------------------------------------------------------------------------
 
 /**
- * Runs a scenario in virtual time and reports what happened. An invalid
- * scenario is a defect (`InvalidOptionError`) naming the
- * option.
+ * Runs a scenario under `TestClock` and reports what happened: builds the
+ * layer, checks the script against it, then moves the clock step by step,
+ * applying faults and issuing traffic, until `duration`; closes the layer.
+ *
+ * A scenario that is wrong — a bad duration or time (negative, NaN), faults
+ * out of time order, a probability outside [0, 1], a dependency or member
+ * the layer does not have, a layer without `Degradation` — fails with an
+ * `InvalidOptionError` naming the field before the clock moves or any
+ * traffic runs. A layer that fails to build fails the run with its error.
+ *
+ * @example
+ * ```ts
+ * import { Degradation, DegradationLevel, Dependency, Presets } from "@effect-resilience/core"
+ * import { Faults, Simulation } from "@effect-resilience/simulation"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class Cache extends Context.Tag("Cache")<Cache, {
+ *   readonly get: (key: string) => Effect.Effect<string>
+ * }>() {}
+ *
+ * // The app's Dependency layer over the Faults-wrapped raw service (provideMerge:
+ * // the run reaches the Faults control), and Degradation.
+ * const AppLive = Dependency.layer(Cache, {
+ *   ...Presets.redis,
+ *   fallback: { get: (_error, key) => Effect.succeed(`price of ${key} (from the database)`) }
+ * }).pipe(
+ *   Layer.provideMerge(Faults.layer(Cache, { name: "redis" })),
+ *   Layer.provide(Layer.succeed(Cache, { get: (key) => Effect.succeed(`price of ${key}`) })),
+ *   Layer.provideMerge(Degradation.layer())
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const report = yield* Simulation.run({
+ *     name: "redis-down",
+ *     duration: "2 minutes",
+ *     layer: AppLive,
+ *     faults: [
+ *       { at: "30 seconds", dependency: "redis", fault: Faults.down },
+ *       { at: "1 minute", dependency: "redis", fault: Simulation.recovered }
+ *     ],
+ *     traffic: [Simulation.calls(Cache, "get", { perSecond: 10, args: (i) => [`p${i % 50}`] })],
+ *     expect: [
+ *       Simulation.expectReaches(DegradationLevel.Degraded(), { after: "30 seconds", within: "1 second" }),
+ *       Simulation.expectFinalLevel(DegradationLevel.Optimal())
+ *     ]
+ *   })
+ *   console.log(report.ok, report.worstLevel._tag)
+ *   // Output: true Degraded
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
  *
  * @since 0.1.0
  * @category running
  */
-export const run: (scenario: Scenario) => Effect.Effect<Report> = internal.run
+export const run: <ROut, E>(scenario: Scenario<ROut, E>) => Effect.Effect<Report, E | InvalidOptionError> =
+  internal.run
 
 /**
  * The level in force at `at` (after everything that happened at that instant).
@@ -555,3 +601,11 @@ export const renderSvg: (report: Report) => string = render.renderSvg
  * @category rendering
  */
 export const formatTime: (millis: number) => string = render.formatTime
+
+/**
+ * A fault action in words: `down`, `hang`, `slow (2s)`, `flaky (20%)`, `recovered`.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const describeFault: (fault: FaultAction) => string = render.describeFault

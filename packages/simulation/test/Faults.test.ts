@@ -109,7 +109,12 @@ describe("Faults", () => {
           yield* Effect.flip(Stream.runCollect(cache.scan))
         ]
         expect(errors.map((e) => e instanceof Faults.FaultInjectedError)).toEqual([true, true, true, true])
-        expect(errors.map((e) => (e as unknown as Faults.FaultInjectedError).member)).toEqual(["ping", "get", "set", "scan"])
+        expect(errors.map((e) => (e as unknown as Faults.FaultInjectedError).member)).toEqual([
+          "ping",
+          "get",
+          "set",
+          "scan"
+        ])
         expect(errors[1]).toMatchObject({ _tag: "FaultInjectedError", dependency: name, member: "get", fault: "down" })
         // The raw service never ran.
         expect(raw.calls).toEqual([])
@@ -182,6 +187,75 @@ describe("Faults", () => {
         const stream = yield* Effect.fork(Stream.runCollect(cache.scan))
         yield* TestClock.adjust("2 seconds")
         expect(Chunk.toArray(yield* Fiber.join(stream))).toEqual(["a", "b"])
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("slow(d): calls made at one instant share one clock timer and all complete after d", () => {
+      const { layer, raw } = faulty()
+      return Effect.gen(function*() {
+        const cache = yield* Cache
+        yield* Faults.inject(Cache, Faults.slow("1 second"))
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => i),
+          (i) => Effect.fork(cache.get(`k${i}`))
+        )
+        // Let every forked call reach its wait (a real macrotask, no virtual time).
+        yield* TestClock.adjust(0)
+        expect(Chunk.toArray(yield* TestClock.sleeps())).toEqual([1000])
+        yield* TestClock.adjust("999 millis")
+        expect((yield* Effect.forEach(fibers, Fiber.poll)).every(Option.isNone)).toBe(true)
+        expect(raw.calls).toEqual([])
+        yield* TestClock.adjust("1 millis")
+        expect(yield* Effect.forEach(fibers, Fiber.join)).toEqual(
+          Array.from({ length: 40 }, (_, i) => `value of k${i}`)
+        )
+        expect(Chunk.toArray(yield* TestClock.sleeps())).toEqual([])
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("slow(d): an interrupted waiter, even the first, does not disturb the others", () => {
+      const { layer } = faulty()
+      return Effect.gen(function*() {
+        const cache = yield* Cache
+        yield* Faults.inject(Cache, Faults.slow("2 seconds"))
+        const first = yield* Effect.fork(cache.get("first"))
+        yield* TestClock.adjust(0)
+        const others = yield* Effect.forEach(["a", "b", "c"], (k) => Effect.fork(cache.get(k)))
+        yield* TestClock.adjust(0)
+        expect((yield* TestClock.sleeps()).length).toBe(1)
+        expect(Exit.isInterrupted(yield* Fiber.interrupt(first))).toBe(true)
+        expect(Exit.isInterrupted(yield* Fiber.interrupt(others[1]!))).toBe(true)
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* Fiber.join(others[0]!)).toBe("value of a")
+        expect(yield* Fiber.join(others[2]!)).toBe("value of c")
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("slow(d): another instant or another delay gets its own timer; a fired timer is forgotten", () => {
+      const { layer } = faulty()
+      return Effect.gen(function*() {
+        const cache = yield* Cache
+        yield* Faults.inject(Cache, Faults.slow("1 second"), { member: "get" })
+        yield* Faults.inject(Cache, Faults.slow("3 seconds"), { member: "set" })
+        const gets = yield* Effect.forEach(["a", "b"], (k) => Effect.fork(cache.get(k)))
+        const set = yield* Effect.fork(cache.set("k", "v"))
+        yield* TestClock.adjust("500 millis")
+        const late = yield* Effect.fork(cache.get("late"))
+        yield* TestClock.adjust(0)
+        expect(Chunk.toArray(yield* TestClock.sleeps()).sort((x, y) => x - y)).toEqual([1000, 1500, 3000])
+        yield* TestClock.adjust("500 millis")
+        expect(yield* Effect.forEach(gets, Fiber.join)).toEqual(["value of a", "value of b"])
+        expect(yield* Fiber.poll(late)).toEqual(Option.none())
+        yield* TestClock.adjust("500 millis")
+        expect(yield* Fiber.join(late)).toBe("value of late")
+        // Fired timers are gone: a call now waits a full second on a new one.
+        const again = yield* Effect.fork(cache.get("again"))
+        yield* TestClock.adjust(0)
+        expect(Chunk.toArray(yield* TestClock.sleeps()).sort((x, y) => x - y)).toEqual([2500, 3000])
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(again)).toBe("value of again")
+        yield* TestClock.adjust("500 millis")
+        expect(Exit.isSuccess(yield* Fiber.await(set))).toBe(true)
       }).pipe(Effect.provide(layer))
     })
 
@@ -310,7 +384,10 @@ describe("Faults", () => {
     it.effect("layer refuses an empty name when it is built", () =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(
-          Effect.provide(Cache, Faults.layer(Cache, { name: " " }).pipe(Layer.provide(Layer.succeed(Cache, new RawCache()))))
+          Effect.provide(
+            Cache,
+            Faults.layer(Cache, { name: " " }).pipe(Layer.provide(Layer.succeed(Cache, new RawCache())))
+          )
         )
         expect(defectOf(exit)).toMatchObject({ _tag: "InvalidOptionError", module: "Faults.layer", option: "name" })
       }))

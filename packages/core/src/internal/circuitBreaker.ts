@@ -578,6 +578,8 @@ const BreakerProto = Object.setPrototypeOf(
       })
     },
     pipe() {
+      // `arguments`, as Effect's own `pipe` methods: no rest array per call.
+      // eslint-disable-next-line prefer-rest-params
       return pipeArguments(this, arguments)
     }
   },

@@ -85,12 +85,19 @@ export const isAuthorized = (header: string | undefined, token: Redacted.Redacte
   return ok && match !== null
 }
 
-type Outcome = { readonly outcome: metrics.AdminOutcome; readonly response: HttpServerResponse.HttpServerResponse }
+/** How an admin request ended: counted by `outcome`, answered with `response`, logged with `detail`. @internal */
+export type Outcome = {
+  readonly outcome: metrics.AdminOutcome
+  readonly response: HttpServerResponse.HttpServerResponse
+  readonly detail?: string
+}
 
-const json = (status: number, body: unknown, headers?: Record<string, string>) =>
+/** @internal */
+export const json = (status: number, body: unknown, headers?: Record<string, string>) =>
   HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store", ...headers } })
 
-const invalid = (status: number, field: string, message: string, extra?: Record<string, unknown>): Outcome => ({
+/** @internal */
+export const invalid = (status: number, field: string, message: string, extra?: Record<string, unknown>): Outcome => ({
   outcome: "invalid",
   response: json(status, { error: "invalid_request", field, message, ...extra })
 })
@@ -102,8 +109,8 @@ class BodyTooLarge {
   readonly _tag = "BodyTooLarge"
 }
 
-/** The JSON body, at most {@link maxBodyBytes}, strictly UTF-8: an {@link Outcome} when it is not. */
-const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, Outcome> => {
+/** The JSON body, at most {@link maxBodyBytes}, strictly UTF-8: an {@link Outcome} when it is not. @internal */
+export const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, Outcome> => {
   const tooLarge = invalid(413, "body", `The request body exceeds ${maxBodyBytes} bytes`, { limit: maxBodyBytes })
   const declared = request.headers["content-length"]
   if (declared !== undefined && Number(declared) > maxBodyBytes) return Effect.fail(tooLarge)
@@ -235,17 +242,26 @@ const remoteOf = (request: HttpServerRequest.HttpServerRequest): string => {
   return forwarded === undefined ? remote : `${remote} (x-forwarded-for ${forwarded.slice(0, 200)})`
 }
 
-const handler = (
+/**
+ * Every admin route behind the token: 404 without one, 401 for a missing or
+ * wrong bearer, then `run`; each outcome counted in `admin_actions_total` and
+ * logged with the remote address.
+ *
+ * @internal
+ */
+export const guarded = <R>(
   action: metrics.AdminAction,
-  run: (typeof actions)[number]["run"]
+  run: (
+    request: HttpServerRequest.HttpServerRequest,
+    params: Readonly<Record<string, string | undefined>>
+  ) => Effect.Effect<{ readonly detail: string; readonly response: HttpServerResponse.HttpServerResponse }, Outcome, R>
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
-  Degradation | Token | HttpServerRequest.HttpServerRequest | HttpRouter.RouteContext
+  R | Token | HttpServerRequest.HttpServerRequest | HttpRouter.RouteContext
 > =>
   Effect.gen(function*() {
     const { token } = yield* Token
-    const degradation = yield* Degradation
     const request = yield* HttpServerRequest.HttpServerRequest
     const { params } = yield* HttpRouter.RouteContext
     const remote = remoteOf(request)
@@ -276,13 +292,23 @@ const handler = (
         })
       }, request.headers["authorization"] === undefined ? "no bearer token" : "wrong bearer token")
     }
-    return yield* run(degradation, request, params).pipe(
+    return yield* run(request, params).pipe(
       Effect.matchEffect({
-        onFailure: (outcome) => finish(outcome, "rejected"),
-        onSuccess: ({ detail }) => Effect.flatMap(ok(degradation), (outcome) => finish(outcome, detail))
+        onFailure: (outcome) => finish(outcome, outcome.detail ?? "rejected"),
+        onSuccess: ({ detail, response }) => finish({ outcome: "ok", response }, detail)
       })
     )
   })
+
+/** An action on the level or a breaker: answered with the JSON of `/status`. */
+const handler = (action: metrics.AdminAction, run: (typeof actions)[number]["run"]) =>
+  guarded(
+    action,
+    (request, params) =>
+      Effect.flatMap(Degradation, (degradation) =>
+        Effect.flatMap(run(degradation, request, params), ({ detail }) =>
+          Effect.map(ok(degradation), (outcome) => ({ detail, response: outcome.response }))))
+  )
 
 /** @internal */
 export const router: HttpRouter.HttpRouter<never, Degradation | Token> = actions.reduce(

@@ -24,10 +24,27 @@ export type ShedReason = "writes_blocked" | "status_only"
 export const shedReasons: ReadonlyArray<ShedReason> = ["writes_blocked", "status_only"]
 
 /** @internal */
-export type AdminAction = "force" | "release" | "force-open" | "disable" | "reset"
+export type AdminAction =
+  | "force"
+  | "release"
+  | "force-open"
+  | "disable"
+  | "reset"
+  | "faults-list"
+  | "fault-inject"
+  | "fault-recover"
 
 /** @internal */
-export const adminActions: ReadonlyArray<AdminAction> = ["force", "release", "force-open", "disable", "reset"]
+export const adminActions: ReadonlyArray<AdminAction> = [
+  "force",
+  "release",
+  "force-open",
+  "disable",
+  "reset",
+  "faults-list",
+  "fault-inject",
+  "fault-recover"
+]
 
 /** @internal */
 export type AdminOutcome = "ok" | "denied" | "invalid"

@@ -4,11 +4,13 @@
  *
  * @internal
  */
-import type { CircuitBreaker } from "@effect-resilience/core"
-import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import type { CircuitBreaker, Degradation } from "@effect-resilience/core"
+import { DegradationLevel } from "@effect-resilience/core"
+import * as Faults from "@effect-resilience/simulation/Faults"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 
 /** A dependency as `/status` shows it. @internal */
 export interface DependencyJson {
@@ -28,6 +30,20 @@ export interface TransitionJson {
   readonly reason: string
 }
 
+/** A fault in force as `/status` shows it: `member` null for the whole service. @internal */
+export interface FaultJson {
+  readonly dependency: string
+  readonly member: string | null
+  readonly fault: "down" | "hang" | "slow" | "flaky"
+  /** `down`, `slow 2s`, `flaky 25%`. */
+  readonly description: string
+  readonly since: number
+  /** `slow`: the delay, in milliseconds. */
+  readonly duration?: number
+  /** `flaky`: the probability of a failure. */
+  readonly probability?: number
+}
+
 /** The body of `/status`. @internal */
 export interface StatusJson {
   readonly level: DegradationLevel.Tag
@@ -37,6 +53,8 @@ export interface StatusJson {
   readonly forced: { readonly level: DegradationLevel.Tag; readonly reason: string; readonly since: number } | null
   readonly dependencies: ReadonlyArray<DependencyJson>
   readonly transitions: ReadonlyArray<TransitionJson>
+  /** Only while fault injection is enabled (a `Faults.Registry` with a dependency): the faults in force. */
+  readonly faults?: ReadonlyArray<FaultJson>
 }
 
 /** @internal */
@@ -87,11 +105,50 @@ export const toJson = (
  */
 export const StatusExtension = Symbol.for("@effect-resilience/platform/StatusExtension")
 
+/** @internal */
+export const faultJson = (injected: Faults.Injected): FaultJson => {
+  const fault = injected.fault
+  return {
+    dependency: injected.dependency,
+    member: injected.member ?? null,
+    fault: Faults.label(fault),
+    description: Faults.describe(fault),
+    since: injected.since,
+    ...(fault._tag === "Slow" ? { duration: Duration.toMillis(fault.duration) } : {}),
+    ...(fault._tag === "Flaky" ? { probability: fault.probability } : {})
+  }
+}
+
+/**
+ * The faults in force, when fault injection is enabled: a `Faults.Registry`
+ * in context with at least one dependency registered (`RESILIENCE_FAULTS=off`
+ * registers none). `undefined` otherwise.
+ *
+ * @internal
+ */
+export const activeFaults: Effect.Effect<ReadonlyArray<FaultJson> | undefined> = Effect.flatMap(
+  Effect.serviceOption(Faults.Registry),
+  Option.match({
+    onNone: () => Effect.succeed(undefined),
+    onSome: (registry) =>
+      Effect.flatMap(
+        registry.dependencies,
+        (dependencies) =>
+          dependencies.length === 0
+            ? Effect.succeed(undefined)
+            : Effect.map(registry.injected, (all) => all.map(faultJson))
+      )
+  })
+)
+
 /** `/status` of `degradation`, newest transitions first. @internal */
 export const snapshot = (degradation: Degradation.Service): Effect.Effect<StatusJson> => {
-  const json = Effect.zipWith(degradation.status, degradation.history, toJson)
+  const base = Effect.zipWith(degradation.status, degradation.history, toJson)
   const extension = (degradation as { readonly [StatusExtension]?: Effect.Effect<object> })[StatusExtension]
-  return extension === undefined ? json : Effect.zipWith(json, extension, (json, extra) => ({ ...json, ...extra }))
+  const json = extension === undefined
+    ? base
+    : Effect.zipWith(base, extension, (json, extra) => ({ ...json, ...extra }))
+  return Effect.zipWith(json, activeFaults, (json, faults) => faults === undefined ? json : { ...json, faults })
 }
 
 /**

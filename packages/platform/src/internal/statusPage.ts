@@ -56,6 +56,27 @@ const renderSource = String.raw`function render(s, now) {
     h += '<p class="forced" id="forced">Not forced: computed from the dependencies.</p>';
   }
   h += '</section>';
+  if (s.faults && s.faults.length > 0) {
+    h += '<section class="faults" id="faults" data-testid="faults" role="alert">';
+    h += '<h2>Fault injection active</h2>';
+    h += '<p>These faults are injected on purpose (a drill): the calls they name fail, hang or slow down ' +
+      'until an operator clears them.</p>';
+    h += '<table id="fault-list"><thead><tr><th>Dependency</th><th>Member</th><th>Fault</th><th>Since</th>' +
+      '</tr></thead><tbody>';
+    for (var k = 0; k < s.faults.length; k++) {
+      var f = s.faults[k];
+      h += '<tr data-fault="' + esc(f.dependency) + '" data-member="' + esc(f.member === null ? "*" : f.member) + '">' +
+        '<td class="name">' + esc(f.dependency) + '</td>' +
+        '<td class="member">' + esc(f.member === null ? "every member" : f.member) + '</td>' +
+        '<td class="fault">' + esc(f.description) + '</td>' +
+        '<td class="since"><time datetime="' + esc(new Date(f.since).toISOString()) + '">' + esc(time(f.since)) +
+        '</time> (' + esc(ago(f.since)) + ')</td>' +
+        '</tr>';
+    }
+    h += '</tbody></table></section>';
+  } else if (s.faults) {
+    h += '<p class="faults-none" id="faults-none">Fault injection is enabled; no fault is injected.</p>';
+  }
   h += '<section><h2>Dependencies</h2>';
   if (s.dependencies.length === 0) {
     h += '<p class="empty">No dependency is registered.</p>';
@@ -131,6 +152,14 @@ li { padding: .2rem 0; }
 li time { color: #555; font-variant-numeric: tabular-nums; }
 li .kind { color: #555; font-style: italic; }
 .empty { color: #555; }
+section.faults { margin-top: 1rem; border-radius: .6rem; padding: 1rem 1.5rem 1.2rem; color: #fff;
+  background: repeating-linear-gradient(135deg, #5a32a3 0, #5a32a3 14px, #6f42c1 14px, #6f42c1 28px); }
+section.faults h2 { margin: 0 0 .3rem; font-size: 1.5rem; text-transform: uppercase; letter-spacing: .04em; }
+section.faults h2::before { content: "⚠ "; }
+section.faults p { margin: 0 0 .7rem; }
+section.faults table { color: #1d2330; }
+td.fault { color: #5a32a3; font-weight: 700; }
+.faults-none { color: #555; font-size: .9rem; margin: .6rem 0 0; }
 footer { margin-top: 1.5rem; font-size: .85rem; color: #555; }
 `
 

@@ -1,17 +1,19 @@
 /** @internal */
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import * as Faults from "@effect-resilience/simulation/Faults"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as StatusRoutes from "../StatusRoutes.js"
 import * as options_ from "./options.js"
-import { snapshot } from "./status.js"
+import { activeFaults, snapshot } from "./status.js"
 import { page, pageHeaders } from "./statusPage.js"
 
 const module = "StatusRoutes.make"
@@ -51,8 +53,9 @@ const encoder = new TextEncoder()
 export const sseEvent = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
 
 /**
- * The current level first, then one event per change of level (deduplicated)
- * or of any registered breaker's state, with keep-alive comments. Everything
+ * The current level first, then one event per change of level (deduplicated),
+ * of any registered breaker's state, or of the injected faults (when a
+ * `Faults.Registry` is in context), with keep-alive comments. Everything
  * it forks lives in the stream's scope: it ends when the client goes away.
  *
  * @internal
@@ -64,6 +67,30 @@ export const events = (
 ): Stream.Stream<Uint8Array> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const queue = yield* Effect.acquireRelease(Queue.unbounded<string>(), Queue.shutdown)
+    // Subscribed before the first snapshot, so that no fault change falls between the two.
+    const registry = yield* Effect.serviceOption(Faults.Registry)
+    if (Option.isSome(registry)) {
+      const changes = yield* registry.value.subscribe
+      yield* Queue.take(changes).pipe(
+        Effect.flatMap((change) =>
+          Effect.flatMap(activeFaults, (faults) =>
+            Queue.offer(
+              queue,
+              sseEvent({
+                type: "faults",
+                change: change._tag === "Injection" ? "inject" : "recover",
+                dependency: change.dependency,
+                member: change.member ?? null,
+                ...(change._tag === "Injection" ? { fault: Faults.label(change.fault) } : {}),
+                at: change.at,
+                faults: faults ?? []
+              })
+            ))
+        ),
+        Effect.forever,
+        Effect.forkScoped
+      )
+    }
     const breakers = yield* degradation.breakers
     const first = yield* snapshot(degradation)
     let last: DegradationLevel.Tag = first.level
@@ -146,11 +173,14 @@ export const make = (options?: StatusRoutes.Options): HttpRouter.HttpRouter<neve
     })
   })
 
-  const eventStream = Effect.map(Degradation, (degradation) =>
-    HttpServerResponse.stream(events(degradation, keepAlive, maxDuration), {
-      contentType: "text/event-stream",
-      headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
-    }))
+  const eventStream = Effect.map(
+    Degradation,
+    (degradation) =>
+      HttpServerResponse.stream(events(degradation, keepAlive, maxDuration), {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
+      })
+  )
 
   return HttpRouter.empty.pipe(
     HttpRouter.get(healthPath, health),

@@ -1,26 +1,87 @@
+/**
+ * The engine of `Simulation.run`: builds the scenario's layer on `TestClock`,
+ * checks the script against what it built, then drives the clock one step at
+ * a time — faults, then the step's traffic in one batch — and reads the
+ * report off `Degradation`, the breakers and the metric registry.
+ *
+ * @internal
+ */
+import { Degradation, DegradationLevel as Level, Describe, InvalidOptionError, Metrics, Validation } from "@effect-resilience/core"
+import type { CircuitBreaker as CB } from "@effect-resilience/core"
 import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
-import { identity } from "effect/Function"
+import * as HashSet from "effect/HashSet"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import { CircuitBreaker as CB, Degradation, DegradationLevel as Level, Dependency, Describe, InvalidOptionError, Validation } from "@effect-resilience/core"
+import type * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
+import type * as Faults from "../Faults.js"
 import type * as Simulation from "../Simulation.js"
+import { checkFault, controlKey, ControlTypeId } from "./faults.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
-import { runVirtual, type SimClock } from "./simulationRuntime.js"
+import { runVirtual } from "./virtualClock.js"
 
 type DegradationLevel = Level.DegradationLevel
-type Fault = Simulation.Fault
 type StateTag = CB.State["_tag"]
 
 /** @internal */
-export class SyntheticError extends Data.TaggedError("SyntheticError")<{
-  readonly dependency: string
-  readonly message: string
-}> {}
+export const recovered: Simulation.Recovered = { _tag: "Recovered" }
+
+// -----------------------------------------------------------------------------
+// traffic
+// -----------------------------------------------------------------------------
+
+const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> => Effect.isEffect(u)
+
+/** @internal */
+export const calls = <I, S, K extends Simulation.CallableMember<S>>(
+  tag: Context.Tag<I, S>,
+  member: K,
+  options: {
+    readonly perSecond: number
+    readonly args?: ((i: number) => Simulation.MemberArgs<S[K]>) | undefined
+    readonly name?: string | undefined
+  }
+): Simulation.Traffic<I> => {
+  const args = options?.args
+  return {
+    name: options?.name ?? `${tag?.key}.${String(member)}`,
+    perSecond: options?.perSecond,
+    target: { tag, member },
+    call: (i) =>
+      Effect.flatMap(tag, (service) => {
+        const m = (service as any)[member]
+        if (isEffect(m)) return m
+        return m.apply(service, args === undefined ? [] : args(i)) as Effect.Effect<unknown, unknown>
+      }) as Effect.Effect<unknown, unknown, I>
+  }
+}
+
+/** @internal */
+export const traffic = <R>(
+  name: string,
+  effect: Effect.Effect<unknown, unknown, R> | ((i: number) => Effect.Effect<unknown, unknown, R>),
+  options: { readonly perSecond: number } | { readonly every: Duration.DurationInput }
+): Simulation.Traffic<R> => {
+  const perSecond = options !== null && typeof options === "object" && "every" in options
+    ? 1000 / Duration.toMillis(v.duration("traffic.every", options.every))
+    : (options as { readonly perSecond: number } | undefined)?.perSecond
+  return {
+    name,
+    perSecond: perSecond as number,
+    target: undefined,
+    call: isEffect(effect) ? () => effect : effect as (i: number) => Effect.Effect<unknown, unknown, R>
+  }
+}
 
 // -----------------------------------------------------------------------------
 // validation
@@ -36,404 +97,234 @@ const toMillis = (input: unknown, option: string, allowZero: boolean): number =>
 /** Milliseconds of a duration given to an expectation or a query (no validation beyond `decode`). */
 const millisOf = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
 
-interface ResolvedDependency {
-  readonly spec: Simulation.DependencySpec
-  readonly name: string
-  readonly callsPerStep: number
-  readonly writeShare: number
-  readonly latency: Duration.Duration | undefined
-  readonly callTimeout: Duration.Duration | undefined
-  readonly healthCheck: boolean
+/** Re-raises a check of a nested value with its path in the scenario (`faults[2].fault.flaky.probability`). */
+const nested = <A>(prefix: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (error) {
+    if (error instanceof InvalidOptionError) {
+      throw new InvalidOptionError({ ...error, module, option: `${prefix}.${error.option}` })
+    }
+    throw error
+  }
+}
+
+interface ResolvedFault {
+  readonly index: number
+  readonly at: number
+  readonly dependencies: ReadonlyArray<Simulation.DependencyRef>
+  readonly member: string | undefined
+  readonly fault: Simulation.FaultAction
+}
+
+interface ResolvedTraffic {
+  readonly index: number
+  readonly traffic: Simulation.Traffic<any>
+  readonly perStep: number
 }
 
 interface Resolved {
   readonly scenario: Simulation.Scenario
+  readonly clock: "TestClock" | "virtual"
   readonly duration: number
   readonly step: number
-  readonly recoveryInterval: number
-  /** The synthetic services time calls out themselves (see `Scenario.timeouts`). */
-  readonly modelTimeouts: boolean
-  readonly dependencies: ReadonlyArray<ResolvedDependency>
-  readonly faults: ReadonlyArray<Simulation.AppliedFault>
+  readonly faults: ReadonlyArray<ResolvedFault>
+  readonly traffic: ReadonlyArray<ResolvedTraffic>
 }
 
-const faultTags = new Set(["Down", "Slow", "Flaky", "Recovered"])
+const describeRef = (ref: unknown): string =>
+  typeof ref === "string" ? ref : Context.isTag(ref) ? `Tag ${(ref as Context.Tag<any, any>).key}` : String(ref)
 
 const resolve = (scenario: Simulation.Scenario): Resolved => {
-  if (scenario === null || typeof scenario !== "object") invalid("scenario", "an object", scenario)
-  if (typeof scenario.name !== "string" || scenario.name.trim() === "") invalid("name", "a non-empty string", scenario.name)
+  v.object("scenario", scenario)
+  v.nonEmptyString("name", scenario.name)
   const duration = toMillis(scenario.duration, "duration", false)
   const step = toMillis(scenario.step ?? "1 second", "step", false)
   if (step > duration) invalid("step", "at most the duration", scenario.step)
-  const recoveryInterval = toMillis(scenario.recoveryInterval ?? "30 seconds", "recoveryInterval", false)
-  const timeouts = scenario.timeouts ?? "modelled"
-  if (timeouts !== "modelled" && timeouts !== "breaker") invalid("timeouts", `"modelled" or "breaker"`, timeouts)
-  if (scenario.healthCheckTimeout !== undefined) toMillis(scenario.healthCheckTimeout, "healthCheckTimeout", false)
-  if (!Array.isArray(scenario.dependencies) || scenario.dependencies.length === 0) {
-    invalid("dependencies", "a non-empty array", scenario.dependencies)
+  if (!Layer.isLayer(scenario.layer)) invalid("layer", "a Layer providing the app's services and Degradation", scenario.layer)
+  if (scenario.seed !== undefined && typeof scenario.seed !== "number" && typeof scenario.seed !== "string") {
+    invalid("seed", "a number or a string", scenario.seed)
   }
-  const names = new Set<string>()
-  const dependencies = scenario.dependencies.map((spec, i): ResolvedDependency => {
-    const at = `dependencies[${i}]`
-    if (typeof spec?.name !== "string" || spec.name.trim() === "") invalid(`${at}.name`, "a non-empty string", spec?.name)
-    if (names.has(spec.name)) invalid(`${at}.name`, "a name not used by another dependency", spec.name)
-    names.add(spec.name)
-    if (spec.whenDown === undefined || !Level.all.some((l) => l._tag === spec.whenDown._tag)) {
-      invalid(`${at}.whenDown`, "a DegradationLevel", spec.whenDown)
+  const faultList = scenario.faults ?? []
+  if (!Array.isArray(faultList)) invalid("faults", "an array", faultList)
+  let previous = 0
+  const faults = faultList.map((scheduled, index): ResolvedFault => {
+    const at = `faults[${index}]`
+    v.object(at, scheduled)
+    const millis = toMillis(scheduled.at, `${at}.at`, true)
+    if (millis > duration) invalid(`${at}.at`, `within the duration (${formatTime(duration)})`, scheduled.at)
+    if (millis < previous) {
+      invalid(`${at}.at`, `not before faults[${index - 1}].at (${formatTime(previous)}): a script is in time order`, scheduled.at)
     }
-    const traffic = spec.trafficPerSecond ?? 10
-    if (typeof traffic !== "number" || !Number.isFinite(traffic) || traffic < 0) {
-      invalid(`${at}.trafficPerSecond`, "a finite number ≥ 0", traffic)
-    }
-    const writeShare = spec.writeShare ?? 0
-    if (typeof writeShare !== "number" || !(writeShare >= 0 && writeShare <= 1)) {
-      invalid(`${at}.writeShare`, "a number between 0 and 1", writeShare)
-    }
-    const callTimeout = spec.callTimeout === undefined
-      ? undefined
-      : Duration.millis(toMillis(spec.callTimeout, `${at}.callTimeout`, false))
-    const latency = spec.latency === undefined ? undefined : toMillis(spec.latency, `${at}.latency`, true)
-    for (const op of ["read", "write"] as const) {
-      const fallback = spec.fallback?.[op]
-      if (fallback !== undefined && typeof fallback !== "function") {
-        invalid(`${at}.fallback.${op}`, "a function (error) => Effect", fallback)
+    previous = millis
+    const refs = typeof scheduled.dependency === "string" || !Array.isArray(scheduled.dependency)
+      ? [scheduled.dependency as Simulation.DependencyRef]
+      : scheduled.dependency
+    if (refs.length === 0) invalid(`${at}.dependency`, "a dependency or a non-empty array of them", scheduled.dependency)
+    for (const ref of refs) {
+      if (!(typeof ref === "string" && ref.trim() !== "") && !Context.isTag(ref)) {
+        invalid(`${at}.dependency`, "a dependency name (Faults.layer's name) or the Tag it wraps", ref)
       }
     }
-    return {
-      spec,
-      name: spec.name,
-      callsPerStep: traffic * step / 1000,
-      writeShare,
-      latency: latency === undefined || latency === 0 ? undefined : Duration.millis(latency),
-      callTimeout,
-      healthCheck: spec.healthCheck === undefined
-        ? true
-        : typeof spec.healthCheck === "boolean"
-        ? spec.healthCheck
-        : invalid(`${at}.healthCheck`, "a boolean", spec.healthCheck)
-    }
+    if (scheduled.member !== undefined) v.nonEmptyString(`${at}.member`, scheduled.member)
+    const fault = scheduled.fault as Simulation.FaultAction | undefined
+    const action: Simulation.FaultAction = (fault as { _tag?: unknown } | undefined)?._tag === "Recovered"
+      ? recovered
+      : nested(at, () => checkFault(module, fault))
+    return { index, at: millis, dependencies: refs, member: scheduled.member, fault: action }
   })
-  const faults: Array<Simulation.AppliedFault> = []
-  ;(scenario.faults ?? []).forEach((scheduled, i) => {
-    const at = toMillis(scheduled?.at, `faults[${i}].at`, true)
-    if (at > duration) invalid(`faults[${i}].at`, "within the duration", scheduled.at)
-    const fault = scheduled.fault
-    if (fault === null || typeof fault !== "object" || !faultTags.has(fault._tag)) {
-      invalid(`faults[${i}].fault`, "a Simulation fault (down, slow, flaky, recovered)", fault)
+  const trafficList = scenario.traffic ?? []
+  if (!Array.isArray(trafficList)) invalid("traffic", "an array", trafficList)
+  const names = new Set<string>()
+  const traffic = trafficList.map((t, index): ResolvedTraffic => {
+    const at = `traffic[${index}]`
+    if (t === null || typeof t !== "object" || typeof t.call !== "function") {
+      invalid(at, "a Simulation.calls(…) or Simulation.traffic(…)", t)
     }
-    if (fault._tag === "Flaky" && !(fault.rate >= 0 && fault.rate <= 1)) {
-      invalid(`faults[${i}].fault.rate`, "a number between 0 and 1", fault.rate)
+    v.nonEmptyString(`${at}.name`, t.name)
+    if (names.has(t.name)) invalid(`${at}.name`, "a name no other traffic of the scenario uses", t.name)
+    names.add(t.name)
+    if (typeof t.perSecond !== "number" || !Number.isFinite(t.perSecond) || t.perSecond < 0) {
+      invalid(`${at}.perSecond`, "a finite number ≥ 0", t.perSecond)
     }
-    if (fault._tag === "Slow") toMillis(fault.latency, `faults[${i}].fault.latency`, true)
-    const targets = typeof scheduled.dependency === "string" ? [scheduled.dependency] : scheduled.dependency
-    if (!Array.isArray(targets) || targets.length === 0) {
-      invalid(`faults[${i}].dependency`, "a dependency name or a non-empty array of names", scheduled.dependency)
-    }
-    for (const dependency of targets) {
-      if (!names.has(dependency)) invalid(`faults[${i}].dependency`, `one of ${[...names].join(", ")}`, dependency)
-      faults.push({ at, dependency, fault })
-    }
+    return { index, traffic: t, perStep: t.perSecond * step / 1000 }
   })
-  // Stable: faults of the same instant apply in the order given.
-  faults.sort((a, b) => a.at - b.at)
   for (const [i, expectation] of (scenario.expect ?? []).entries()) {
     if (typeof expectation?.check !== "function") invalid(`expect[${i}]`, "a Simulation expectation", expectation)
   }
-  return { scenario, duration, step, recoveryInterval, modelTimeouts: timeouts === "modelled", dependencies, faults }
+  const clock = scenario.clock ?? "TestClock"
+  if (clock !== "TestClock" && clock !== "virtual") invalid("clock", `"TestClock" or "virtual"`, clock)
+  return { scenario, clock, duration, step, faults, traffic }
+}
+
+/** The `Faults` controls the built layer holds: by name, and by the key of the Tag they wrap. */
+const controlsOf = (context: Context.Context<never>): Map<string, Faults.Control<any>> => {
+  const byName = new Map<string, Faults.Control<any>>()
+  for (const service of context.unsafeMap.values()) {
+    if (service !== null && typeof service === "object" && ControlTypeId in service) {
+      const control = service as Faults.Control<any>
+      byName.set(control.dependency, control)
+    }
+  }
+  return byName
+}
+
+const controlOf = (
+  context: Context.Context<never>,
+  byName: Map<string, Faults.Control<any>>,
+  ref: Simulation.DependencyRef
+): Faults.Control<any> | undefined =>
+  typeof ref === "string" ? byName.get(ref) : context.unsafeMap.get(controlKey(ref))
+
+interface ScriptedFault {
+  readonly at: number
+  readonly controls: ReadonlyArray<Faults.Control<any>>
+  readonly member: string | undefined
+  readonly fault: Simulation.FaultAction
+}
+
+/** The script against the built layer: every dependency and member must exist. */
+const bind = (
+  resolved: Resolved,
+  context: Context.Context<never>
+): { readonly faults: ReadonlyArray<ScriptedFault>; readonly targets: ReadonlyArray<string | undefined> } => {
+  const byName = controlsOf(context)
+  const known = () => byName.size === 0 ? "none: wrap a raw service with Faults.layer" : [...byName.keys()].join(", ")
+  const faults = resolved.faults.map((f): ScriptedFault => {
+    const controls = f.dependencies.map((ref) =>
+      controlOf(context, byName, ref) ??
+        invalid(`faults[${f.index}].dependency`, `a dependency wrapped by Faults.layer (${known()})`, describeRef(ref))
+    )
+    if (f.member !== undefined) {
+      for (const control of controls) {
+        if (!control.members.includes(f.member)) {
+          invalid(`faults[${f.index}].member`, `one of ${control.dependency}'s members (${control.members.join(", ")})`, f.member)
+        }
+      }
+    }
+    return { at: f.at, controls, member: f.member, fault: f.fault }
+  })
+  const targets = resolved.traffic.map(({ index, traffic }) => {
+    const target = traffic.target
+    if (target === undefined) return undefined
+    const service = context.unsafeMap.get(target.tag.key)
+    if (service === undefined) invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", describeRef(target.tag))
+    const member = (service as Record<string, unknown>)[target.member]
+    if (!isEffect(member) && typeof member !== "function") {
+      invalid(`traffic[${index}].member`, `an Effect or a method of ${target.tag.key}`, target.member)
+    }
+    return (context.unsafeMap.get(controlKey(target.tag)) as Faults.Control<any> | undefined)?.dependency
+  })
+  return { faults, targets }
 }
 
 // -----------------------------------------------------------------------------
-// the simulated program
+// the run
 // -----------------------------------------------------------------------------
-
-/** Passed to every call, so its fallback can tell which error it recovered from. */
-interface Ticket {
-  usedFallback: boolean
-  fallbackError: unknown
-}
-
-type Member = (ticket: Ticket) => Effect.Effect<unknown, unknown>
-
-const recoveredFault: Fault = Data.taggedEnum<Fault>().Recovered()
 
 const tagOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
     : typeof error
 
-const messageOf = Describe.describe
-
-class DependencyRun {
-  fault: Fault = recoveredFault
-  calls = 0
-  successes = 0
-  failures = 0
-  timeouts = 0
-  rejections = 0
-  fallbacks = 0
+class TrafficRun {
+  carry = 0
+  issued = 0
+  answered = 0
   errors = 0
   readonly errorsByTag: Record<string, number> = {}
   readonly errorSamples: Record<string, { readonly at: number; readonly message: string }> = {}
-  carry = 0
-  writeCarry = 0
-  read: Member | undefined
-  write: Member | undefined
+  constructor(
+    readonly resolved: ResolvedTraffic,
+    readonly dependency: string | undefined,
+    readonly now: () => number
+  ) {}
 
-  readonly healthy: Effect.Effect<void>
-  readonly failDown: Effect.Effect<never, SyntheticError>
-  readonly failFlaky: Effect.Effect<never, SyntheticError>
-  /** The raw service's behaviour under the current fault (what health checks see). */
-  readonly behave: Effect.Effect<void, SyntheticError>
-  /** What a call through the breaker runs: `behave`, or `behave` timed out by the service itself. */
-  readonly callBehave: Effect.Effect<void, SyntheticError | CB.CallTimeoutError>
-  /** The one error a modelled timeout fails with, so the breaker's `isFailure` can count it. */
-  readonly modelledTimeout: CB.CallTimeoutError | undefined
-
-  constructor(readonly resolved: ResolvedDependency, readonly clock: SimClock, modelTimeouts: boolean) {
-    const dependency = resolved.name
-    this.healthy = resolved.latency === undefined ? Effect.void : Effect.sleep(resolved.latency)
-    this.failDown = Effect.fail(new SyntheticError({ dependency, message: `${dependency}: connection refused` }))
-    this.failFlaky = Effect.fail(new SyntheticError({ dependency, message: `${dependency}: intermittent failure` }))
-    const behave = <E>(
-      wait: (latency: Duration.Duration) => Effect.Effect<void, E>,
-      healthy: Effect.Effect<void, E>
-    ): Effect.Effect<void, SyntheticError | E> =>
-      Effect.suspend((): Effect.Effect<void, SyntheticError | E> => {
-        const fault = this.fault
-        switch (fault._tag) {
-          case "Down":
-            return this.failDown
-          case "Slow":
-            return wait(fault.latency)
-          case "Flaky":
-            return Effect.flatMap(
-              Random.next,
-              (r): Effect.Effect<void, SyntheticError | E> => r < fault.rate ? this.failFlaky : healthy
-            )
-          case "Recovered":
-            return healthy
+  /** The `i`-th run, counting its outcome; a run interrupted at the end stays in flight. */
+  run(i: number): Effect.Effect<void, never, any> {
+    return Effect.matchCause(this.resolved.traffic.call(i), {
+      onSuccess: () => {
+        this.answered++
+      },
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause)) return
+        const failure = Cause.failureOption(cause)
+        const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
+        const tag = failure._tag === "Some" ? tagOf(error) : "Defect"
+        this.errors++
+        this.errorsByTag[tag] = (this.errorsByTag[tag] ?? 0) + 1
+        if (this.errorSamples[tag] === undefined) {
+          this.errorSamples[tag] = { at: this.now(), message: Describe.describe(error) }
         }
-      })
-    this.behave = behave<never>(Effect.sleep, this.healthy)
-    const timeout = resolved.callTimeout
-    if (!modelTimeouts || timeout === undefined) {
-      this.callBehave = this.behave
-      this.modelledTimeout = undefined
-    } else {
-      // What the breaker's timeout would do, decided up front: the call takes
-      // `callTimeout` and fails with the breaker's own error. No timer race.
-      const modelledTimeout = this.modelledTimeout = new CB.CallTimeoutError({ breaker: dependency, timeout })
-      const timedOut = Effect.zipRight(Effect.sleep(timeout), Effect.fail(modelledTimeout))
-      const wait = (latency: Duration.Duration): Effect.Effect<void, CB.CallTimeoutError> =>
-        Duration.greaterThan(latency, timeout) ? timedOut : Effect.sleep(latency)
-      this.callBehave = behave(wait, resolved.latency === undefined ? Effect.void : wait(resolved.latency))
-    }
-  }
-
-  /** Counts the raw outcome of a call that did not succeed. */
-  unavailable(error: unknown) {
-    if (error instanceof CB.CircuitOpenError) this.rejections++
-    else if (error instanceof CB.CallTimeoutError) this.timeouts++
-    else this.failures++
-  }
-
-  callerError(tag: string, error: unknown) {
-    this.errors++
-    this.errorsByTag[tag] = (this.errorsByTag[tag] ?? 0) + 1
-    if (this.errorSamples[tag] === undefined) {
-      this.errorSamples[tag] = { at: this.clock.now, message: messageOf(error) }
-    }
-  }
-
-  call(member: Member): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const ticket: Ticket = { usedFallback: false, fallbackError: undefined }
-      return Effect.matchCause(member(ticket), {
-        onSuccess: () => {
-          if (ticket.usedFallback) {
-            this.fallbacks++
-            this.unavailable(ticket.fallbackError)
-          } else {
-            this.successes++
-          }
-        },
-        onFailure: (cause) => {
-          const failure = Cause.failureOption(cause)
-          if (ticket.usedFallback) {
-            this.fallbacks++
-            this.unavailable(ticket.fallbackError)
-          } else if (failure._tag === "Some") {
-            this.unavailable(failure.value)
-          } else {
-            this.failures++
-          }
-          if (failure._tag === "Some") this.callerError(tagOf(failure.value), failure.value)
-          else this.callerError(Cause.isDie(cause) ? "Defect" : "Interrupted", Cause.squash(cause))
-        }
-      })
+      }
     })
   }
 
-  /** Whether a call may take virtual time under the current fault. */
-  mayTakeTime(): boolean {
-    return this.fault._tag === "Slow" || this.resolved.latency !== undefined
-  }
-
-  /**
-   * The calls of one step. Calls that may take time are forked one by one
-   * (`fork`), so a slow call holds back neither the others nor the next
-   * step; instant ones are appended to `batch` and run one after another in
-   * a single fiber: a fiber per call would cost more than the call.
-   */
-  issue(fork: (effect: Effect.Effect<void>) => void, batch: Array<Effect.Effect<void>>, share: number) {
-    // `share` < 1 for a last step cut short by the end of the scenario.
-    this.carry += this.resolved.callsPerStep * share
+  /** How many runs the step at hand issues; `share` < 1 for a last step cut short by the end. */
+  take(share: number): number {
+    this.carry += this.resolved.perStep * share
     const n = Math.floor(this.carry + 1e-9)
     this.carry -= n
-    const concurrent = this.mayTakeTime()
-    for (let i = 0; i < n; i++) {
-      this.calls++
-      let write = false
-      if (this.resolved.writeShare > 0) {
-        this.writeCarry += this.resolved.writeShare
-        if (this.writeCarry >= 1 - 1e-9) {
-          this.writeCarry -= 1
-          write = true
-        }
-      }
-      const call = this.call(write ? this.write! : this.read!)
-      if (concurrent) fork(call)
-      else batch.push(call)
-    }
+    return n
   }
 }
 
-interface RawResult {
-  readonly levelTransitions: ReadonlyArray<Simulation.LevelTransition>
-  readonly breakerTransitions: ReadonlyArray<Simulation.BreakerTransition>
-  readonly faults: ReadonlyArray<Simulation.AppliedFault>
-  readonly runs: ReadonlyArray<DependencyRun>
-  readonly finalLevel: DegradationLevel
-  readonly steps: number
-}
+type Counts = Record<"success" | "failure" | "timeout" | "rejected" | "ignored" | "fallback", number>
 
-// Timers of one instant fire by priority: faults first, then the breakers'
-// and the recovery fiber's timers and the calls' sleeps, then the traffic of
-// the step, then the end of the scenario.
-const FAULTS = 0
-const TRAFFIC = 2
-const END = 3
-
-/**
- * The breaker judges a `CallTimeoutError` raised by the code it wraps by
- * `isFailure`, like any error: a modelled timeout stands for the breaker's
- * own, so it always counts as a failure.
- */
-const breakerOptions = (
-  options: Simulation.DependencySpec["breaker"],
-  modelledTimeout: CB.CallTimeoutError | undefined
-): Simulation.DependencySpec["breaker"] => {
-  if (modelledTimeout === undefined) return options
-  const isFailure = options?.isFailure
-  return {
-    ...options,
-    isFailure: isFailure === undefined
-      ? undefined
-      : (error) => error === modelledTimeout || isFailure(error)
-  }
-}
-
-const program = (resolved: Resolved, clock: SimClock): Effect.Effect<RawResult> =>
-  Effect.scoped(Effect.gen(function*() {
-    const { scenario } = resolved
-    const degradation = yield* Degradation.make({
-      recoveryInterval: Duration.millis(resolved.recoveryInterval),
-      policy: scenario.policy,
-      healthCheckTimeout: scenario.healthCheckTimeout
-    })
-
-    const levelTransitions: Array<Simulation.LevelTransition> = []
-    yield* Stream.runForEach(degradation.transitions, (t) =>
-      Effect.sync(() => {
-        levelTransitions.push({ at: t.at, from: t.from, to: t.to, kind: t.kind, reason: t.reason })
-      })).pipe(Effect.forkScoped)
-    // Resumes once every fiber waits: the stream above has subscribed.
-    yield* clock.sleepUntil(() => clock.now, FAULTS)
-
-    const breakerTransitions: Array<Simulation.BreakerTransition> = []
-    const runs = resolved.dependencies.map((d) => new DependencyRun(d, clock, resolved.modelTimeouts))
-    for (const run of runs) {
-      const { spec } = run.resolved
-      const fallbacks: Record<string, (error: unknown, ticket: Ticket) => Effect.Effect<unknown, unknown>> = {}
-      for (const op of ["read", "write"] as const) {
-        const fallback = spec.fallback?.[op]
-        if (fallback === undefined) continue
-        fallbacks[op] = (error, ticket) => {
-          ticket.usedFallback = true
-          ticket.fallbackError = error
-          return fallback(error)
-        }
-      }
-      const raw = { read: (_: Ticket) => run.callBehave, write: (_: Ticket) => run.callBehave }
-      const wrapped = yield* Dependency.wrap(raw, {
-        name: spec.name,
-        whenDown: spec.whenDown,
-        breaker: breakerOptions(spec.breaker, run.modelledTimeout),
-        callTimeout: resolved.modelTimeouts ? undefined : spec.callTimeout,
-        health: run.resolved.healthCheck ? () => run.behave : undefined,
-        fallback: fallbacks as never
-      }).pipe(Effect.provideService(Degradation, degradation))
-      run.read = wrapped.service.read
-      run.write = wrapped.service.write
-      yield* wrapped.breaker.onChange((change) => {
-        breakerTransitions.push({ at: change.at, dependency: spec.name, from: change.from._tag, to: change.to._tag })
-      })
-    }
-
-    // Faults, each at its instant and before anything else of that instant.
-    const byName = new Map(runs.map((r) => [r.resolved.name, r]))
-    const applied: Array<Simulation.AppliedFault> = []
-    yield* Effect.forEach(resolved.faults, (fault) =>
-      Effect.zipRight(
-        clock.sleepUntil(() => fault.at, FAULTS),
-        Effect.sync(() => {
-          byName.get(fault.dependency)!.fault = fault.fault
-          applied.push({ at: clock.now, dependency: fault.dependency, fault: fault.fault })
-        })
-      ), { discard: true }).pipe(Effect.forkScoped)
-
-    // Traffic: one batch per step, issued at once without a sleep per call,
-    // in fibers of their own (open loop: a slow call does not hold back the
-    // next step).
-    const calls = yield* FiberSet.make<void>()
-    const fork = yield* FiberSet.runtime(calls)<never>()
-    const run = (effect: Effect.Effect<void>) => {
-      fork(effect, { immediate: false })
-    }
-    const steps = Math.ceil(resolved.duration / resolved.step - 1e-9)
-    for (let i = 0; i < steps; i++) {
-      yield* clock.sleepUntil(() => i * resolved.step, TRAFFIC)
-      const batch: Array<Effect.Effect<void>> = []
-      const share = Math.min(1, (resolved.duration - i * resolved.step) / resolved.step)
-      for (const r of runs) r.issue(run, batch, share)
-      if (batch.length > 0) run(Effect.forEach(batch, identity, { discard: true }))
-    }
-    yield* clock.sleepUntil(() => resolved.duration, END)
-    const finalLevel = yield* degradation.current
-
+const readCounts = (breaker: CB.CircuitBreaker): Effect.Effect<Counts> =>
+  Effect.gen(function*() {
+    const calls = Metrics.breakerCalls.pipe(Metric.tagged("breaker", breaker.name))
+    const count = (outcome: string) =>
+      Effect.map(Metric.value(calls.pipe(Metric.tagged("outcome", outcome))), (state) => state.count)
     return {
-      levelTransitions,
-      breakerTransitions,
-      faults: applied,
-      runs,
-      finalLevel,
-      steps
-    } satisfies RawResult
-  }))
-
-// -----------------------------------------------------------------------------
-// the report
-// -----------------------------------------------------------------------------
+      success: yield* count("success"),
+      failure: yield* count("failure"),
+      timeout: yield* count("timeout"),
+      rejected: yield* count("rejected"),
+      ignored: yield* count("ignored"),
+      fallback: (yield* Metric.value(Metrics.breakerFallbackCalls.pipe(Metric.tagged("breaker", breaker.name)))).count
+    }
+  })
 
 const formatMessage = (message: unknown): string =>
   Array.isArray(message) ? message.map((m) => typeof m === "string" ? m : String(m)).join(" ") : String(message)
@@ -455,108 +346,217 @@ const timeInStates = (
   return times
 }
 
-const buildReport = (
-  resolved: Resolved,
-  raw: RawResult,
-  logs: ReadonlyArray<Simulation.LogLine>,
-  stats: { readonly wakeUps: number; readonly timersFired: number; readonly wallMillis: number }
-): Simulation.Report => {
-  const { scenario, duration } = resolved
-  const perDependency: Record<string, Simulation.DependencyReport> = {}
-  for (const run of raw.runs) {
-    const name = run.resolved.name
-    const completed = run.successes + run.failures + run.timeouts + run.rejections
-    perDependency[name] = {
-      name,
-      whenDown: run.resolved.spec.whenDown,
-      calls: run.calls,
-      successes: run.successes,
-      failures: run.failures,
-      timeouts: run.timeouts,
-      rejections: run.rejections,
-      fallbacks: run.fallbacks,
-      errors: run.errors,
-      errorsByTag: { ...run.errorsByTag },
-      errorSamples: { ...run.errorSamples },
-      inFlight: run.calls - completed,
-      timeInState: timeInStates(
-        raw.breakerTransitions.filter((t) => t.dependency === name),
-        run.resolved.spec.breaker?.disabled === true ? "Disabled" : "Closed",
-        duration
-      )
-    }
-  }
-  const timeAtLevel = Object.fromEntries(Level.all.map((l) => [l._tag, 0])) as Record<Level.Tag, number>
-  let level: DegradationLevel = Level.Optimal()
-  let worst = level
-  let since = 0
-  for (const t of raw.levelTransitions) {
-    timeAtLevel[level._tag] += t.at - since
-    level = t.to
-    worst = Level.worst(worst, level)
-    since = t.at
-  }
-  timeAtLevel[level._tag] += duration - since
-  const report: Simulation.Report = {
-    name: scenario.name,
-    description: scenario.description,
-    duration,
-    step: resolved.step,
-    recoveryInterval: resolved.recoveryInterval,
-    faults: raw.faults,
-    levelTransitions: raw.levelTransitions,
-    breakerTransitions: raw.breakerTransitions,
-    perDependency,
-    timeAtLevel,
-    finalLevel: raw.finalLevel,
-    worstLevel: worst,
-    checks: [],
-    ok: true,
-    logs,
-    stats: {
-      wakeUps: stats.wakeUps,
-      timersFired: stats.timersFired,
-      steps: raw.steps,
-      calls: raw.runs.reduce((n, r) => n + r.calls, 0),
-      wallMillis: stats.wallMillis
-    }
-  }
-  const checks = (scenario.expect ?? []).map((expectation): Simulation.Check => {
-    try {
-      const { detail, ok } = expectation.check(report)
-      return { description: expectation.description, ok, detail }
-    } catch (error) {
-      return { description: expectation.description, ok: false, detail: `the check threw: ${String(error)}` }
-    }
-  })
-  return { ...report, checks, ok: checks.every((c) => c.ok) }
+/** What the driver needs of a clock: `TestClock`, or the faster {@link VirtualClock}. */
+interface DriverClock {
+  readonly unsafeCurrentTimeMillis: () => number
+  readonly adjust: (millis: number) => Effect.Effect<void>
 }
 
+const isTestClock = (clock: unknown): clock is TestClock.TestClock =>
+  typeof (clock as Partial<TestClock.TestClock>).adjust === "function" &&
+  (clock as Partial<TestClock.TestClock>).sleeps !== undefined
+
+const program = (resolved: Resolved, clock: DriverClock) =>
+  Effect.gen(function*() {
+    const wallStart = performance.now()
+    const { duration, scenario, step } = resolved
+    const origin = clock.unsafeCurrentTimeMillis()
+    const now = () => clock.unsafeCurrentTimeMillis() - origin
+    const logs: Array<Simulation.LogLine> = []
+    const collector = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
+      const text = formatMessage(message)
+      logs.push({ at: now(), level: logLevel.label, message: Cause.isEmpty(cause) ? text : `${text}\n${Cause.pretty(cause)}` })
+    })
+
+    return yield* Effect.locally(
+      Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(scenario.layer as Layer.Layer<unknown, unknown>)
+        const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
+        if (degradation._tag === "None") {
+          return yield* Effect.fail(
+            new InvalidOptionError({ module, option: "layer", expected: "a layer that provides Degradation", actual: "none" })
+          )
+        }
+        const service = degradation.value
+        const script = yield* Effect.try({
+          try: () => bind(resolved, context as Context.Context<never>),
+          catch: (error) => error as InvalidOptionError
+        })
+
+        // What the breakers and the level do, from now on.
+        const breakers = [...(yield* service.breakers).entries()]
+        const breakerTransitions: Array<Simulation.BreakerTransition> = []
+        const initialStates = new Map<string, StateTag>()
+        const before = new Map<string, Counts>()
+        for (const [dependency, breaker] of breakers) {
+          initialStates.set(dependency, breaker.unsafeState()._tag)
+          before.set(dependency, yield* readCounts(breaker))
+          yield* breaker.onChange((change) => {
+            breakerTransitions.push({ at: change.at - origin, dependency, from: change.from._tag, to: change.to._tag })
+          })
+        }
+        const levelTransitions: Array<Simulation.LevelTransition> = []
+        // Subscribed here, in this fiber: no transition after this line is missed.
+        const pull = yield* Stream.toPull(service.transitions)
+        yield* pull.pipe(
+          Effect.map(Chunk.forEach((t) => {
+            levelTransitions.push({ at: t.at - origin, from: t.from, to: t.to, kind: t.kind, reason: t.reason })
+          })),
+          Effect.forever,
+          Effect.ignore,
+          Effect.forkScoped
+        )
+        const initial = yield* service.status
+        const recoveryInterval = (yield* service.nextRecoveryAt) - clock.unsafeCurrentTimeMillis()
+
+        // The driver.
+        const runs = resolved.traffic.map((t, i) => new TrafficRun(t, script.targets[i], now))
+        const fibers = yield* FiberSet.make<void>()
+        const fork = yield* FiberSet.runtime(fibers)<unknown>().pipe(Effect.provide(context))
+        const applied: Array<Simulation.AppliedFault> = []
+        const apply = (f: ScriptedFault) =>
+          Effect.forEach(f.controls, (control) => {
+            applied.push({ at: f.at, dependency: control.dependency, member: f.member, fault: f.fault })
+            const target = f.member === undefined ? undefined : { member: f.member }
+            return f.fault._tag === "Recovered" ? control.recover(target) : control.inject(f.fault, target)
+          }, { discard: true })
+        // The driver sleeps on the TestClock from one instant of the script to
+        // the next, and the clock moves in one `adjust` over the whole run:
+        // every wake-up settles the program once (a separate `adjust` per step
+        // would settle it twice).
+        const until = (t: number) => Effect.suspend(() => t > now() ? Effect.sleep(t - now()) : Effect.void)
+        let next = 0
+        // Faults due by `t`, each in place 1 ms before its instant: before the timers and traffic due then.
+        const faultsUntil = (t: number) =>
+          Effect.whileLoop({
+            while: () => next < script.faults.length && script.faults[next]!.at <= t,
+            body: () => {
+              const f = script.faults[next++]!
+              return Effect.zipRight(until(f.at - 1), apply(f))
+            },
+            step: () => {}
+          })
+        const steps = Math.ceil(duration / step - 1e-9)
+        let issued = 0
+        const driver = Effect.gen(function*() {
+          for (let i = 0; i < steps; i++) {
+            const t = i * step
+            yield* faultsUntil(t)
+            yield* until(t)
+            const share = Math.min(1, (duration - t) / step)
+            for (const r of runs) {
+              const n = r.take(share)
+              for (let k = 0; k < n; k++) fork(r.run(r.issued++))
+              issued += n
+            }
+          }
+          yield* faultsUntil(duration)
+        })
+        const driving = yield* Effect.forkScoped(driver)
+        yield* clock.adjust(duration - now())
+        yield* Fiber.join(driving)
+        const finalLevel = yield* service.current
+
+        const perDependency: Record<string, Simulation.DependencyReport> = {}
+        const whenDown = new Map(initial.dependencies.map((d) => [d.name, d.whenDown]))
+        for (const [dependency, breaker] of breakers) {
+          const after = yield* readCounts(breaker)
+          const start = before.get(dependency)!
+          const delta = (k: keyof Counts) => after[k] - start[k]
+          perDependency[dependency] = {
+            name: dependency,
+            whenDown: whenDown.get(dependency) ?? Level.Degraded(),
+            successes: delta("success"),
+            failures: delta("failure"),
+            timeouts: delta("timeout"),
+            rejections: delta("rejected"),
+            ignored: delta("ignored"),
+            fallbacks: delta("fallback"),
+            timeInState: timeInStates(
+              breakerTransitions.filter((t) => t.dependency === dependency),
+              initialStates.get(dependency)!,
+              duration
+            )
+          }
+        }
+        const trafficReports: Record<string, Simulation.TrafficReport> = {}
+        for (const r of runs) {
+          trafficReports[r.resolved.traffic.name] = {
+            name: r.resolved.traffic.name,
+            dependency: r.dependency,
+            calls: r.issued,
+            answered: r.answered,
+            errors: r.errors,
+            errorsByTag: { ...r.errorsByTag },
+            errorSamples: { ...r.errorSamples },
+            inFlight: r.issued - r.answered - r.errors
+          }
+        }
+        const timeAtLevel = Object.fromEntries(Level.all.map((l) => [l._tag, 0])) as Record<Level.Tag, number>
+        let level: DegradationLevel = initial.level
+        let worst = level
+        let since = 0
+        for (const t of levelTransitions) {
+          timeAtLevel[level._tag] += t.at - since
+          level = t.to
+          worst = Level.worst(worst, level)
+          since = t.at
+        }
+        timeAtLevel[level._tag] += duration - since
+        const report: Simulation.Report = {
+          name: scenario.name,
+          description: scenario.description,
+          duration,
+          step,
+          recoveryInterval,
+          initialLevel: initial.level,
+          faults: applied,
+          levelTransitions: [...levelTransitions],
+          breakerTransitions: [...breakerTransitions],
+          perDependency,
+          traffic: trafficReports,
+          timeAtLevel,
+          finalLevel,
+          worstLevel: worst,
+          checks: [],
+          ok: true,
+          logs,
+          stats: { steps, calls: issued, wallMillis: performance.now() - wallStart }
+        }
+        const checks = (scenario.expect ?? []).map((expectation): Simulation.Check => {
+          try {
+            const { detail, ok } = expectation.check(report)
+            return { description: expectation.description, ok, detail }
+          } catch (error) {
+            return { description: expectation.description, ok: false, detail: `the check threw: ${String(error)}` }
+          }
+        })
+        return { ...report, checks, ok: checks.every((c) => c.ok) }
+      })),
+      FiberRef.currentLoggers,
+      HashSet.make(collector)
+    )
+  })
+
 /** @internal */
-export const run = (scenario: Simulation.Scenario): Effect.Effect<Simulation.Report> =>
+export const run = <ROut, E>(scenario: Simulation.Scenario<ROut, E>): Effect.Effect<Simulation.Report, E | InvalidOptionError> =>
   Effect.suspend(() => {
     let resolved: Resolved
     try {
       resolved = resolve(scenario)
     } catch (error) {
-      if (error instanceof InvalidOptionError) return Effect.die(error)
-      return Effect.die(error)
+      return error instanceof InvalidOptionError ? Effect.fail(error) : Effect.die(error)
     }
-    const logs: Array<Simulation.LogLine> = []
-    return runVirtual((clock) => program(resolved, clock), {
-      seed: scenario.seed ?? 0,
-      maxMillis: resolved.duration + 86_400_000,
-      loggers: (clock) => [
-        Logger.make<unknown, void>(({ cause, logLevel, message }) => {
-          const text = formatMessage(message)
-          logs.push({
-            at: clock.now,
-            level: logLevel.label,
-            message: Cause.isEmpty(cause) ? text : `${text}\n${Cause.pretty(cause)}`
-          })
-        })
-      ]
-    }).pipe(Effect.map(([raw, stats]) => buildReport(resolved, raw, logs, stats)))
+    const seeded = <A, E1>(effect: Effect.Effect<A, E1>) => Effect.withRandom(effect, Random.make(scenario.seed ?? 0))
+    if (resolved.clock === "virtual") {
+      return runVirtual((clock) => seeded(program(resolved, clock))) as Effect.Effect<Simulation.Report, E | InvalidOptionError>
+    }
+    return Effect.clockWith((clock) =>
+      isTestClock(clock)
+        ? seeded(program(resolved, clock))
+        // Outside a test: a TestClock of the run's own.
+        : Effect.provide(Effect.clockWith((testClock) => seeded(program(resolved, testClock as TestClock.TestClock))), TestContext.TestContext)
+    ) as Effect.Effect<Simulation.Report, E | InvalidOptionError>
   })
 
 // -----------------------------------------------------------------------------
@@ -564,7 +564,7 @@ export const run = (scenario: Simulation.Scenario): Effect.Effect<Simulation.Rep
 // -----------------------------------------------------------------------------
 
 const levelAtMillis = (report: Simulation.Report, at: number): DegradationLevel => {
-  let level: DegradationLevel = Level.Optimal()
+  let level: DegradationLevel = report.initialLevel
   for (const t of report.levelTransitions) {
     if (t.at > at) break
     level = t.to

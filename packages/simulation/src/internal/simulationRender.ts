@@ -37,14 +37,16 @@ export const formatSpan = (millis: number): string => {
 }
 
 /** @internal */
-export const describeFault = (fault: Simulation.Fault): string => {
+export const describeFault = (fault: Simulation.FaultAction): string => {
   switch (fault._tag) {
     case "Down":
       return "down"
+    case "Hang":
+      return "hang"
     case "Slow":
-      return `slow (${formatSpan(Duration.toMillis(fault.latency))})`
+      return `slow (${formatSpan(Duration.toMillis(fault.duration))})`
     case "Flaky":
-      return `flaky (${Math.round(fault.rate * 1000) / 10}%)`
+      return `flaky (${Math.round(fault.probability * 1000) / 10}%)`
     case "Recovered":
       return "recovered"
   }
@@ -170,18 +172,20 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
   if (report.description !== undefined) out.push(report.description)
   out.push("")
 
-  const lines: Array<Line> = [{ at: 0, order: -1, text: `level    ${level("Optimal")}` }]
+  const lines: Array<Line> = [{ at: 0, order: -1, text: `level    ${level(report.initialLevel._tag)}` }]
   for (const f of report.faults) {
-    const paintFault = f.fault._tag === "Recovered" ? "green" : f.fault._tag === "Down" ? "red" : "yellow"
-    lines.push({ at: f.at, order: 0, text: `fault    ${f.dependency} ${paint(paintFault, describeFault(f.fault))}` })
+    const paintFault = f.fault._tag === "Recovered" ? "green" : f.fault._tag === "Down" || f.fault._tag === "Hang" ? "red" : "yellow"
+    const target = f.member === undefined ? f.dependency : `${f.dependency}.${f.member}`
+    lines.push({ at: f.at, order: 0, text: `fault    ${target} ${paint(paintFault, describeFault(f.fault))}` })
   }
   for (const d of dependencies) {
-    lines.push(...breakerLines(
+    const breaker = breakerLines(
       d.name,
       report.breakerTransitions.filter((t) => t.dependency === d.name),
       paint,
       options?.allBreakerTransitions !== true
-    ))
+    )
+    for (const line of breaker) lines.push(line)
   }
   for (const t of report.levelTransitions) {
     const arrow = `${level(t.from._tag)} → ${level(t.to._tag)}`
@@ -208,22 +212,36 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
   out.push(`  final ${level(report.finalLevel._tag)}, worst ${level(report.worstLevel._tag)}`)
   out.push("")
 
-  out.push(paint("bold", "Calls per dependency"))
-  const header = ["dependency", "calls", "ok", "failed", "timeout", "rejected", "fallback", "errors", "open", "error types"]
+  out.push(paint("bold", "Breakers (every caller)"))
+  const header = ["dependency", "ok", "failed", "timeout", "rejected", "ignored", "fallback", "open"]
   const rows = dependencies.map((d) => [
     d.name,
-    String(d.calls),
     String(d.successes),
     String(d.failures),
     String(d.timeouts),
     String(d.rejections),
+    String(d.ignored),
     String(d.fallbacks),
-    String(d.errors),
-    ((open) => open === 0 ? "-" : formatSpan(open))((d.timeInState.Open ?? 0) + (d.timeInState.ForcedOpen ?? 0)),
-    Object.entries(d.errorsByTag).map(([tag, n]) => `${tag} ${n}`).join(", ")
+    ((open) => open === 0 ? "-" : formatSpan(open))((d.timeInState.Open ?? 0) + (d.timeInState.ForcedOpen ?? 0))
   ])
-  for (const line of table([header, ...rows], (c) => c >= 1 && c <= 8)) out.push(`  ${line}`)
+  for (const line of table([header, ...rows], (c) => c >= 1)) out.push(`  ${line}`)
   out.push("")
+
+  const traffic = Object.values(report.traffic)
+  if (traffic.length > 0) {
+    out.push(paint("bold", "Traffic (what callers got)"))
+    const header = ["traffic", "calls", "answered", "errors", "in flight", "error types"]
+    const rows = traffic.map((t) => [
+      t.name,
+      String(t.calls),
+      String(t.answered),
+      String(t.errors),
+      String(t.inFlight),
+      Object.entries(t.errorsByTag).map(([tag, n]) => `${tag} ${n}`).join(", ")
+    ])
+    for (const line of table([header, ...rows], (c) => c >= 1 && c <= 4)) out.push(`  ${line}`)
+    out.push("")
+  }
 
   if (report.checks.length > 0) {
     out.push(paint("bold", "Checks"))
@@ -234,9 +252,7 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
   }
   out.push(paint(
     "dim",
-    `${report.stats.steps} steps, ${report.stats.calls} calls, ${report.stats.wakeUps} wake-ups ` +
-      `(${(report.stats.wakeUps / Math.max(1, report.duration / 60_000)).toFixed(1)}/simulated min), ` +
-      `${report.stats.wallMillis.toFixed(0)} ms wall`
+    `${report.stats.steps} steps, ${report.stats.calls} calls, ${report.stats.wallMillis.toFixed(0)} ms wall`
   ))
   return out.join("\n")
 }
@@ -265,8 +281,9 @@ const stateFill: Record<StateTag, string> = {
   Disabled: "#bbbbbb"
 }
 
-const faultFill: Record<Simulation.Fault["_tag"], string> = {
+const faultFill: Record<Simulation.FaultAction["_tag"], string> = {
   Down: "#d13438",
+  Hang: "#4a4a4a",
   Slow: "#e8731a",
   Flaky: "#f2c744",
   Recovered: "none"
@@ -397,7 +414,7 @@ export const renderSvg = (report: Simulation.Report): string => {
 
   // The level as a step line, coloured by level.
   const segments: Array<{ from: number; to: number; level: Level.Tag }> = []
-  let current: Level.Tag = "Optimal"
+  let current: Level.Tag = report.initialLevel._tag
   let since = 0
   for (const t of report.levelTransitions) {
     segments.push({ from: since, to: t.at, level: current })
@@ -493,6 +510,7 @@ export const renderSvg = (report: Simulation.Report): string => {
     lx += 26 + label.length * 6.2
   }
   legend(faultFill.Down, "fault: down")
+  legend(faultFill.Hang, "fault: hang")
   legend(faultFill.Slow, "fault: slow")
   legend(faultFill.Flaky, "fault: flaky")
   lx += 20
