@@ -8,9 +8,9 @@
 // Target (issue 10): a durable offer on SQLite (WAL) sustains at least 5,000 entries/s.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { createRequire } from "node:module"
 import os from "node:os"
 import { dirname, join } from "node:path"
-import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -22,7 +22,10 @@ const N = Number(process.env.BENCH_N ?? 20_000)
 
 const cases = [
   { id: "sqlite-offer", label: "SQLite (WAL, synchronous=normal) — offer", target: 5000 },
-  { id: "sqlite-offer-capacity", label: "SQLite (WAL, synchronous=normal) — offer with `capacity` (a count per offer)" },
+  {
+    id: "sqlite-offer-capacity",
+    label: "SQLite (WAL, synchronous=normal) — offer with `capacity` (a count per offer)"
+  },
   { id: "sqlite-offer-full", label: "SQLite (WAL, synchronous=full: an fsync per offer) — offer" },
   { id: "sqlite-replay", label: "SQLite — replay" },
   { id: "redis-offer", label: "Redis (127.0.0.1) — offer" },
@@ -100,7 +103,9 @@ if (process.argv[2]) {
     const rate = Math.round(entries / (ms / 1000))
     rows.push({ ...c, entries, rate })
   }
-  console.log(`DurableQueue throughput (Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ""})\n`)
+  console.log(
+    `DurableQueue throughput (Node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ""})\n`
+  )
   console.log("| case | entries | entries/s | target |")
   console.log("|---|---:|---:|---|")
   for (const r of rows) {

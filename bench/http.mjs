@@ -42,8 +42,10 @@ if (process.argv[2] === "--server") {
   // The same process either way (Degradation and its recovery fiber included); only the middleware differs.
   const served = kind === "middleware" ? HttpServer.serve(app, DegradationMiddleware.make()) : HttpServer.serve(app)
   const announce = Layer.effectDiscard(
-    Effect.flatMap(HttpServer.HttpServer, (server) =>
-      Effect.sync(() => process.stdout.write(JSON.stringify({ port: server.address.port }) + "\n")))
+    Effect.flatMap(
+      HttpServer.HttpServer,
+      (server) => Effect.sync(() => process.stdout.write(JSON.stringify({ port: server.address.port }) + "\n"))
+    )
   )
   const main = Layer.mergeAll(served, announce).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
@@ -127,7 +129,9 @@ async function driver() {
     const before = cpuSeconds(server.child.pid)
     const result = await load(server.port, seconds)
     const cpu = cpuSeconds(server.child.pid) - before
-    if (result.errors > 0 || result.non2xx > 0) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+    if (result.errors > 0 || result.non2xx > 0) {
+      throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+    }
     return { requests: result.requests.total, seconds: result.duration, p99: result.latency.p99, cpu }
   }
 
@@ -162,7 +166,8 @@ async function driver() {
   }
   const loadEnd = os.loadavg()
 
-  const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+  const fmt = (n, digits = 0) =>
+    n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
   const lines = []
   lines.push(
@@ -178,9 +183,11 @@ async function driver() {
     ratios.push(ratio)
     cpuCosts.push(cpuCost)
     lines.push(
-      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${us(r.bare.cpuPerRequest)} | ${fmt(r.middleware.rps)} | ${
-        fmt(r.middleware.p99, 1)
-      } | ${us(r.middleware.cpuPerRequest)} | ${fmt(ratio, 3)} | ${fmt((1 - ratio) * 100, 1)} % | ${fmt(cpuCost * 100, 1)} % |`
+      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${us(r.bare.cpuPerRequest)} | ${
+        fmt(r.middleware.rps)
+      } | ${fmt(r.middleware.p99, 1)} | ${us(r.middleware.cpuPerRequest)} | ${fmt(ratio, 3)} | ${
+        fmt((1 - ratio) * 100, 1)
+      } % | ${fmt(cpuCost * 100, 1)} % |`
     )
   }
   const med = (kind, field) => median(rounds.map((r) => r[kind][field]))
@@ -189,14 +196,18 @@ async function driver() {
   const cost = 1 - ratio
   const cpuCost = median(cpuCosts)
   lines.push(
-    `| **median** | **${fmt(med("bare", "rps"))}** | ${fmt(med("bare", "p99"), 1)} | ${us(med("bare", "cpuPerRequest"))} | **${
-      fmt(med("middleware", "rps"))
-    }** | ${fmt(med("middleware", "p99"), 1)} | ${us(med("middleware", "cpuPerRequest"))} | **${fmt(ratio, 3)}** | **${
-      fmt(cost * 100, 1)
-    } %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % | ${fmt(cpuCost * 100, 1)} % |`
+    `| **median** | **${fmt(med("bare", "rps"))}** | ${fmt(med("bare", "p99"), 1)} | ${
+      us(med("bare", "cpuPerRequest"))
+    } | **${fmt(med("middleware", "rps"))}** | ${fmt(med("middleware", "p99"), 1)} | ${
+      us(med("middleware", "cpuPerRequest"))
+    } | **${fmt(ratio, 3)}** | **${fmt(cost * 100, 1)} %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % | ${
+      fmt(cpuCost * 100, 1)
+    } % |`
   )
 
-  const machine = `${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`
+  const machine = `${
+    os.cpus()[0]?.model ?? "cpu"
+  } × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`
   const md = [
     "# HTTP: DegradationMiddleware vs the bare server",
     "",

@@ -49,7 +49,11 @@ const freePort = () =>
 
 const start = (command, args, env = {}, ready) =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     children.add(child)
     child.on("exit", () => children.delete(child))
     let out = ""
@@ -102,10 +106,18 @@ async function main() {
   })
 
   const redisPort = await freePort()
-  const redis = await start("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {}, /Ready to accept/)
+  const redis = await start(
+    "redis-server",
+    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {},
+    /Ready to accept/
+  )
   const aiPort = await freePort()
   await start(process.execPath, ["test/fixtures/chaos-ai-server.mjs", String(aiPort)], {}, /listening/)
-  const ai = (mode) => fetch(`http://127.0.0.1:${aiPort}/control`, { method: "POST", body: JSON.stringify({ mode }) }).then((r) => r.text())
+  const ai = (mode) =>
+    fetch(`http://127.0.0.1:${aiPort}/control`, { method: "POST", body: JSON.stringify({ mode }) }).then((r) =>
+      r.text()
+    )
 
   const port = await freePort()
   const service = await start(process.execPath, ["examples/pricing-service/dist/main.js"], {
@@ -135,7 +147,12 @@ async function main() {
   const mix = [
     ...reads,
     { method: "GET", path: "/prices/1" },
-    { method: "POST", path: "/products", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench", price: 9.5 }) }
+    {
+      method: "POST",
+      path: "/products",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "bench", price: 9.5 })
+    }
   ]
   const run = (requests) =>
     new Promise((resolve, reject) =>
@@ -186,15 +203,31 @@ async function main() {
 
   const cpu = os.cpus()[0]?.model ?? "unknown CPU"
   console.log(`# Pricing service under load\n`)
-  console.log(`${cpu} × ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString()}\n`)
-  console.log(`autocannon, ${connections} connections, ${duration} s per run, 127.0.0.1; Postgres, Redis and the fake AI API as local processes.`)
+  console.log(
+    `${cpu} × ${os.cpus().length} cores, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GB, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString()}\n`
+  )
+  console.log(
+    `autocannon, ${connections} connections, ${duration} s per run, 127.0.0.1; Postgres, Redis and the fake AI API as local processes.`
+  )
   console.log(`Presets: ${Object.entries(presets).map(([k, v]) => `${k}=${v}`).join(", ")}.\n`)
-  console.log("| phase | level | load | req/s | p50 ms | p99 ms | max ms | status counts | unexpected 5xx/errors | RSS |")
+  console.log(
+    "| phase | level | load | req/s | p50 ms | p99 ms | max ms | status counts | unexpected 5xx/errors | RSS |"
+  )
   console.log("|---|---|---|---:|---:|---:|---:|---|---:|---|")
   for (const r of rows) {
-    console.log(`| ${r.phase} | ${r.level} | ${r.kind} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.max} | ${r.codes} | ${r.unexpected5xx} | ${r.rss ?? ""} |`)
+    console.log(
+      `| ${r.phase} | ${r.level} | ${r.kind} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.max} | ${r.codes} | ${r.unexpected5xx} | ${
+        r.rss ?? ""
+      } |`
+    )
   }
-  console.log(`\nService RSS: ${rssAtStart} MB at start, ${rssAtEnd} MB at the end (${Math.round((4 * 2 * duration) / 60 * 10) / 10} min of load).`)
+  console.log(
+    `\nService RSS: ${rssAtStart} MB at start, ${rssAtEnd} MB at the end (${
+      Math.round((4 * 2 * duration) / 60 * 10) / 10
+    } min of load).`
+  )
 }
 
 const shutdown = () => {

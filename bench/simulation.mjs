@@ -113,7 +113,9 @@ async function main() {
   const lines = [
     "# Simulation under TestClock",
     "",
-    `Measured ${new Date().toISOString().slice(0, 10)} by \`node bench/simulation.mjs\` (compiled JS, each case in its own`,
+    `Measured ${
+      new Date().toISOString().slice(0, 10)
+    } by \`node bench/simulation.mjs\` (compiled JS, each case in its own`,
     `process; Node ${process.version}, ${(await import("node:os")).cpus().length} cores).`,
     "",
     "## What a TestClock wake-up costs",
@@ -146,8 +148,12 @@ async function main() {
     "",
     "## A simulated hour",
     "",
-    `${hour.calls} calls, ${hour.steps} steps. TestClock: **${s(hour.wallMillis)} s** of wall time (${s(hour.cpuMillis)} s CPU),`,
-    `goal ≤ 20 s: **${hour.wallMillis <= 20_000 ? "met" : "missed"}**. Virtual clock: **${s(hourVirtual.wallMillis)} s**`,
+    `${hour.calls} calls, ${hour.steps} steps. TestClock: **${s(hour.wallMillis)} s** of wall time (${
+      s(hour.cpuMillis)
+    } s CPU),`,
+    `goal ≤ 20 s: **${hour.wallMillis <= 20_000 ? "met" : "missed"}**. Virtual clock: **${
+      s(hourVirtual.wallMillis)
+    } s**`,
     `(${s(hourVirtual.cpuMillis)} s CPU), goal ≤ 2 s: **${hourVirtual.wallMillis <= 2_000 ? "met" : "missed"}**.`,
     `Checks: ${hour.ok && hourVirtual.ok ? "ok" : "FAILED"}.`,
     ""

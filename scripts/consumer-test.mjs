@@ -18,7 +18,7 @@
 //
 // Usage: node scripts/consumer-test.mjs [--keep]   (--keep leaves the temp project for inspection)
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -108,8 +108,15 @@ step("lint tarballs (publint --strict, attw --profile esm-only)", () => {
       .filter((f) => /^[A-Z]\w*\.ts$/.test(f))
       .map((f) => `./${f.slice(0, -3)}`)
     must(bin("attw"), [
-      tarball(p), "--profile", "esm-only", "--format", "table-flipped", "--no-color",
-      "--entrypoints", ".", ...modules
+      tarball(p),
+      "--profile",
+      "esm-only",
+      "--format",
+      "table-flipped",
+      "--no-color",
+      "--entrypoints",
+      ".",
+      ...modules
     ], root)
   }
 })
@@ -117,31 +124,45 @@ step("lint tarballs (publint --strict, attw --profile esm-only)", () => {
 step("install with npm", () => {
   const dependencies = { ...thirdParty }
   for (const p of packages) dependencies[`@effect-resilience/${p}`] = `file:${tarball(p)}`
-  writeFileSync(join(app, "package.json"), JSON.stringify({
-    name: "effect-resilience-consumer",
-    private: true,
-    type: "module",
-    dependencies
-  }, null, 2))
-  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
-    compilerOptions: {
-      target: "ES2022",
-      lib: ["ES2022"],
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      types: ["node"],
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      noUnusedLocals: true,
-      noUnusedParameters: true,
-      verbatimModuleSyntax: true,
-      // Our .d.ts are checked like the user's own code; third-party ones are not ours to fix.
-      skipLibCheck: true,
-      rootDir: "src",
-      outDir: "dist"
-    },
-    include: ["src"]
-  }, null, 2))
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify(
+      {
+        name: "effect-resilience-consumer",
+        private: true,
+        type: "module",
+        dependencies
+      },
+      null,
+      2
+    )
+  )
+  writeFileSync(
+    join(app, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2022"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          types: ["node"],
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUnusedLocals: true,
+          noUnusedParameters: true,
+          verbatimModuleSyntax: true,
+          // Our .d.ts are checked like the user's own code; third-party ones are not ours to fix.
+          skipLibCheck: true,
+          rootDir: "src",
+          outDir: "dist"
+        },
+        include: ["src"]
+      },
+      null,
+      2
+    )
+  )
   // --prefer-offline: pinned versions, so npm's cache answers without asking the registry each time.
   must("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], app)
 })
@@ -164,7 +185,9 @@ step("one copy of effect (npm ls)", () => {
       process.stderr.write(`${r.stdout}${r.stderr}`)
       fail(`npm ls ${name} exited with ${r.status} (invalid or missing in the tree)`)
     }
-    const copies = [...new Set(r.stdout.split("\n").map((l) => l.trim()).filter((l) => l.endsWith(`node_modules/${name}`)))]
+    const copies = [
+      ...new Set(r.stdout.split("\n").map((l) => l.trim()).filter((l) => l.endsWith(`node_modules/${name}`)))
+    ]
     console.log(`  ${name}: ${copies.length} cop${copies.length === 1 ? "y" : "ies"}`)
     if (copies.length !== 1) fail(`${name} is installed ${copies.length} times:\n${copies.join("\n")}`)
   }

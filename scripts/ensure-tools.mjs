@@ -3,8 +3,8 @@
 // unit tests and the end-to-end test of the dashboards, `chromium` for the
 // status page's browser test. On a Debian machine where we are root, missing
 // packages are installed; elsewhere we say what to do.
-import { existsSync, rmSync, writeFileSync } from "node:fs"
 import { spawnSync } from "node:child_process"
+import { existsSync, rmSync, writeFileSync } from "node:fs"
 
 const has = (bin) => spawnSync("sh", ["-c", `command -v "${bin}"`], { stdio: "ignore" }).status === 0
 const tools = [
@@ -27,7 +27,9 @@ if (process.getuid?.() === 0 && has("apt-get")) {
   let ok
   try {
     ok = run("DEBIAN_FRONTEND=noninteractive apt-get update -qq") &&
-      run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages.join(" ")} >/dev/null`)
+      run(
+        `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages.join(" ")} >/dev/null`
+      )
   } finally {
     if (ownPolicy) rmSync(policy, { force: true })
   }

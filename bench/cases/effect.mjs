@@ -1,7 +1,7 @@
 // Effect cases: bare op, the floor, and @effect-resilience/core's breaker (closed / open / concurrent).
 // usage: node --expose-gc bench/cases/effect.mjs <case>
 import { Data, Effect, Schedule, Scope } from "effect"
-import { N, fail, loadCore, timeCase } from "../lib/harness.mjs"
+import { fail, loadCore, N, timeCase } from "../lib/harness.mjs"
 
 const caseId = process.argv[2]
 if (!caseId) fail("effect", "missing case id")
@@ -24,16 +24,30 @@ const openFloor = recover(Effect.suspend(() => Effect.fail(preallocated)))
 /** N sequential ops inside ONE program (prebuilt), so runSync's own cost is amortised: ~1 ns/op. */
 const loopOf = (body) => {
   let i = 0
-  const loop = Effect.whileLoop({ while: () => i < N, body, step: () => { i++ } })
-  return Effect.suspend(() => { i = 0; return loop })
+  const loop = Effect.whileLoop({
+    while: () => i < N,
+    body,
+    step: () => {
+      i++
+    }
+  })
+  return Effect.suspend(() => {
+    i = 0
+    return loop
+  })
 }
 /** N concurrent calls (unbounded) in one program. */
-const concurrentOf = (eff) => Effect.all(Array.from({ length: N }, () => eff), { concurrency: "unbounded", discard: true })
+const concurrentOf = (eff) =>
+  Effect.all(Array.from({ length: N }, () => eff), { concurrency: "unbounded", discard: true })
 
 const syncBody = (program) => () => Effect.runSync(program)
 const promiseBody = (program) => () => Effect.runPromise(program)
 
-const ops = (run) => { const before = counter; run(); return counter - before }
+const ops = (run) => {
+  const before = counter
+  run()
+  return counter - before
+}
 // (each case process ends with process.exit: a tripped breaker's half-open timer fiber would keep it alive)
 
 const makeBreaker = async ({ trip = "consecutive", recordDurations } = {}) => {
@@ -87,7 +101,8 @@ switch (caseId) {
     const wrapped = breaker(op)
     const p = loopOf(() => wrapped)
     await timeCase(caseId, syncBody(p), {
-      check: async () => ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
+      check: async () =>
+        ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
     })
     break
   }
@@ -96,7 +111,8 @@ switch (caseId) {
     const wrapped = breaker(op)
     const p = loopOf(() => wrapped)
     await timeCase(caseId, syncBody(p), {
-      check: async () => ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
+      check: async () =>
+        ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
     })
     break
   }
@@ -130,7 +146,8 @@ switch (caseId) {
       // the same member call through a bare breaker: what the Dependency wrapper is compared with
       : loopOf(() => wrapped.breaker(service.get()))
     await timeCase(caseId, syncBody(p), {
-      check: async () => ops(() => Effect.runSync(p)) === N && (await stateTag(wrapped.breaker)) === "Closed" || "op count / state"
+      check: async () =>
+        ops(() => Effect.runSync(p)) === N && (await stateTag(wrapped.breaker)) === "Closed" || "op count / state"
     })
     break
   }
@@ -138,7 +155,8 @@ switch (caseId) {
     const { breaker } = await makeBreaker()
     const p = loopOf(() => breaker(op))
     await timeCase(caseId, syncBody(p), {
-      check: async () => ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
+      check: async () =>
+        ops(() => Effect.runSync(p)) === N && (await stateTag(breaker)) === "Closed" || "op count / state"
     })
     break
   }
@@ -160,26 +178,46 @@ switch (caseId) {
         if (state !== (caseId === "effect-open" ? "ForcedOpen" : "Open")) return `state ${state}`
         const before = counter
         const r = await Effect.runPromise(call)
-        return (r === FALLBACK && counter === before && ops(() => Effect.runSync(p)) === 0) || "not rejected with fallback"
+        return (r === FALLBACK && counter === before && ops(() => Effect.runSync(p)) === 0) ||
+          "not rejected with fallback"
       }
     })
     break
   }
   case "effect-conc-baseline": {
     const p = concurrentOf(op)
-    await timeCase(caseId, promiseBody(p), { cpuTimeMs: 1200, check: async () => { const b = counter; await Effect.runPromise(p); return counter - b === N || "op count" } })
+    await timeCase(caseId, promiseBody(p), {
+      cpuTimeMs: 1200,
+      check: async () => {
+        const b = counter
+        await Effect.runPromise(p)
+        return counter - b === N || "op count"
+      }
+    })
     break
   }
   case "effect-conc-floor": {
     const p = concurrentOf(floorOf(op))
-    await timeCase(caseId, promiseBody(p), { cpuTimeMs: 1200, check: async () => { const b = counter; await Effect.runPromise(p); return counter - b === N || "op count" } })
+    await timeCase(caseId, promiseBody(p), {
+      cpuTimeMs: 1200,
+      check: async () => {
+        const b = counter
+        await Effect.runPromise(p)
+        return counter - b === N || "op count"
+      }
+    })
     break
   }
   case "effect-conc-closed": {
     const { breaker } = await makeBreaker()
     const p = concurrentOf(breaker(op))
-    await timeCase(caseId, promiseBody(p), { cpuTimeMs: 1200,
-      check: async () => { const b = counter; await Effect.runPromise(p); return (counter - b === N && (await stateTag(breaker)) === "Closed") || "op count / state" }
+    await timeCase(caseId, promiseBody(p), {
+      cpuTimeMs: 1200,
+      check: async () => {
+        const b = counter
+        await Effect.runPromise(p)
+        return (counter - b === N && (await stateTag(breaker)) === "Closed") || "op count / state"
+      }
     })
     break
   }

@@ -1,10 +1,10 @@
 // Retained heap per breaker instance: 10,000 live breakers after gc(), (heapUsed delta) / 10,000.
 // usage: node --expose-gc bench/cases/memory.mjs <case>
-import CircuitBreaker from "opossum"
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
+import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
 import { Effect, Metric, Schedule, Scope } from "effect"
-import { fail, loadCore, memoryCase } from "../lib/harness.mjs"
+import CircuitBreaker from "opossum"
 import { opossumOptions } from "../lib/config.mjs"
+import { fail, loadCore, memoryCase } from "../lib/harness.mjs"
 
 const caseId = process.argv[2]
 if (!caseId) fail("memory", "missing case id")
@@ -51,7 +51,9 @@ const creators = {
   },
   "mem-cockatiel": async () => async (count) => {
     const keep = new Array(count)
-    for (let i = 0; i < count; i++) keep[i] = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) })
+    for (let i = 0; i < count; i++) {
+      keep[i] = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) })
+    }
     return keep
   }
 }
@@ -61,8 +63,12 @@ if (!make) fail(caseId, "unknown case")
 // How many metric series one breaker name owns (counted, not assumed): they are what
 // separates the unique-name cases from the shared-name ones.
 const seriesOf = (name) =>
-  Effect.runSync(Metric.snapshot).filter((pair) => pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name)).length
+  Effect.runSync(Metric.snapshot).filter((pair) =>
+    pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name)
+  ).length
 await memoryCase(caseId, await make(), {
-  meta: caseId.startsWith("mem-effect") ? () => ({ seriesPerName: seriesOf(caseId.endsWith("shared") ? "bench" : "live-0") }) : undefined
+  meta: caseId.startsWith("mem-effect")
+    ? () => ({ seriesPerName: seriesOf(caseId.endsWith("shared") ? "bench" : "live-0") })
+    : undefined
 })
 process.exit(0)

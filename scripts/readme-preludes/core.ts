@@ -1,8 +1,9 @@
 // Context for the fragments of README.md marked `<!-- check: prelude=core -->`: the modules the
 // README's earlier blocks import, and the application's own services, errors and layers.
 // A block imports only the names it mentions (scripts/check-readme.mjs).
-import { CircuitBreaker, Degradation } from "@effect-resilience/core"
-import { Context, Data, Effect, Layer } from "effect"
+import type { CircuitBreaker, Degradation } from "@effect-resilience/core"
+import type { Effect, Layer } from "effect"
+import { Context, Data } from "effect"
 
 export { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Presets } from "@effect-resilience/core"
 export { Context, Effect, Layer } from "effect"

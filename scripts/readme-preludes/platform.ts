@@ -1,12 +1,12 @@
 // Context for the fragments of packages/platform/README.md marked `<!-- check: prelude=platform -->`:
 // the application's handlers, routers and errors. A block imports only the names it mentions.
+import type { Degradation } from "@effect-resilience/core"
 import type { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { HttpRouter } from "@effect/platform"
-import type { Degradation } from "@effect-resilience/core"
 import { Data, type Effect, type Layer } from "effect"
 
-export { HttpApiBuilder, HttpLayerRouter, HttpRouter, HttpServer } from "@effect/platform"
 export { DegradationMiddleware } from "@effect-resilience/platform"
+export { HttpApiBuilder, HttpLayerRouter, HttpRouter, HttpServer } from "@effect/platform"
 export { Layer } from "effect"
 
 // Route handlers (they read the level through Degradation).

@@ -12,9 +12,9 @@
  * panel returns data (and shows the scenario's activity), and every alert
  * rule fires, stays pending or stays quiet as its promtool tests say.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { AlertRules, Dashboards } from "@effect-resilience/otel"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -59,7 +59,10 @@ let traffic: Promise<void> = Promise.resolve()
 
 const hit = async (route: string, response: Promise<{ readonly status: number }>) => {
   const counts = statuses[route] ??= {}
-  const key = await response.then((r) => String(r.status), (e) => `error: ${e instanceof Error ? e.message : String(e)}`)
+  const key = await response.then(
+    (r) => String(r.status),
+    (e) => `error: ${e instanceof Error ? e.message : String(e)}`
+  )
   counts[key] = (counts[key] ?? 0) + 1
 }
 
@@ -98,8 +101,7 @@ const waitForMetric = async (name: string, labels: Record<string, string>, predi
  * Prometheus has scraped `expr` true, and once more after: a level held over two scrapes is seen by
  * the 1 s-aligned subqueries of "Time at each level".
  */
-const seen = (expr: string) =>
-  run(prometheus.waitFor(expr, (samples) => samples.length > 0)).then(() => sleep(1500))
+const seen = (expr: string) => run(prometheus.waitFor(expr, (samples) => samples.length > 0)).then(() => sleep(1500))
 
 // ---------------------------------------------------------------- scenario
 
@@ -148,9 +150,13 @@ beforeAll(async () => {
   expect((await admin("/admin/degradation/force", { level: "Minimal" }, "wrong-token")).status).toBe(401)
   expect((await admin("/admin/degradation/force", { level: "Bogus", reason: "test" })).status).toBe(400)
   expect((await admin("/admin/degradation/force", { level: "Minimal", reason: "prometheus test" })).status).toBe(200)
-  await seen(`max(degradation_level{job="${job}"}) == 4 and on () sum(http_requests_shed_total{reason="writes_blocked"}) > 0`)
+  await seen(
+    `max(degradation_level{job="${job}"}) == 4 and on () sum(http_requests_shed_total{reason="writes_blocked"}) > 0`
+  )
   expect((await admin("/admin/degradation/force", { level: "Emergency", reason: "prometheus test" })).status).toBe(200)
-  await seen(`max(degradation_level{job="${job}"}) == 5 and on () sum(http_requests_shed_total{reason="status_only"}) > 0`)
+  await seen(
+    `max(degradation_level{job="${job}"}) == 5 and on () sum(http_requests_shed_total{reason="status_only"}) > 0`
+  )
   expect((await admin("/admin/degradation/release", {})).status).toBe(200)
   await service.waitForLevel("Optimal", 5000)
   await seen(`max(degradation_level{job="${job}"}) == 1`)
@@ -227,7 +233,9 @@ describe("chaos: a real Prometheus scraping the pricing service", () => {
   it.live("scrapes the service's /metrics: level Limited, two breakers open, every request answered", () =>
     Effect.gen(function*() {
       const active = (yield* prometheus.api("/api/v1/targets")).data.activeTargets as ReadonlyArray<any>
-      expect(active.map((t) => ({ job: t.labels.job, instance: t.labels.instance, health: t.health, error: t.lastError })))
+      expect(
+        active.map((t) => ({ job: t.labels.job, instance: t.labels.instance, health: t.health, error: t.lastError }))
+      )
         .toEqual([{ job, instance: `127.0.0.1:${service.port}`, health: "up", error: "" }])
       expect(valuesOf(yield* prometheus.query(`max(degradation_level{job="${job}"})`))).toEqual([3])
       const state = yield* prometheus.query(`circuit_breaker_state{job="${job}"}`)
@@ -257,11 +265,19 @@ describe("chaos: a real Prometheus scraping the pricing service", () => {
           const where = `${query.dashboard} / ${query.panel} / ${query.refId}: ${expr}`
           expect(expr, where).not.toMatch(/\$|\[\[/)
           const instant = yield* prometheus.query(expr)
-          expect({ where, status: instant.status, error: instant.error }).toEqual({ where, status: "success", error: undefined })
+          expect({ where, status: instant.status, error: instant.error }).toEqual({
+            where,
+            status: "success",
+            error: undefined
+          })
           expect(resultOf(instant).length, `no data: ${where}`).toBeGreaterThan(0)
           // Over the whole scenario (range panels and instant ones alike): something other than 0.
           const range = yield* prometheus.queryRange(expr, seconds)
-          expect({ where, status: range.status, error: range.error }).toEqual({ where, status: "success", error: undefined })
+          expect({ where, status: range.status, error: range.error }).toEqual({
+            where,
+            status: "success",
+            error: undefined
+          })
           expect(resultOf(range).length, `no data over ${seconds}s: ${where}`).toBeGreaterThan(0)
           const moved = valuesOf(range).some((v) => Number.isFinite(v) && v !== 0)
           if (expr in cannotMove) expect(moved, where).toBe(false)
@@ -295,88 +311,101 @@ describe("chaos: a real Prometheus scraping the pricing service", () => {
       }
     }))
 
-  it.live("the alert rules fire, stay pending or stay quiet during the outage as their promtool tests say", () =>
-    Effect.gen(function*() {
-      const groups = (yield* prometheus.api("/api/v1/rules")).data.groups as ReadonlyArray<any>
-      const rules = groups.find((g) => g.name === "effect-resilience")?.rules as ReadonlyArray<any>
-      const all = [...AlertRules.alerts.critical, ...AlertRules.alerts.warning, ...AlertRules.alerts.info]
-      expect(rules.map((r) => r.name).sort()).toEqual([...all].sort())
-      for (const rule of rules) expect({ rule: rule.name, health: rule.health }).toEqual({ rule: rule.name, health: "ok" })
-      const rule = (name: string) => rules.find((r) => r.name === name)
+  it.live(
+    "the alert rules fire, stay pending or stay quiet during the outage as their promtool tests say",
+    () =>
+      Effect.gen(function*() {
+        const groups = (yield* prometheus.api("/api/v1/rules")).data.groups as ReadonlyArray<any>
+        const rules = groups.find((g) => g.name === "effect-resilience")?.rules as ReadonlyArray<any>
+        const all = [...AlertRules.alerts.critical, ...AlertRules.alerts.warning, ...AlertRules.alerts.info]
+        expect(rules.map((r) => r.name).sort()).toEqual([...all].sort())
+        for (const rule of rules) {
+          expect({ rule: rule.name, health: rule.health }).toEqual({ rule: rule.name, health: "ok" })
+        }
+        const rule = (name: string) => rules.find((r) => r.name === name)
 
-      const alertsOf = (name: string, state: "firing" | "pending") =>
-        prometheus.api("/api/v1/alerts").pipe(
-          Effect.map((r) => (r.data.alerts as ReadonlyArray<any>).filter((a) => a.labels.alertname === name && a.state === state))
+        const alertsOf = (name: string, state: "firing" | "pending") =>
+          prometheus.api("/api/v1/alerts").pipe(
+            Effect.map((r) =>
+              (r.data.alerts as ReadonlyArray<any>).filter((a) => a.labels.alertname === name && a.state === state)
+            )
+          )
+        const firing = (name: string, labels: string, count = 1) =>
+          prometheus.waitFor(`ALERTS{alertname="${name}", alertstate="firing", job="${job}", ${labels}}`, (s) =>
+            s.length >= count)
+
+        // DegradationLevelLimited (no `for`): fires at once, summary as in its promtool test.
+        yield* firing("DegradationLevelLimited", `severity="warning"`)
+        const limited = yield* alertsOf("DegradationLevelLimited", "firing")
+        expect(limited.map((a) =>
+          a.annotations.summary
+        )).toEqual([`${job} degradation level is Limited (3 of 5)`])
+
+        // HighFallbackRate: the AI's and S3's calls fall back; Redis has no fallback, the DB is healthy.
+        yield* firing("HighFallbackRate", `severity="warning", breaker=~"openai|s3"`, 2)
+        const fallbackRate = yield* prometheus.query(rule("HighFallbackRate").query)
+        expect(labelsOf(resultOf(fallbackRate), "breaker")).toEqual(["openai", "s3"])
+
+        // CircuitBreakerTransition: Redis opened and closed again; the AI and S3 opened, their probes failed.
+        for (const name of ["openai", "redis", "s3"]) {
+          yield* firing("CircuitBreakerTransition", `breaker="${name}", from="closed", to="open"`)
+        }
+        for (const name of down) {
+          yield* firing("CircuitBreakerTransition", `breaker="${name}", from="half_open", to="open"`)
+        }
+        yield* firing("CircuitBreakerTransition", `breaker="redis", from="half_open", to="closed"`)
+
+        // DegradationLevelTransition: every transition the service lists on /status.
+        const transitions = ((yield* Effect.promise(() => service.status())).transitions as ReadonlyArray<any>)
+          .map((t) => `${t.from}->${t.to}`)
+        expect(transitions).toEqual(expect.arrayContaining([
+          "Optimal->Minimal",
+          "Minimal->Emergency",
+          "Optimal->Degraded",
+          "Degraded->Optimal"
+        ]))
+        expect(transitions[0]).toMatch(/->Limited$/)
+        for (const t of new Set(transitions)) {
+          const [from, to] = t.split("->")
+          yield* firing("DegradationLevelTransition", `from="${from}", to="${to}"`)
+        }
+
+        // WriteBehindDeadLettered: the poisoned upload (and, in a long outage, the head of the queue after 20 probes).
+        yield* firing("WriteBehindDeadLettered", `dependency="s3", severity="warning"`)
+        const dead = yield* alertsOf("WriteBehindDeadLettered", "firing")
+        expect(dead.map((a) => a.annotations.summary)).toEqual([
+          expect.stringMatching(new RegExp(`^${job} dead-lettered [1-9]\\d* write-behind entries of s3$`))
+        ])
+
+        // CircuitBreakerOpen has `for: 5m`: its expression holds for the two broken breakers (not the
+        // DB's, nor Redis' that closed again) and the alert is pending for them, not firing.
+        expect(rule("CircuitBreakerOpen").duration).toBe(300)
+        const open = yield* prometheus.query(rule("CircuitBreakerOpen").query)
+        expect(labelsOf(resultOf(open), "breaker")).toEqual(down)
+        yield* prometheus.waitFor(
+          `ALERTS{alertname="CircuitBreakerOpen", alertstate="pending", job="${job}", severity="critical"}`,
+          (s) => labelsOf(s, "breaker").join() === down.join()
         )
-      const firing = (name: string, labels: string, count = 1) =>
-        prometheus.waitFor(`ALERTS{alertname="${name}", alertstate="firing", job="${job}", ${labels}}`, (s) => s.length >= count)
 
-      // DegradationLevelLimited (no `for`): fires at once, summary as in its promtool test.
-      yield* firing("DegradationLevelLimited", `severity="warning"`)
-      const limited = yield* alertsOf("DegradationLevelLimited", "firing")
-      expect(limited.map((a) => a.annotations.summary)).toEqual([`${job} degradation level is Limited (3 of 5)`])
+        // WriteBehindQueueGrowing compares with 15 minutes ago, which this Prometheus has not lived: quiet,
+        // as in its promtool test before 15 minutes of history. The same rule on a 8 s window holds for
+        // the uploads' queue while S3 is down (deeper than 8 s ago, nothing replayed).
+        const growing = rule("WriteBehindQueueGrowing").query as string
+        expect(resultOf(yield* prometheus.query(growing))).toEqual([])
+        const scaled = growing.replaceAll("15m", "8s")
+        expect(scaled).not.toBe(growing)
+        const sinceOutage = (performance.now() - outageAt) / 1000
+        yield* Effect.sleep(`${Math.max(0, 9 - sinceOutage)} seconds`)
+        const grown = yield* prometheus.waitFor(scaled, (s) => s.length > 0)
+        expect(grown.map((s) => s.metric.dependency)).toEqual(["s3"])
+        expect(Number(grown[0]!.value[1])).toBeGreaterThanOrEqual(40)
 
-      // HighFallbackRate: the AI's and S3's calls fall back; Redis has no fallback, the DB is healthy.
-      yield* firing("HighFallbackRate", `severity="warning", breaker=~"openai|s3"`, 2)
-      const fallbackRate = yield* prometheus.query(rule("HighFallbackRate").query)
-      expect(labelsOf(resultOf(fallbackRate), "breaker")).toEqual(["openai", "s3"])
-
-      // CircuitBreakerTransition: Redis opened and closed again; the AI and S3 opened, their probes failed.
-      for (const name of ["openai", "redis", "s3"]) {
-        yield* firing("CircuitBreakerTransition", `breaker="${name}", from="closed", to="open"`)
-      }
-      for (const name of down) yield* firing("CircuitBreakerTransition", `breaker="${name}", from="half_open", to="open"`)
-      yield* firing("CircuitBreakerTransition", `breaker="redis", from="half_open", to="closed"`)
-
-      // DegradationLevelTransition: every transition the service lists on /status.
-      const transitions = ((yield* Effect.promise(() => service.status())).transitions as ReadonlyArray<any>)
-        .map((t) => `${t.from}->${t.to}`)
-      expect(transitions).toEqual(expect.arrayContaining([
-        "Optimal->Minimal",
-        "Minimal->Emergency",
-        "Optimal->Degraded",
-        "Degraded->Optimal"
-      ]))
-      expect(transitions[0]).toMatch(/->Limited$/)
-      for (const t of new Set(transitions)) {
-        const [from, to] = t.split("->")
-        yield* firing("DegradationLevelTransition", `from="${from}", to="${to}"`)
-      }
-
-      // WriteBehindDeadLettered: the poisoned upload (and, in a long outage, the head of the queue after 20 probes).
-      yield* firing("WriteBehindDeadLettered", `dependency="s3", severity="warning"`)
-      const dead = yield* alertsOf("WriteBehindDeadLettered", "firing")
-      expect(dead.map((a) => a.annotations.summary)).toEqual([
-        expect.stringMatching(new RegExp(`^${job} dead-lettered [1-9]\\d* write-behind entries of s3$`))
-      ])
-
-      // CircuitBreakerOpen has `for: 5m`: its expression holds for the two broken breakers (not the
-      // DB's, nor Redis' that closed again) and the alert is pending for them, not firing.
-      expect(rule("CircuitBreakerOpen").duration).toBe(300)
-      const open = yield* prometheus.query(rule("CircuitBreakerOpen").query)
-      expect(labelsOf(resultOf(open), "breaker")).toEqual(down)
-      yield* prometheus.waitFor(
-        `ALERTS{alertname="CircuitBreakerOpen", alertstate="pending", job="${job}", severity="critical"}`,
-        (s) => labelsOf(s, "breaker").join() === down.join()
-      )
-
-      // WriteBehindQueueGrowing compares with 15 minutes ago, which this Prometheus has not lived: quiet,
-      // as in its promtool test before 15 minutes of history. The same rule on a 8 s window holds for
-      // the uploads' queue while S3 is down (deeper than 8 s ago, nothing replayed).
-      const growing = rule("WriteBehindQueueGrowing").query as string
-      expect(resultOf(yield* prometheus.query(growing))).toEqual([])
-      const scaled = growing.replaceAll("15m", "8s")
-      expect(scaled).not.toBe(growing)
-      const sinceOutage = (performance.now() - outageAt) / 1000
-      yield* Effect.sleep(`${Math.max(0, 9 - sinceOutage)} seconds`)
-      const grown = yield* prometheus.waitFor(scaled, (s) => s.length > 0)
-      expect(grown.map((s) => s.metric.dependency)).toEqual(["s3"])
-      expect(Number(grown[0]!.value[1])).toBeGreaterThanOrEqual(40)
-
-      // Nothing about the healthy DB, and nothing critical firing.
-      const quiet = yield* prometheus.query(
-        `ALERTS{job="${job}", breaker="db"} or ALERTS{alertname="CircuitBreakerOpen", alertstate="firing"}`
-      )
-      expect(resultOf(quiet)).toEqual([])
-    }), 40_000)
+        // Nothing about the healthy DB, and nothing critical firing.
+        const quiet = yield* prometheus.query(
+          `ALERTS{job="${job}", breaker="db"} or ALERTS{alertname="CircuitBreakerOpen", alertstate="firing"}`
+        )
+        expect(resultOf(quiet)).toEqual([])
+      }),
+    40_000
+  )
 })

@@ -7,7 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { build, metric, running, type RedisServer, type Service, startRedis, startService, stopAll } from "../fixtures/chaos.js"
+import {
+  build,
+  metric,
+  type RedisServer,
+  running,
+  type Service,
+  startRedis,
+  startService,
+  stopAll
+} from "../fixtures/chaos.js"
 
 const callTimeoutMs = 300 // RESILIENCE_REDIS_CALL_TIMEOUT in shortPresets
 const slackMs = 250
@@ -81,9 +90,12 @@ describe("chaos: Redis", () => {
       expect(metric(metrics, "circuit_breaker_failures_total", { breaker: "redis" })).toBeGreaterThanOrEqual(3)
       expect(metric(metrics, "circuit_breaker_transitions_total", { breaker: "redis", from: "closed", to: "open" }))
         .toBeGreaterThanOrEqual(1)
-      expect(metric(metrics, "circuit_breaker_transitions_total", { breaker: "redis", from: "half_open", to: "closed" }))
+      expect(
+        metric(metrics, "circuit_breaker_transitions_total", { breaker: "redis", from: "half_open", to: "closed" })
+      )
         .toBeGreaterThanOrEqual(1)
-      expect(metric(metrics, "degradation_transitions_total", { from: "Optimal", to: "Degraded" })).toBeGreaterThanOrEqual(1)
+      expect(metric(metrics, "degradation_transitions_total", { from: "Optimal", to: "Degraded" }))
+        .toBeGreaterThanOrEqual(1)
       const transitions = (await service.status()).transitions.map((t: any) => `${t.from}->${t.to}`)
       expect(transitions).toContain("Optimal->Degraded")
       expect(transitions[0]).toBe("Degraded->Optimal")

@@ -7,7 +7,7 @@
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -51,7 +51,8 @@ const duration = (name: string) =>
         ? Option.some(Duration.seconds(Number(trimmed)))
         : Duration.decodeUnknown(trimmed)
       return Option.match(decoded, {
-        onNone: () => Either.left(ConfigError.InvalidData([], `Expected a duration ("2 seconds") or seconds, got "${raw}"`)),
+        onNone: () =>
+          Either.left(ConfigError.InvalidData([], `Expected a duration ("2 seconds") or seconds, got "${raw}"`)),
         onSome: (d) =>
           Duration.toMillis(d) >= 1 && Duration.toMillis(d) <= 2 ** 31 - 1
             ? Either.right(d)
@@ -91,9 +92,11 @@ const s3 = Config.all({
   region: Config.nonEmptyString("S3_REGION").pipe(Config.withDefault("us-east-1")),
   accessKeyId: Config.option(Config.nonEmptyString("S3_ACCESS_KEY_ID")),
   secretAccessKey: Config.option(Config.redacted("S3_SECRET_ACCESS_KEY"))
-}).pipe(Config.map(({ pair, ...rest }) =>
-  Option.map(pair, ([endpoint, bucket]): S3Settings => ({ endpoint, bucket, ...rest }))
-))
+}).pipe(
+  Config.map(({ pair, ...rest }) =>
+    Option.map(pair, ([endpoint, bucket]): S3Settings => ({ endpoint, bucket, ...rest }))
+  )
+)
 
 const openai = Config.all({
   baseUrl: Config.option(url("OPENAI_BASE_URL")),
@@ -102,7 +105,9 @@ const openai = Config.all({
 }).pipe(Config.mapOrFail(({ apiKey, baseUrl, model }) =>
   Option.isNone(apiKey)
     ? Option.isSome(baseUrl)
-      ? Either.left(ConfigError.MissingData(["OPENAI_API_KEY"], "OPENAI_BASE_URL is set, so OPENAI_API_KEY must be set too"))
+      ? Either.left(
+        ConfigError.MissingData(["OPENAI_API_KEY"], "OPENAI_BASE_URL is set, so OPENAI_API_KEY must be set too")
+      )
       : Either.right(Option.none<OpenAiSettings>())
     : Either.right(Option.some<OpenAiSettings>({ baseUrl, apiKey: apiKey.value, model }))
 ))

@@ -40,7 +40,9 @@ describe("Config", () => {
         UPLOAD_REPLAY_INTERVAL: "2 seconds"
       })
       expect(config.port).toBe(8080)
-      expect(Option.map(config.s3, (s) => [s.endpoint, s.bucket])).toEqual(Option.some(["http://minio:9000", "uploads"]))
+      expect(Option.map(config.s3, (s) => [s.endpoint, s.bucket])).toEqual(
+        Option.some(["http://minio:9000", "uploads"])
+      )
       expect(Option.map(config.openai, (o) => Redacted.value(o.apiKey))).toEqual(Option.some("sk-test"))
       expect(Duration.toMillis(config.uploadReplayInterval)).toBe(2000)
       const described = AppConfig.describeBackends(config)
@@ -48,14 +50,16 @@ describe("Config", () => {
       expect(JSON.stringify(described)).not.toContain("hunter2")
     }))
 
-  it.effect.each([
-    [{ S3_ENDPOINT: "http://minio:9000" }, "S3_BUCKET"],
-    [{ S3_BUCKET: "uploads" }, "S3_ENDPOINT"],
-    [{ OPENAI_BASE_URL: "http://llm:8000/v1" }, "OPENAI_API_KEY"],
-    [{ PORT: "seventy" }, "PORT"],
-    [{ REDIS_URL: "not a url" }, "REDIS_URL"],
-    [{ UPLOAD_REPLAY_INTERVAL: "0" }, "UPLOAD_REPLAY_INTERVAL"]
-  ] as const)("bad config %j: a ConfigError naming %s", ([env, name]) =>
+  it.effect.each(
+    [
+      [{ S3_ENDPOINT: "http://minio:9000" }, "S3_BUCKET"],
+      [{ S3_BUCKET: "uploads" }, "S3_ENDPOINT"],
+      [{ OPENAI_BASE_URL: "http://llm:8000/v1" }, "OPENAI_API_KEY"],
+      [{ PORT: "seventy" }, "PORT"],
+      [{ REDIS_URL: "not a url" }, "REDIS_URL"],
+      [{ UPLOAD_REPLAY_INTERVAL: "0" }, "UPLOAD_REPLAY_INTERVAL"]
+    ] as const
+  )("bad config %j: a ConfigError naming %s", ([env, name]) =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(load(env))
       expect(String(error)).toContain(name)

@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import type * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"

@@ -91,8 +91,7 @@ export const whenAllDown: {
   (self: DegradationPolicy, names: ReadonlyArray<string>, level: Level.DegradationLevel): DegradationPolicy
 } = dual(
   3,
-  (self: DegradationPolicy, names: ReadonlyArray<string>, level: Level.DegradationLevel): DegradationPolicy =>
-  (down) =>
+  (self: DegradationPolicy, names: ReadonlyArray<string>, level: Level.DegradationLevel): DegradationPolicy => (down) =>
     names.length > 0 && names.every((name) => down.some((d) => d.name === name))
       ? Level.worst(self(down), level)
       : self(down)
@@ -136,8 +135,7 @@ export const atMost: {
   (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy
 } = dual(
   2,
-  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy => (down) =>
-    Level.best(self(down), level)
+  (self: DegradationPolicy, level: Level.DegradationLevel): DegradationPolicy => (down) => Level.best(self(down), level)
 )
 
 /**

@@ -36,11 +36,11 @@
  */
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import type * as Either from "effect/Either"
-import type * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
@@ -83,10 +83,14 @@ export type DataMember =
   | Either.Either<any, any>
   | Context.Tag<any, any>
 
-type IsEffect<A> = [A] extends [never] ? false : A extends DataMember ? false : A extends Effect.Effect<any, any, any> ? true
+type IsEffect<A> = [A] extends [never] ? false :
+  A extends DataMember ? false :
+  A extends Effect.Effect<any, any, any> ? true
   : false
 
-type IsStream<A> = [A] extends [never] ? false : A extends DataMember ? false : A extends Stream.Stream<any, any, any> ? true
+type IsStream<A> = [A] extends [never] ? false :
+  A extends DataMember ? false :
+  A extends Stream.Stream<any, any, any> ? true
   : false
 
 type IsProtected<A> = IsEffect<A> extends true ? true : IsStream<A>

@@ -77,8 +77,9 @@ export const succeed = <A>(value: A) => (_error: unknown, ..._args: ReadonlyArra
  * @since 0.1.0
  * @category constructors
  */
-export const sync = <Args extends ReadonlyArray<any>, A>(f: (error: unknown, ...args: Args) => A) =>
-(error: unknown, ...args: Args): Effect.Effect<A> => Effect.sync(() => f(error, ...args))
+export const sync =
+  <Args extends ReadonlyArray<any>, A>(f: (error: unknown, ...args: Args) => A) =>
+  (error: unknown, ...args: Args): Effect.Effect<A> => Effect.sync(() => f(error, ...args))
 
 /**
  * The generic factory: any effect computed from the error and the arguments.
@@ -134,7 +135,8 @@ export const fromDependency = <I, S, Args extends ReadonlyArray<any>, A, E, R>(
   tag: Context.Tag<I, S>,
   f: (service: S, error: unknown, ...args: Args) => Effect.Effect<A, E, R>
 ) =>
-(error: unknown, ...args: Args): Effect.Effect<A, E, I | R> => Effect.flatMap(tag, (service) => f(service, error, ...args))
+(error: unknown, ...args: Args): Effect.Effect<A, E, I | R> =>
+  Effect.flatMap(tag, (service) => f(service, error, ...args))
 
 /**
  * A queue of writes kept while their dependency is down and replayed, in

@@ -9,7 +9,6 @@
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
-
 export {
   /**
    * The system-wide degradation service, exported as the Tag class itself so

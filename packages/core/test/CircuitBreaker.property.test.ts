@@ -68,7 +68,9 @@ const check = (trip: CircuitBreaker.TripPolicy, threshold: number | undefined, o
       } else {
         const before = yield* breaker.stats
         const ran = runs.n
-        const result = yield* Effect.either(Effect.catchAllDefect(breaker(effectOf(op, runs)), () => Effect.fail("bug")))
+        const result = yield* Effect.either(
+          Effect.catchAllDefect(breaker(effectOf(op, runs)), () => Effect.fail("bug"))
+        )
         if (before.state._tag === "Open" && Duration.toMillis(before.retryAfter) > 0) {
           expect(runs.n).toBe(ran)
           expect(Either.isLeft(result) && typeof result.left === "object" && result.left._tag).toBe("CircuitOpenError")

@@ -31,7 +31,11 @@ const capturingLogs = <A, E, R>(effect: (lines: ReadonlyArray<Line>) => Effect.E
   const lines: Array<Line> = []
   const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
     const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-    lines.push({ level: logLevel.label, message: text, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+    lines.push({
+      level: logLevel.label,
+      message: text,
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
   })
   return effect(lines).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
 }
@@ -92,7 +96,9 @@ describe("CircuitBreaker reliability", () => {
         const breaker = yield* CircuitBreaker.make({ name: uniqueName("stuck"), callTimeout: "10 seconds" })
         const started = yield* Deferred.make<void>()
         const caller = yield* Effect.fork(
-          breaker(Effect.uninterruptible(Effect.zipRight(Deferred.succeed(started, undefined), Effect.sleep("60 seconds"))))
+          breaker(
+            Effect.uninterruptible(Effect.zipRight(Deferred.succeed(started, undefined), Effect.sleep("60 seconds")))
+          )
         )
         yield* Deferred.await(started)
         const exit = yield* Fiber.interrupt(caller)
@@ -221,7 +227,10 @@ describe("CircuitBreaker reliability", () => {
 
     it.scoped("an Effect returned by an onChange listener runs before the tripping call returns", () =>
       Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: uniqueName("listener"), trip: CircuitBreaker.consecutiveFailures(1) })
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("listener"),
+          trip: CircuitBreaker.consecutiveFailures(1)
+        })
         const seen = yield* Ref.make<Array<string>>([])
         yield* breaker.onChange((change) => Ref.update(seen, (xs) => [...xs, change.to._tag]))
         // A failing listener Effect does not stop the others, nor the breaker.
@@ -281,7 +290,11 @@ describe("CircuitBreaker reliability", () => {
           const flaky = Schedule.spaced("1 second").pipe(
             Schedule.checkEffect(() => steps++ === 0 ? Effect.succeed(true) : Effect.die("schedule bug"))
           ) as Schedule.Schedule<unknown, unknown>
-          const breaker = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1), reset: flaky })
+          const breaker = yield* CircuitBreaker.make({
+            name,
+            trip: CircuitBreaker.consecutiveFailures(1),
+            reset: flaky
+          })
           yield* Effect.either(breaker(boom))
           expect(yield* tag(breaker)).toBe("Open")
           const error = lines.find((line) => line.level === "ERROR")
@@ -310,18 +323,35 @@ describe("CircuitBreaker reliability", () => {
       Effect.gen(function*() {
         yield* dies({ name: "x", trip: 5 }, "trip")
         yield* dies({ name: "x", trip: { _tag: "Foo" } }, "trip")
-        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: 3 as never }) }, "trip.window")
         yield* dies({
           name: "x",
-          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window, slowCall: { duration: -5, threshold: 0.5 } })
+          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: 3 as never })
+        }, "trip.window")
+        yield* dies({
+          name: "x",
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window,
+            slowCall: { duration: -5, threshold: 0.5 }
+          })
         }, "trip.slowCall.duration")
         yield* dies({
           name: "x",
-          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window, slowCall: { duration: NaN, threshold: 0.5 } })
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window,
+            slowCall: { duration: NaN, threshold: 0.5 }
+          })
         }, "trip.slowCall.duration")
         yield* dies({
           name: "x",
-          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: CircuitBreaker.countWindow(2 ** 31) })
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window: CircuitBreaker.countWindow(2 ** 31)
+          })
         }, "trip.window.size")
         yield* dies({
           name: "x",
@@ -329,7 +359,11 @@ describe("CircuitBreaker reliability", () => {
         }, "trip.window.duration")
         yield* dies({
           name: "x",
-          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: CircuitBreaker.timeWindow("abc" as never) })
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window: CircuitBreaker.timeWindow("abc" as never)
+          })
         }, "trip.window.duration")
       }))
 
@@ -350,7 +384,12 @@ describe("CircuitBreaker reliability", () => {
       Effect.scoped(Effect.gen(function*() {
         const breaker = yield* CircuitBreaker.make({
           name: uniqueName("slow0"),
-          trip: CircuitBreaker.failureRate({ threshold: 1, minimumCalls: 2, window, slowCall: { duration: 0, threshold: 1 } })
+          trip: CircuitBreaker.failureRate({
+            threshold: 1,
+            minimumCalls: 2,
+            window,
+            slowCall: { duration: 0, threshold: 1 }
+          })
         })
         yield* breaker(Effect.void)
         yield* breaker(Effect.void)

@@ -34,7 +34,10 @@ describe("CircuitBreaker", () => {
   describe("consecutiveFailures", () => {
     it.scoped("opens on the n-th consecutive failure; a success resets the count", () =>
       Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: uniqueName("cf"), trip: CircuitBreaker.consecutiveFailures(3) })
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("cf"),
+          trip: CircuitBreaker.consecutiveFailures(3)
+        })
         yield* failN(breaker, 2)
         expect((yield* breaker.stats).failures).toBe(2)
         expect(yield* breaker(ok)).toBe("ok")
@@ -47,7 +50,10 @@ describe("CircuitBreaker", () => {
 
     it.scoped("the failing call that trips keeps its own error", () =>
       Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: uniqueName("cf"), trip: CircuitBreaker.consecutiveFailures(1) })
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("cf"),
+          trip: CircuitBreaker.consecutiveFailures(1)
+        })
         const error = yield* Effect.flip(breaker(boom))
         expect(error).toBe("boom")
         const rejected = yield* Effect.flip(breaker(boom))
@@ -450,7 +456,9 @@ describe("CircuitBreaker", () => {
         // call i starts at i × 100 ms and takes 1.5 s when i is odd, 0.5 s when even
         const fibers = []
         for (let i = 0; i < 10; i++) {
-          fibers.push(yield* Effect.fork(breaker(Effect.as(Effect.sleep(i % 2 === 1 ? "1500 millis" : "500 millis"), i))))
+          fibers.push(
+            yield* Effect.fork(breaker(Effect.as(Effect.sleep(i % 2 === 1 ? "1500 millis" : "500 millis"), i)))
+          )
           yield* TestClock.adjust("100 millis")
         }
         yield* TestClock.adjust("50 millis") // t = 1,050 ms: call 1 (started at 100 ms) is not late yet
@@ -504,7 +512,9 @@ describe("CircuitBreaker", () => {
           isFailure: () => false
         })
         // raised by the wrapped code itself, not by callTimeout: an ordinary error
-        const timedOut = Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) }))
+        const timedOut = Effect.fail(
+          new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) })
+        )
         yield* Effect.flip(breaker(timedOut))
         expect(yield* calls(name, "timeout")).toBe(0)
         expect(yield* calls(name, "ignored")).toBe(1)
@@ -512,7 +522,9 @@ describe("CircuitBreaker", () => {
         // counted when isFailure says so, as a failure
         const counting = uniqueName("timeout")
         const other = yield* CircuitBreaker.make({ name: counting, trip: CircuitBreaker.consecutiveFailures(1) })
-        yield* Effect.flip(other(Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: counting, timeout: Duration.seconds(1) }))))
+        yield* Effect.flip(
+          other(Effect.fail(new CircuitBreaker.CallTimeoutError({ breaker: counting, timeout: Duration.seconds(1) })))
+        )
         expect(yield* calls(counting, "failure")).toBe(1)
         expect(yield* calls(counting, "timeout")).toBe(0)
         expect(yield* tag(other)).toBe("Open")
@@ -534,9 +546,15 @@ describe("CircuitBreaker", () => {
         expect(yield* calls(name, "timeout")).toBe(1)
         expect(yield* tag(breaker)).toBe("Open")
         // the mark is invisible: the error prints and compares as before
-        expect(Object.keys(error)).toEqual(Object.keys(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) })))
+        expect(Object.keys(error)).toEqual(
+          Object.keys(new CircuitBreaker.CallTimeoutError({ breaker: name, timeout: Duration.seconds(1) }))
+        )
         // re-raised through another breaker of the same name, it is that breaker's ordinary error
-        const twin = yield* CircuitBreaker.make({ name, trip: CircuitBreaker.consecutiveFailures(1), isFailure: () => false })
+        const twin = yield* CircuitBreaker.make({
+          name,
+          trip: CircuitBreaker.consecutiveFailures(1),
+          isFailure: () => false
+        })
         yield* Effect.flip(twin(Effect.fail(error)))
         expect(yield* tag(twin)).toBe("Closed")
       }))
@@ -548,7 +566,9 @@ describe("CircuitBreaker", () => {
         yield* breaker(FiberRef.set(ref, 3))
         expect(yield* FiberRef.get(ref)).toBe(3)
         // a call that timed out was interrupted: nothing of it is kept
-        const late = yield* Effect.fork(Effect.either(breaker(Effect.zipRight(Effect.sleep("2 seconds"), FiberRef.set(ref, 4)))))
+        const late = yield* Effect.fork(
+          Effect.either(breaker(Effect.zipRight(Effect.sleep("2 seconds"), FiberRef.set(ref, 4))))
+        )
         yield* TestClock.adjust("2 seconds")
         expect(Either.isLeft(yield* Fiber.join(late))).toBe(true)
         expect(yield* FiberRef.get(ref)).toBe(3)
@@ -562,7 +582,10 @@ describe("CircuitBreaker", () => {
         // Sweeping maxOpsBeforeYield makes the calling fiber yield inside that gap.
         let landed = 0
         for (let maxOps = 10; maxOps <= 40; maxOps++) {
-          const breaker = yield* CircuitBreaker.make({ name: uniqueName("manual"), trip: CircuitBreaker.consecutiveFailures(1) })
+          const breaker = yield* CircuitBreaker.make({
+            name: uniqueName("manual"),
+            trip: CircuitBreaker.consecutiveFailures(1)
+          })
           const call = yield* Effect.fork(
             Effect.either(breaker(boom)).pipe(Effect.locally(FiberRef.currentMaxOpsBeforeYield, maxOps))
           )
@@ -593,7 +616,11 @@ describe("CircuitBreaker", () => {
           const name = uniqueName("manual")
           const breaker = yield* CircuitBreaker.make({
             name,
-            trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 2, window: CircuitBreaker.countWindow(10) })
+            trip: CircuitBreaker.failureRate({
+              threshold: 0.5,
+              minimumCalls: 2,
+              window: CircuitBreaker.countWindow(10)
+            })
           })
           yield* breaker(ok)
           const call = yield* Effect.fork(
@@ -617,7 +644,6 @@ describe("CircuitBreaker", () => {
         }
         expect(landed).toBeGreaterThan(0)
       }))
-
 
     it.scoped("forceOpen rejects everything with an infinite retryAfter until reset", () =>
       Effect.gen(function*() {
@@ -675,7 +701,10 @@ describe("CircuitBreaker", () => {
 
     it.scoped("reset closes an open breaker and clears its counts", () =>
       Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: uniqueName("reset"), trip: CircuitBreaker.consecutiveFailures(2) })
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("reset"),
+          trip: CircuitBreaker.consecutiveFailures(2)
+        })
         yield* failN(breaker, 2)
         yield* breaker.reset
         expect(yield* tag(breaker)).toBe("Closed")
@@ -717,7 +746,9 @@ describe("CircuitBreaker", () => {
         const name = uniqueName("metrics")
         yield* CircuitBreaker.make({ name })
         const snapshot = yield* Metric.snapshot
-        const series = snapshot.filter((pair) => pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name))
+        const series = snapshot.filter((pair) =>
+          pair.metricKey.tags.some((t) => t.key === "breaker" && t.value === name)
+        )
         const names = new Set(series.map((pair) => pair.metricKey.name))
         expect([...names].sort()).toEqual([
           "circuit_breaker_call_duration_seconds",
@@ -760,8 +791,7 @@ describe("CircuitBreaker", () => {
   })
 
   describe("recordDurations", () => {
-    const durations = (name: string) =>
-      Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
+    const durations = (name: string) => Metric.value(Metrics.breakerCallDuration.pipe(Metric.tagged("breaker", name)))
 
     it.scoped("off by default: the histogram stays at 0 and calls are still counted", () =>
       Effect.gen(function*() {
@@ -872,10 +902,22 @@ describe("CircuitBreaker", () => {
         yield* dies({ name: "x", trip: CircuitBreaker.consecutiveFailures(0) }, "trip.threshold")
         yield* dies({ name: "x", trip: CircuitBreaker.consecutiveFailures(1.5) }, "trip.threshold")
         const window = CircuitBreaker.countWindow(10)
-        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0, minimumCalls: 1, window }) }, "trip.threshold")
-        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 1.1, minimumCalls: 1, window }) }, "trip.threshold")
-        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 0, window }) }, "trip.minimumCalls")
-        yield* dies({ name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 11, window }) }, "trip.minimumCalls")
+        yield* dies(
+          { name: "x", trip: CircuitBreaker.failureRate({ threshold: 0, minimumCalls: 1, window }) },
+          "trip.threshold"
+        )
+        yield* dies(
+          { name: "x", trip: CircuitBreaker.failureRate({ threshold: 1.1, minimumCalls: 1, window }) },
+          "trip.threshold"
+        )
+        yield* dies(
+          { name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 0, window }) },
+          "trip.minimumCalls"
+        )
+        yield* dies(
+          { name: "x", trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 11, window }) },
+          "trip.minimumCalls"
+        )
         yield* dies({
           name: "x",
           trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window: CircuitBreaker.countWindow(0) })
@@ -894,7 +936,12 @@ describe("CircuitBreaker", () => {
         }, "trip.window.buckets")
         yield* dies({
           name: "x",
-          trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 1, window, slowCall: { duration: 1, threshold: 2 } })
+          trip: CircuitBreaker.failureRate({
+            threshold: 0.5,
+            minimumCalls: 1,
+            window,
+            slowCall: { duration: 1, threshold: 2 }
+          })
         }, "trip.slowCall.threshold")
         yield* dies({ name: "x", halfOpen: { permits: 0 } }, "halfOpen.permits")
         yield* dies({ name: "x", halfOpen: { successesToClose: -1 } }, "halfOpen.successesToClose")

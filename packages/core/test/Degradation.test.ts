@@ -1,4 +1,11 @@
-import { CircuitBreaker, Degradation, DegradationLevel, DegradationPolicy, InvalidOptionError, Metrics } from "@effect-resilience/core"
+import {
+  CircuitBreaker,
+  Degradation,
+  DegradationLevel,
+  DegradationPolicy,
+  InvalidOptionError,
+  Metrics
+} from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -118,10 +125,22 @@ describe("DegradationPolicy", () => {
     const base = DegradationPolicy.worstWhenDown
     const pairs: ReadonlyArray<readonly [DegradationPolicy.DegradationPolicy, DegradationPolicy.DegradationPolicy]> = [
       [DegradationPolicy.escalateAt(base, 2), DegradationPolicy.escalateAt(2)(base)],
-      [DegradationPolicy.escalateAt(base, 2, DegradationLevel.Minimal()), DegradationPolicy.escalateAt(2, DegradationLevel.Minimal())(base)],
-      [DegradationPolicy.whenAllDown(base, ["db", "redis"], DegradationLevel.Minimal()), DegradationPolicy.whenAllDown(["db", "redis"], DegradationLevel.Minimal())(base)],
-      [DegradationPolicy.atLeast(base, DegradationLevel.Degraded()), DegradationPolicy.atLeast(DegradationLevel.Degraded())(base)],
-      [DegradationPolicy.atMost(base, DegradationLevel.Limited()), DegradationPolicy.atMost(DegradationLevel.Limited())(base)]
+      [
+        DegradationPolicy.escalateAt(base, 2, DegradationLevel.Minimal()),
+        DegradationPolicy.escalateAt(2, DegradationLevel.Minimal())(base)
+      ],
+      [
+        DegradationPolicy.whenAllDown(base, ["db", "redis"], DegradationLevel.Minimal()),
+        DegradationPolicy.whenAllDown(["db", "redis"], DegradationLevel.Minimal())(base)
+      ],
+      [
+        DegradationPolicy.atLeast(base, DegradationLevel.Degraded()),
+        DegradationPolicy.atLeast(DegradationLevel.Degraded())(base)
+      ],
+      [
+        DegradationPolicy.atMost(base, DegradationLevel.Limited()),
+        DegradationPolicy.atMost(DegradationLevel.Limited())(base)
+      ]
     ]
     for (const [first, last] of pairs) expect(first(all)).toEqual(last(all))
     // and they do something: two down escalate to Emergency by default
@@ -146,7 +165,11 @@ describe("DegradationPolicy", () => {
       "Limited"
     )
     expect(
-      policy([d("redis", DegradationLevel.Degraded()), d("s3", DegradationLevel.Degraded()), d("x", DegradationLevel.Degraded())])
+      policy([
+        d("redis", DegradationLevel.Degraded()),
+        d("s3", DegradationLevel.Degraded()),
+        d("x", DegradationLevel.Degraded())
+      ])
         ._tag
     ).toBe("Emergency")
   })
@@ -425,7 +448,10 @@ describe("Degradation", () => {
 
   it.scoped("a layer subscribes before it is returned: a breaker that is already open counts", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ name: uniqueName("early"), trip: CircuitBreaker.consecutiveFailures(1) })
+      const breaker = yield* CircuitBreaker.make({
+        name: uniqueName("early"),
+        trip: CircuitBreaker.consecutiveFailures(1)
+      })
       yield* Effect.either(breaker(Effect.fail("x")))
       const level = yield* Effect.gen(function*() {
         const degradation = yield* Degradation
@@ -491,7 +517,8 @@ describe("Degradation: errors say what happened", () => {
                 ? Effect.fail(new RedisError({ code: "ECONNREFUSED" }))
                 : Effect.promise(() => Promise.reject(new Error("ECONNREFUSED"))))
           })
-          const error = Effect.map(degradation.status, (s) => s.dependencies.find((d) => d.name === dep.name)?.lastCheck?.error)
+          const error = Effect.map(degradation.status, (s) =>
+            s.dependencies.find((d) => d.name === dep.name)?.lastCheck?.error)
           yield* degradation.evaluate
           expect(yield* error).toBe(`RedisError { code: "ECONNREFUSED" }`)
           yield* Ref.set(mode, "promise")
@@ -540,7 +567,9 @@ describe("Degradation: bad input", () => {
 
   it.effect("the layer dies with the same error", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Effect.scoped(Layer.build(Degradation.layer({ recoveryInterval: "-1 seconds" as never }))))
+      const exit = yield* Effect.exit(
+        Effect.scoped(Layer.build(Degradation.layer({ recoveryInterval: "-1 seconds" as never })))
+      )
       expect(invalidOption(exit).option).toBe("recoveryInterval")
     }))
 
@@ -586,7 +615,9 @@ describe("Degradation: bad input", () => {
       const degradation = yield* Degradation
       const name = uniqueName("twice")
       yield* DegradationInternal.register(degradation, { name, whenDown: DegradationLevel.Degraded() })
-      const exit = yield* Effect.exit(DegradationInternal.register(degradation, { name, whenDown: DegradationLevel.Degraded() }))
+      const exit = yield* Effect.exit(
+        DegradationInternal.register(degradation, { name, whenDown: DegradationLevel.Degraded() })
+      )
       const error = invalidOption(exit)
       expect(error.option).toBe("name")
       expect(error.message).toContain(name)

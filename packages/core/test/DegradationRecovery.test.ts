@@ -45,8 +45,17 @@ const dependency = (
 /** A health check that can be switched between up, failing, dying and hanging. */
 const switchable = Effect.gen(function*() {
   const mode = yield* Ref.make<"ok" | "fail" | "die" | "hang">("ok")
-  const health = Effect.flatMap(Ref.get(mode), (m) =>
-    m === "fail" ? Effect.fail("unhealthy") : m === "die" ? Effect.die("bug") : m === "hang" ? Effect.never : Effect.void)
+  const health = Effect.flatMap(
+    Ref.get(mode),
+    (m) =>
+      m === "fail"
+        ? Effect.fail("unhealthy")
+        : m === "die"
+        ? Effect.die("bug")
+        : m === "hang"
+        ? Effect.never
+        : Effect.void
+  )
   return { mode, health }
 })
 
@@ -69,7 +78,10 @@ const counted = <A, E>(body: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const started = yield* Ref.make(0)
     const ended = yield* Ref.make(0)
-    const health = Effect.zipRight(Ref.update(started, (n) => n + 1), Effect.ensuring(body, Ref.update(ended, (n) => n + 1)))
+    const health = Effect.zipRight(
+      Ref.update(started, (n) => n + 1),
+      Effect.ensuring(body, Ref.update(ended, (n) => n + 1))
+    )
     return { started, ended, health }
   })
 
@@ -83,7 +95,9 @@ describe("Degradation: the level recovers only on evidence", () => {
         const seen = yield* recordTransitions
         const dep = yield* dependency(DegradationLevel.Degraded(), { callTimeout: "2 seconds" })
         // traffic every second; every call hangs until its timeout
-        yield* Effect.forkScoped(Effect.repeat(Effect.fork(Effect.either(dep.breaker(Effect.never))), Schedule.spaced("1 second")))
+        yield* Effect.forkScoped(
+          Effect.repeat(Effect.fork(Effect.either(dep.breaker(Effect.never))), Schedule.spaced("1 second"))
+        )
         for (let i = 0; i < 120; i++) yield* TestClock.adjust("5 seconds")
         expect(seen.filter((t) => t.kind === "recover")).toEqual([])
         expect(seen.map((t) => `${t.from._tag}→${t.to._tag}`)).toEqual(["Optimal→Degraded"])
@@ -134,7 +148,10 @@ describe("Degradation: the level recovers only on evidence", () => {
     withDegradation(
       Effect.gen(function*() {
         const seen = yield* recordTransitions
-        const dep = yield* dependency(DegradationLevel.Degraded(), { health: Effect.void, reset: Schedule.spaced("60 seconds") })
+        const dep = yield* dependency(DegradationLevel.Degraded(), {
+          health: Effect.void,
+          reset: Schedule.spaced("60 seconds")
+        })
         // a real call every 45 s, and every one fails
         yield* Effect.forkScoped(Effect.repeat(dep.fail, Schedule.spaced("45 seconds")))
         for (let i = 0; i < 60; i++) yield* TestClock.adjust("10 seconds")

@@ -1,17 +1,25 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, InvalidOptionError, Metrics } from "@effect-resilience/core"
+import {
+  CircuitBreaker,
+  Degradation,
+  DegradationLevel,
+  Dependency,
+  Fallback,
+  InvalidOptionError,
+  Metrics
+} from "@effect-resilience/core"
 import { assert, describe, expect, expectTypeOf, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -87,12 +95,16 @@ const writeBehindS3 = (
       fallback: { put: Fallback.writeBehind(queue, (key: string) => key) },
       replay: [{
         queue,
-        run: (s3, key: string, delivery) => Effect.zipRight(Effect.sync(() => deliveries.push([key, delivery])), s3.put(key))
+        run: (s3, key: string, delivery) =>
+          Effect.zipRight(Effect.sync(() => deliveries.push([key, delivery])), s3.put(key))
       }]
     }).pipe(Layer.provide(Layer.succeed(S3, {
       put: (key) =>
         override(key) ??
-          Effect.flatMap(Ref.get(up), (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const))
+          Effect.flatMap(
+            Ref.get(up),
+            (ok) => ok ? Ref.update(stored, (xs) => [...xs, key]) : Effect.fail("s3-error" as const)
+          )
     })))
     return { deliveries, layer, name, queue, stored, up }
   })
@@ -138,7 +150,9 @@ describe("Dependency", () => {
             whenDown: DegradationLevel.Limited(),
             fallback: { enhancePrices: (_error, prices) => Effect.succeed(prices) }
           })
-            .pipe(Layer.provide(Layer.succeed(OpenAI, rawOpenAI({ up: yield* Ref.make(true), calls: yield* Ref.make(0) }))))
+            .pipe(
+              Layer.provide(Layer.succeed(OpenAI, rawOpenAI({ up: yield* Ref.make(true), calls: yield* Ref.make(0) })))
+            )
         ),
         Effect.provide(Degradation.layer())
       )
@@ -201,7 +215,12 @@ describe("Dependency", () => {
         whenDown: DegradationLevel.Degraded(),
         fallback: { get: () => Effect.succeed("fallback") }
       }).pipe(Layer.provide(Layer.succeed(Store, {
-        get: (key) => key === "bug" ? Effect.die("bug") : key === "missing" ? Effect.fail("not-found" as const) : Effect.fail("io" as const)
+        get: (key) =>
+          key === "bug"
+            ? Effect.die("bug")
+            : key === "missing"
+            ? Effect.fail("not-found" as const)
+            : Effect.fail("io" as const)
       })))
       yield* Effect.gen(function*() {
         const store = yield* Store
@@ -220,7 +239,9 @@ describe("Dependency", () => {
       class Db extends Context.Tag("test/Db")<Db, {
         readonly price: (id: string) => Effect.Effect<number, "db-error">
       }>() {}
-      class Cache extends Context.Tag("test/Cache")<Cache, { readonly price: (id: string) => Effect.Effect<number> }>() {}
+      class Cache
+        extends Context.Tag("test/Cache")<Cache, { readonly price: (id: string) => Effect.Effect<number> }>()
+      {}
       const layer = Dependency.layer(Db, {
         name: uniqueName("db"),
         whenDown: DegradationLevel.Minimal(),
@@ -246,7 +267,11 @@ describe("Dependency", () => {
         name,
         whenDown: DegradationLevel.Minimal(),
         fallback: {
-          save: Fallback.unavailable({ dependency: name, message: "Prices are read-only right now", action: "Retry later" })
+          save: Fallback.unavailable({
+            dependency: name,
+            message: "Prices are read-only right now",
+            action: "Retry later"
+          })
         }
       }).pipe(Layer.provide(Layer.succeed(Db, { save: () => Effect.fail("db-error" as const) })))
       const error = yield* Effect.flatMap(Db, (db) => Effect.flip(db.save(1))).pipe(
@@ -441,7 +466,10 @@ describe("Dependency", () => {
 
   it.scoped("bad options are rejected, naming the option", () =>
     Effect.gen(function*() {
-      class Svc extends Context.Tag("test/BadOptions")<Svc, { readonly get: Effect.Effect<number, CircuitBreaker.Unavailable> }>() {}
+      class Svc extends Context.Tag("test/BadOptions")<
+        Svc,
+        { readonly get: Effect.Effect<number, CircuitBreaker.Unavailable> }
+      >() {}
       const base = { name: "bad", whenDown: DegradationLevel.Degraded() }
       const queue = yield* Fallback.memoryQueue<string>({ name: uniqueName("wb") })
       const cases: ReadonlyArray<[Record<string, unknown>, string]> = [
@@ -462,7 +490,9 @@ describe("Dependency", () => {
         [{ ...base, replayInterval: -1 }, "replayInterval"]
       ]
       for (const [options, option] of cases) {
-        const layer = Dependency.layer(Svc, options as any).pipe(Layer.provide(Layer.succeed(Svc, { get: Effect.succeed(1) })))
+        const layer = Dependency.layer(Svc, options as any).pipe(
+          Layer.provide(Layer.succeed(Svc, { get: Effect.succeed(1) }))
+        )
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)).pipe(Effect.provide(Degradation.layer())))
         assert(Exit.isFailure(exit), option)
         const defect = Cause.squash(exit.cause)
@@ -492,8 +522,12 @@ describe("Dependency", () => {
         // a getter answering a method: its calls must be protected too
         get lookup() {
           return (id: string) =>
-            Effect.flatMap(Ref.updateAndGet(reached, (n) => n + 1), () =>
-              Effect.flatMap(Ref.get(up), (ok) => ok ? Effect.succeed(`live ${id}`) : Effect.fail("feed-error" as const)))
+            Effect.flatMap(
+              Ref.updateAndGet(reached, (n) => n + 1),
+              () =>
+                Effect.flatMap(Ref.get(up), (ok) =>
+                  ok ? Effect.succeed(`live ${id}`) : Effect.fail("feed-error" as const))
+            )
         }
       }
     }
@@ -560,7 +594,10 @@ describe("Dependency", () => {
           Layer.provide(Layer.succeed(Tail, { lines: Stream.concat(Stream.make("a"), Stream.fail("eof" as const)) }))
         )
         const seen: Array<string> = []
-        const error = yield* Effect.flatMap(Tail, (t) => Effect.flip(Stream.runForEach(t.lines, (l) => Effect.sync(() => seen.push(l))))).pipe(
+        const error = yield* Effect.flatMap(
+          Tail,
+          (t) => Effect.flip(Stream.runForEach(t.lines, (l) => Effect.sync(() => seen.push(l))))
+        ).pipe(
           Effect.provide(layer),
           Effect.provide(Degradation.layer())
         )
@@ -611,7 +648,8 @@ describe("Dependency", () => {
         name: uniqueName("api"),
         whenDown: DegradationLevel.Degraded(),
         fallback: {
-          open: (_error: unknown, id: string) => Effect.as(Effect.addFinalizer(() => Effect.sync(() => released.push(id))), `fallback ${id}`),
+          open: (_error: unknown, id: string) =>
+            Effect.as(Effect.addFinalizer(() => Effect.sync(() => released.push(id))), `fallback ${id}`),
           whoami: () => Effect.map(Effect.zip(Tenant, FiberRef.get(level)), ([tenant, level]) => `${tenant}/${level}`),
           self: () => Effect.map(Api, (api) => api === wrappedSeen.current)
         }
@@ -778,9 +816,11 @@ describe("Dependency", () => {
       const raw = new Raw()
       const name = uniqueName("class")
       const api = yield* Effect.flatMap(Api, Effect.succeed).pipe(
-        Effect.provide(Dependency.layer(Api, { name, whenDown: DegradationLevel.Degraded() }).pipe(
-          Layer.provide(Layer.succeed(Api, raw))
-        )),
+        Effect.provide(
+          Dependency.layer(Api, { name, whenDown: DegradationLevel.Degraded() }).pipe(
+            Layer.provide(Layer.succeed(Api, raw))
+          )
+        ),
         Effect.provide(Degradation.layer())
       )
       raw.pending = 2

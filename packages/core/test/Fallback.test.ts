@@ -16,21 +16,29 @@ import { uniqueName } from "./utils.js"
 /** The `write_behind_*` series of the queue `name`. */
 const queueMetrics = (name: string) =>
   Effect.all({
-    depth: Effect.map(Metric.value(Metrics.writeBehindQueueDepth.pipe(Metric.tagged("dependency", name))), (s) => s.value),
-    enqueued: Effect.map(Metric.value(Metrics.writeBehindEnqueued.pipe(Metric.tagged("dependency", name))), (s) => s.count),
-    replayed: Effect.map(Metric.value(Metrics.writeBehindReplayed.pipe(Metric.tagged("dependency", name))), (s) => s.count),
-    rejected: Effect.map(Metric.value(Metrics.writeBehindRejected.pipe(Metric.tagged("dependency", name))), (s) => s.count),
+    depth: Effect.map(Metric.value(Metrics.writeBehindQueueDepth.pipe(Metric.tagged("dependency", name))), (s) =>
+      s.value),
+    enqueued: Effect.map(Metric.value(Metrics.writeBehindEnqueued.pipe(Metric.tagged("dependency", name))), (s) =>
+      s.count),
+    replayed: Effect.map(Metric.value(Metrics.writeBehindReplayed.pipe(Metric.tagged("dependency", name))), (s) =>
+      s.count),
+    rejected: Effect.map(Metric.value(Metrics.writeBehindRejected.pipe(Metric.tagged("dependency", name))), (s) =>
+      s.count),
     deadLettered: Effect.map(
       Metric.value(Metrics.writeBehindDeadLettered.pipe(Metric.tagged("dependency", name))),
-      (s) => s.count
+      (s) =>
+        s.count
     )
   })
 
 /** The names of the series in the registry that carry `dependency=name`. */
 const seriesOf = (name: string) =>
-  Effect.map(Metric.snapshot, (pairs) =>
-    pairs.filter((pair) => pair.metricKey.tags.some((tag) => tag.key === "dependency" && tag.value === name))
-      .map((pair) => pair.metricKey.name).sort())
+  Effect.map(
+    Metric.snapshot,
+    (pairs) =>
+      pairs.filter((pair) => pair.metricKey.tags.some((tag) => tag.key === "dependency" && tag.value === name))
+        .map((pair) => pair.metricKey.name).sort()
+  )
 
 interface Line {
   readonly level: string
@@ -62,7 +70,9 @@ describe("Fallback", () => {
       expect(yield* Fallback.succeed(42)("boom")).toBe(42)
       expect(yield* Fallback.sync((error: unknown, a: number, b: number) => `${error}:${a + b}`)("e", 1, 2)).toBe("e:3")
       expect(yield* Fallback.make((_error: unknown, n: number) => Effect.succeed(n * 2))("e", 21)).toBe(42)
-      const error = yield* Effect.flip(Fallback.unavailable({ dependency: "db", message: "read-only", action: "later" })("x"))
+      const error = yield* Effect.flip(
+        Fallback.unavailable({ dependency: "db", message: "read-only", action: "later" })("x")
+      )
       assert(error instanceof Fallback.UnavailableError)
       expect([error.dependency, error.message, error.action, error.cause]).toEqual(["db", "read-only", "later", "x"])
     }))
@@ -88,8 +98,7 @@ describe("Fallback", () => {
         const queue = yield* Fallback.memoryQueue<number>({ name: uniqueName("wb") })
         for (const n of [1, 2, 3, 4]) yield* queue.offer(n)
         const delivered = yield* Ref.make<Array<number>>([])
-        const deliver = (n: number) =>
-          n === 3 ? Effect.fail("still down") : Ref.update(delivered, (xs) => [...xs, n])
+        const deliver = (n: number) => n === 3 ? Effect.fail("still down") : Ref.update(delivered, (xs) => [...xs, n])
         expect(yield* Effect.flip(queue.replay(deliver))).toBe("still down")
         expect(yield* Ref.get(delivered)).toEqual([1, 2])
         expect(yield* queue.size).toBe(2)
@@ -183,7 +192,9 @@ describe("Fallback", () => {
         const queue = yield* Fallback.memoryQueue<string>({ name: uniqueName("wb"), maxAttempts: 1 })
         yield* queue.offer("a")
         const started = yield* Deferred.make<void>()
-        const fiber = yield* Effect.fork(queue.replay(() => Effect.zipRight(Deferred.succeed(started, void 0), Effect.never)))
+        const fiber = yield* Effect.fork(
+          queue.replay(() => Effect.zipRight(Deferred.succeed(started, void 0), Effect.never))
+        )
         yield* Deferred.await(started)
         yield* Fiber.interrupt(fiber)
         expect(yield* queue.deadLetters).toEqual([])
@@ -246,7 +257,9 @@ describe("Fallback", () => {
         yield* queue.offer(undefined)
         yield* queue.offer("b")
         const seen: Array<string | undefined> = []
-        expect(yield* queue.replay((entry) => entry === undefined ? Effect.fail("bad") : Effect.sync(() => seen.push(entry))))
+        expect(
+          yield* queue.replay((entry) => entry === undefined ? Effect.fail("bad") : Effect.sync(() => seen.push(entry)))
+        )
           .toBe(1)
         const letters = yield* queue.deadLetters
         expect(letters.map((l) => [l.entry, l.attempts])).toEqual([[undefined, 1]])

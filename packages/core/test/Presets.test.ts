@@ -21,14 +21,30 @@ const RawApi = Layer.succeed(Api, {
   slow: Effect.as(Effect.sleep("1 hour"), "late")
 })
 
-
 const failN = (n: number) =>
-  Effect.flatMap(Api, (api) => Effect.forEach(Array.from({ length: n }), () => Effect.either(api.fail), { discard: true }))
+  Effect.flatMap(
+    Api,
+    (api) => Effect.forEach(Array.from({ length: n }), () => Effect.either(api.fail), { discard: true })
+  )
 
 const table = [
-  { preset: Presets.openai, name: "openai", failMax: 5, resetMillis: 60_000, callTimeoutMillis: 10_000, whenDown: "Limited" },
+  {
+    preset: Presets.openai,
+    name: "openai",
+    failMax: 5,
+    resetMillis: 60_000,
+    callTimeoutMillis: 10_000,
+    whenDown: "Limited"
+  },
   { preset: Presets.db, name: "db", failMax: 3, resetMillis: 30_000, callTimeoutMillis: 5_000, whenDown: "Minimal" },
-  { preset: Presets.redis, name: "redis", failMax: 5, resetMillis: 20_000, callTimeoutMillis: 1_000, whenDown: "Degraded" },
+  {
+    preset: Presets.redis,
+    name: "redis",
+    failMax: 5,
+    resetMillis: 20_000,
+    callTimeoutMillis: 1_000,
+    whenDown: "Degraded"
+  },
   { preset: Presets.s3, name: "s3", failMax: 5, resetMillis: 30_000, callTimeoutMillis: 10_000, whenDown: "Degraded" }
 ] as const
 
@@ -142,7 +158,10 @@ describe("Presets", () => {
 
     it.effect("baselinePricing takes another factor", () =>
       Effect.gen(function*() {
-        const prices = yield* Presets.baselinePricing(2)(new CircuitBreaker.CircuitOpenError({ breaker: "x", retryAfter: Duration.zero }), [1, 2.5])
+        const prices = yield* Presets.baselinePricing(2)(
+          new CircuitBreaker.CircuitOpenError({ breaker: "x", retryAfter: Duration.zero }),
+          [1, 2.5]
+        )
         expect(prices).toEqual([2, 5])
       }))
 
@@ -178,7 +197,12 @@ describe("Presets", () => {
         const error = yield* Effect.flip(
           Presets.writesBlocked("db", { message: "Prices are read-only", action: "Try again at 10:00" })("cause")
         )
-        expect(error).toMatchObject({ dependency: "db", message: "Prices are read-only", action: "Try again at 10:00", cause: "cause" })
+        expect(error).toMatchObject({
+          dependency: "db",
+          message: "Prices are read-only",
+          action: "Try again at 10:00",
+          cause: "cause"
+        })
       }))
   })
 })

@@ -1,4 +1,12 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, Presets, Profile } from "@effect-resilience/core"
+import {
+  CircuitBreaker,
+  Degradation,
+  DegradationLevel,
+  Dependency,
+  Fallback,
+  Presets,
+  Profile
+} from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
@@ -31,7 +39,6 @@ const RawApi = Layer.succeed(Api, { ok: Effect.succeed("ok"), fail: Effect.fail(
 
 const failN = (n: number) =>
   Effect.flatMap(Api, (api) => Effect.forEach(Array.from({ length: n }), () => Effect.flip(api.fail)))
-
 
 /**
  * Runs `body` against `Api` wrapped by `Dependency.layerConfig` with `preset`
@@ -175,7 +182,9 @@ describe("Profile", () => {
     it.effect("RESILIENCE_<NAME>_RESET_TIMEOUT takes a duration or a number of seconds", () =>
       Effect.gen(function*() {
         for (const value of ["45 seconds", "45", " 45 ", "45.0", "0.75 minutes"]) {
-          const redis = yield* Profile.dependency(Presets.redis).pipe(withEnv([["RESILIENCE_REDIS_RESET_TIMEOUT", value]]))
+          const redis = yield* Profile.dependency(Presets.redis).pipe(
+            withEnv([["RESILIENCE_REDIS_RESET_TIMEOUT", value]])
+          )
           expect(yield* delays(redis.breaker.reset, 2)).toEqual([45_000, 45_000])
           expect(threshold(redis)).toBe(5)
         }
@@ -224,7 +233,11 @@ describe("Profile", () => {
           name: "ledger",
           breaker: {
             ...Presets.db.breaker,
-            trip: CircuitBreaker.failureRate({ threshold: 0.5, minimumCalls: 4, window: CircuitBreaker.countWindow(10) })
+            trip: CircuitBreaker.failureRate({
+              threshold: 0.5,
+              minimumCalls: 4,
+              window: CircuitBreaker.countWindow(10)
+            })
           }
         }
         const ledger = yield* Profile.dependency(preset).pipe(withEnv([["RESILIENCE_LEDGER_FAIL_MAX", "2"]]))
@@ -336,15 +349,19 @@ describe("Profile", () => {
         })))
 
     it.effect("applies the overrides of the dependency's own name", () =>
-      withDependency(Presets.s3, [["NAME_FAIL_MAX", "2"], ["NAME_RESET_TIMEOUT", "1.5"]], (name) =>
-        Effect.gen(function*() {
-          yield* failN(2)
-          expect(yield* observe(name)).toEqual({ breaker: "Open", level: "Degraded" })
-          yield* TestClock.adjust(1_499)
-          expect((yield* observe(name)).breaker).toBe("Open")
-          yield* TestClock.adjust(1)
-          expect((yield* observe(name)).breaker).toBe("HalfOpen")
-        })))
+      withDependency(
+        Presets.s3,
+        [["NAME_FAIL_MAX", "2"], ["NAME_RESET_TIMEOUT", "1.5"]],
+        (name) =>
+          Effect.gen(function*() {
+            yield* failN(2)
+            expect(yield* observe(name)).toEqual({ breaker: "Open", level: "Degraded" })
+            yield* TestClock.adjust(1_499)
+            expect((yield* observe(name)).breaker).toBe("Open")
+            yield* TestClock.adjust(1)
+            expect((yield* observe(name)).breaker).toBe("HalfOpen")
+          })
+      ))
 
     it.effect("requires a fallback for members that do not declare Unavailable, and runs it", () =>
       Effect.gen(function*() {
@@ -358,7 +375,10 @@ describe("Profile", () => {
         const layer = Dependency.layerConfig(Db, { ...Presets.db, name }, {
           fallback: { save: Presets.writesBlocked("db") }
         }).pipe(Layer.provide(raw), Layer.provideMerge(Degradation.layer()))
-        const error = yield* Effect.flatMap(Db, (db) => Effect.flip(db.save(1))).pipe(Effect.provide(layer), withEnv([]))
+        const error = yield* Effect.flatMap(Db, (db) => Effect.flip(db.save(1))).pipe(
+          Effect.provide(layer),
+          withEnv([])
+        )
         assert(error instanceof Fallback.UnavailableError)
         expect(error.dependency).toBe("db")
       }))
@@ -376,7 +396,12 @@ describe("Profile", () => {
       readonly layer: Layer.Layer<never, ConfigError.ConfigError>
       readonly mentions?: string
     }> = [
-      { variable: "RESILIENCE_PROFILE", value: "chaos", layer: dependency(Presets.db), mentions: "production, staging, development" },
+      {
+        variable: "RESILIENCE_PROFILE",
+        value: "chaos",
+        layer: dependency(Presets.db),
+        mentions: "production, staging, development"
+      },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "0", layer: dependency(Presets.db), mentions: "positive integer" },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "-1", layer: dependency(Presets.db), mentions: "positive integer" },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "abc", layer: dependency(Presets.db), mentions: `"abc"` },
@@ -385,9 +410,19 @@ describe("Profile", () => {
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "0x10", layer: dependency(Presets.db), mentions: `"0x10"` },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "1e1", layer: dependency(Presets.db), mentions: `"1e1"` },
       { variable: "RESILIENCE_DB_FAIL_MAX", value: "", layer: dependency(Presets.db), mentions: `""` },
-      { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "soon", layer: dependency(Presets.redis), mentions: `"soon"` },
+      {
+        variable: "RESILIENCE_REDIS_RESET_TIMEOUT",
+        value: "soon",
+        layer: dependency(Presets.redis),
+        mentions: `"soon"`
+      },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "-1 seconds", layer: dependency(Presets.redis) },
-      { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0", layer: dependency(Presets.openai), mentions: "from 1 millisecond" },
+      {
+        variable: "RESILIENCE_OPENAI_CALL_TIMEOUT",
+        value: "0",
+        layer: dependency(Presets.openai),
+        mentions: "from 1 millisecond"
+      },
       { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0 millis", layer: dependency(Presets.openai) },
       { variable: "RESILIENCE_S3_CALL_TIMEOUT", value: "", layer: dependency(Presets.s3) },
       {
@@ -406,12 +441,22 @@ describe("Profile", () => {
       },
       { variable: "RESILIENCE_REDIS_RESET_TIMEOUT", value: "0.0005", layer: dependency(Presets.redis) },
       { variable: "RESILIENCE_DB_RESET_TIMEOUT", value: "25 days", layer: dependency(Presets.db) },
-      { variable: "RESILIENCE_DB_RESET_TIMEOUT", value: "2147484", layer: dependency(Presets.db), mentions: `"2147484"` },
+      {
+        variable: "RESILIENCE_DB_RESET_TIMEOUT",
+        value: "2147484",
+        layer: dependency(Presets.db),
+        mentions: `"2147484"`
+      },
       { variable: "RESILIENCE_OPENAI_CALL_TIMEOUT", value: "0.9 millis", layer: dependency(Presets.openai) },
       { variable: "RESILIENCE_S3_CALL_TIMEOUT", value: "2147483648 millis", layer: dependency(Presets.s3) },
       { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "100 micros", layer: Degradation.layerConfig() },
       { variable: "RESILIENCE_RECOVERY_INTERVAL", value: "30 days", layer: Degradation.layerConfig() },
-      { variable: "RESILIENCE_HEALTH_CHECK_TIMEOUT", value: "soon", layer: Degradation.layerConfig(), mentions: `"soon"` },
+      {
+        variable: "RESILIENCE_HEALTH_CHECK_TIMEOUT",
+        value: "soon",
+        layer: Degradation.layerConfig(),
+        mentions: `"soon"`
+      },
       { variable: "RESILIENCE_HEALTH_CHECK_TIMEOUT", value: "0", layer: Degradation.layerConfig() }
     ]
     for (const { layer, mentions, value, variable } of cases) {
@@ -433,23 +478,27 @@ describe("Profile", () => {
 
     it.scoped("every bad variable of a dependency is reported at once", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(Layer.build(dependency(Presets.db)).pipe(withEnv([
-          ["RESILIENCE_DB_FAIL_MAX", "0"],
-          ["RESILIENCE_DB_CALL_TIMEOUT", "soon"]
-        ])))
+        const error = yield* Effect.flip(
+          Layer.build(dependency(Presets.db)).pipe(withEnv([
+            ["RESILIENCE_DB_FAIL_MAX", "0"],
+            ["RESILIENCE_DB_CALL_TIMEOUT", "soon"]
+          ]))
+        )
         expect(String(error)).toContain("RESILIENCE_DB_FAIL_MAX")
         expect(String(error)).toContain("RESILIENCE_DB_CALL_TIMEOUT")
       }))
 
     it.effect("the bounds themselves are accepted: 1 ms and 2³¹−1 ms, as a duration or in seconds", () =>
       Effect.gen(function*() {
-        for (const [value, millis] of [
-          ["1 millis", 1],
-          ["0.001", 1],
-          ["2147483647 millis", 2 ** 31 - 1],
-          ["2147483.647", 2 ** 31 - 1],
-          ["24 days", 24 * 86_400_000]
-        ] as const) {
+        for (
+          const [value, millis] of [
+            ["1 millis", 1],
+            ["0.001", 1],
+            ["2147483647 millis", 2 ** 31 - 1],
+            ["2147483.647", 2 ** 31 - 1],
+            ["24 days", 24 * 86_400_000]
+          ] as const
+        ) {
           const db = yield* Profile.dependency(Presets.db).pipe(withEnv([
             ["RESILIENCE_DB_RESET_TIMEOUT", value],
             ["RESILIENCE_DB_CALL_TIMEOUT", value]
@@ -463,13 +512,15 @@ describe("Profile", () => {
 
     it.scoped("the same values are accepted when valid", () =>
       Effect.gen(function*() {
-        const context = yield* Layer.build(Layer.merge(dependency(Presets.db), Degradation.layerConfig())).pipe(withEnv([
-          ["RESILIENCE_PROFILE", "staging"],
-          ["RESILIENCE_DB_FAIL_MAX", "1"],
-          ["RESILIENCE_DB_RESET_TIMEOUT", "1 second"],
-          ["RESILIENCE_DB_CALL_TIMEOUT", "1"],
-          ["RESILIENCE_RECOVERY_INTERVAL", "1 minute"]
-        ]))
+        const context = yield* Layer.build(Layer.merge(dependency(Presets.db), Degradation.layerConfig())).pipe(
+          withEnv([
+            ["RESILIENCE_PROFILE", "staging"],
+            ["RESILIENCE_DB_FAIL_MAX", "1"],
+            ["RESILIENCE_DB_RESET_TIMEOUT", "1 second"],
+            ["RESILIENCE_DB_CALL_TIMEOUT", "1"],
+            ["RESILIENCE_RECOVERY_INTERVAL", "1 minute"]
+          ])
+        )
         expect(Context.getOption(context, Api)._tag).toBe("Some")
       }))
   })

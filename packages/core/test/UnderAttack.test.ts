@@ -43,7 +43,8 @@ describe("under attack", () => {
         () => Deferred.await(gate),
         () => Effect.sync(() => void running--)
       )
-      const wave = (n: number) => Effect.forEach(Array.from({ length: n }), () => Effect.fork(Effect.either(breaker(probe))))
+      const wave = (n: number) =>
+        Effect.forEach(Array.from({ length: n }), () => Effect.fork(Effect.either(breaker(probe))))
       const settle = Effect.repeatN(Effect.yieldNow(), 50)
 
       const first = yield* wave(5_000)

@@ -18,7 +18,12 @@ describe("Validation (the checks every constructor uses, public for packages bui
           every: v.duration("every", options.every, { timer: true })
         }))
       expect(yield* make({ retries: 3, every: "1 second" })).toEqual({ retries: 3, every: Duration.seconds(1) })
-      for (const [options, option] of [[{ retries: 0, every: 1 }, "retries"], [{ retries: 1, every: NaN }, "every"]] as const) {
+      for (
+        const [options, option] of [[{ retries: 0, every: 1 }, "retries"], [
+          { retries: 1, every: NaN },
+          "every"
+        ]] as const
+      ) {
         const exit = yield* Effect.exit(make(options))
         assert(Exit.isFailure(exit))
         const defect = Cause.dieOption(exit.cause)

@@ -9,8 +9,8 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { fileURLToPath } from "node:url"
@@ -120,7 +120,9 @@ export class DashboardParseError extends Data.TaggedError("DashboardParseError")
    * @since 0.1.0
    */
   override get message(): string {
-    return `Dashboard ${this.path} is not valid JSON: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+    return `Dashboard ${this.path} is not valid JSON: ${
+      this.cause instanceof Error ? this.cause.message : String(this.cause)
+    }`
   }
 }
 
@@ -155,7 +157,10 @@ export const load: Effect.Effect<ReadonlyArray<Dashboard>, PlatformError | Dashb
       const path = `${directory}${file}`
       return fs.readFileString(path).pipe(
         Effect.flatMap((text) =>
-          Effect.try({ try: () => JSON.parse(text) as Dashboard, catch: (cause) => new DashboardParseError({ path, cause }) })
+          Effect.try({
+            try: () => JSON.parse(text) as Dashboard,
+            catch: (cause) => new DashboardParseError({ path, cause })
+          })
         )
       )
     })

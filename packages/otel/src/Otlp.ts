@@ -182,7 +182,10 @@ export const layerConfig = (
           })
         )
       )
-      const url = Option.orElse(metricsUrl, () => Option.map(baseUrl, (base) => `${base.replace(/\/+$/, "")}/v1/metrics`))
+      const url = Option.orElse(
+        metricsUrl,
+        () => Option.map(baseUrl, (base) => `${base.replace(/\/+$/, "")}/v1/metrics`)
+      )
       return layer({
         ...options,
         url: Option.getOrUndefined(url),

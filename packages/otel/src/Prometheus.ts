@@ -17,9 +17,9 @@
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import * as Metrics from "@effect/opentelemetry/Metrics"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
 import * as Config from "effect/Config"
@@ -70,7 +70,9 @@ export class PortInUseError extends Data.TaggedError("PortInUseError")<{
    * @since 0.1.0
    */
   override get message(): string {
-    return `Prometheus exporter cannot listen on ${this.host ?? "*"}:${this.port}: port ${this.port} is already in use. ` +
+    return `Prometheus exporter cannot listen on ${
+      this.host ?? "*"
+    }:${this.port}: port ${this.port} is already in use. ` +
       `Stop the process holding it or choose another port (option \`port\`, or OTEL_EXPORTER_PROMETHEUS_PORT with layerConfig).`
   }
 }

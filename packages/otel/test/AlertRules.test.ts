@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { AlertRules } from "@effect-resilience/otel"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -63,12 +63,12 @@ describe("alert rules", () => {
       "increase(circuit_breaker_transitions_total[10m])"
     ]],
     ["an idle half-open breaker counts as open", [
-      'increase(circuit_breaker_transitions_total{from="half_open", to="open"}[10m])) > 0',
-      'increase(circuit_breaker_transitions_total{from="half_open", to="open"}[10m])) >= 0'
+      "increase(circuit_breaker_transitions_total{from=\"half_open\", to=\"open\"}[10m])) > 0",
+      "increase(circuit_breaker_transitions_total{from=\"half_open\", to=\"open\"}[10m])) >= 0"
     ]],
     ["failed probes remembered for 2 minutes only", [
-      'to="open"}[10m]',
-      'to="open"}[2m]'
+      "to=\"open\"}[10m]",
+      "to=\"open\"}[2m]"
     ]],
     ["not-closed and failing matched across instances", [
       "(circuit_breaker_state > 0)\n              and on (job, instance, breaker)",

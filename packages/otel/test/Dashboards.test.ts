@@ -1,6 +1,6 @@
-import { describe, expect, it } from "@effect/vitest"
 import { Dashboards } from "@effect-resilience/otel"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 
 // DESIGN §6, as Prometheus names the series.
@@ -24,7 +24,9 @@ const metrics = new Set([
   ...histograms.flatMap((h) => [`${h}_bucket`, `${h}_sum`, `${h}_count`])
 ])
 const metricRefs = (expr: string) =>
-  [...expr.matchAll(/\b((?:circuit_breaker|fallback|degradation|dependency|write_behind|http_requests|admin_actions)_[a-z_]+)\b/g)].map((m) => m[1]!)
+  [...expr.matchAll(
+    /\b((?:circuit_breaker|fallback|degradation|dependency|write_behind|http_requests|admin_actions)_[a-z_]+)\b/g
+  )].map((m) => m[1]!)
 
 const load = Dashboards.load.pipe(Effect.provide(NodeContext.layer))
 
@@ -54,7 +56,10 @@ describe("Grafana dashboards", () => {
           expect(panel.datasource, panel.title).toEqual({ type: "prometheus", uid: "${datasource}" })
           expect(panel.targets?.length, panel.title).toBeGreaterThan(0)
           for (const target of panel.targets ?? []) {
-            expect(target.datasource, `${panel.title} ${target.refId}`).toEqual({ type: "prometheus", uid: "${datasource}" })
+            expect(target.datasource, `${panel.title} ${target.refId}`).toEqual({
+              type: "prometheus",
+              uid: "${datasource}"
+            })
             expect(target.expr, panel.title).toBeTruthy()
           }
         }
@@ -111,8 +116,12 @@ describe("Grafana dashboards", () => {
           const summed = [...expr.matchAll(/\bsum(?: by \([^)]*\))? ?\((?:rate|increase)\(/g)].length
           expect(summed, `${where}: every rate()/increase() must be summed`).toBe(calls)
           if (/_bucket\b/.test(expr)) expect(expr, where).toMatch(/sum by \([^)]*\ble\b[^)]*\)/)
-          for (const selector of expr.matchAll(/\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+|write_behind_\w+|http_requests_\w+|admin_actions_\w+)\{([^}]*)\}/g)) {
-            expect(selector[2], `${where}: ${selector[1]} must honour $job`).toContain('job=~"$job"')
+          for (
+            const selector of expr.matchAll(
+              /\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+|write_behind_\w+|http_requests_\w+|admin_actions_\w+)\{([^}]*)\}/g
+            )
+          ) {
+            expect(selector[2], `${where}: ${selector[1]} must honour $job`).toContain("job=~\"$job\"")
           }
         }
       }
@@ -147,7 +156,7 @@ describe("Grafana dashboards", () => {
 
   it("interpolate replaces every Grafana variable form and leaves unknown ones", () => {
     const vars = { job: "svc", __rate_interval: "1m" }
-    expect(Dashboards.interpolate('rate(x{job=~"$job"}[$__rate_interval])', vars)).toBe('rate(x{job=~"svc"}[1m])')
+    expect(Dashboards.interpolate("rate(x{job=~\"$job\"}[$__rate_interval])", vars)).toBe("rate(x{job=~\"svc\"}[1m])")
     expect(Dashboards.interpolate("${job} ${job:regex} [[job]] $unknown", vars)).toBe("svc svc svc $unknown")
   })
 })

@@ -4,8 +4,8 @@
  * `import` too, is in `require.cache`. This file runs in its own worker, so the
  * cache only holds what this file loads.
  */
-import { describe, expect, it } from "@effect/vitest"
 import { OtelMetrics, Otlp, Prometheus } from "@effect-resilience/otel"
+import { describe, expect, it } from "@effect/vitest"
 import { InMemoryMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -23,7 +23,9 @@ describe("metrics only", () => {
       expect(loaded(/exporter-metrics-otlp-http/)).toEqual([])
       expect(loaded(/@opentelemetry[/+]sdk-metrics/).length).toBeGreaterThan(0)
 
-      yield* Layer.build(Otlp.layer({ url: "http://127.0.0.1:9/v1/metrics", exportInterval: "1 hour", shutdownTimeout: "100 millis" }))
+      yield* Layer.build(
+        Otlp.layer({ url: "http://127.0.0.1:9/v1/metrics", exportInterval: "1 hour", shutdownTimeout: "100 millis" })
+      )
       yield* Layer.build(OtelMetrics.layer(() =>
         new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(0), exportIntervalMillis: 3_600_000 })
       ))
@@ -31,7 +33,9 @@ describe("metrics only", () => {
       expect(loaded(tracing)).toEqual([])
 
       // Control: the same check does see the tracing SDK once NodeSdk is loaded.
-      yield* Effect.promise(() => import("@effect/opentelemetry/NodeSdk"))
+      yield* Effect.promise(() =>
+        import("@effect/opentelemetry/NodeSdk")
+      )
       expect(loaded(tracing).length).toBeGreaterThan(0)
     }).pipe(Effect.scoped))
 })

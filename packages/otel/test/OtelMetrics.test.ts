@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { OtelMetrics } from "@effect-resilience/otel"
+import { describe, expect, it } from "@effect/vitest"
 import {
   AggregationTemporality,
   DataPointType,

@@ -1,5 +1,5 @@
-import { assert, describe, expect, it } from "@effect/vitest"
 import { Otlp } from "@effect-resilience/otel"
+import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -126,10 +126,11 @@ describe("Otlp.layer", () => {
           })
           server.listen(port, "127.0.0.1", () => resume(Effect.succeed(server)))
         }),
-        (server) => Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        })
+        (server) =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+            server.closeAllConnections()
+          })
       )
       const info = yield* eventually(() => lines.find((l) => l.level === "INFO" && l.message.includes("recovered")))
       expect(info.message).toContain(`http://127.0.0.1:${port}/v1/metrics`)
@@ -140,10 +141,12 @@ describe("Otlp.layer", () => {
     Effect.gen(function*() {
       const endpoint = yield* receiver("ok")
       yield* Layer.build(Otlp.layerConfig()).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
-          ["OTEL_EXPORTER_OTLP_ENDPOINT", `http://127.0.0.1:${endpoint.port}/`],
-          ["OTEL_METRIC_EXPORT_INTERVAL", "100"]
-        ])))
+        Effect.withConfigProvider(ConfigProvider.fromMap(
+          new Map([
+            ["OTEL_EXPORTER_OTLP_ENDPOINT", `http://127.0.0.1:${endpoint.port}/`],
+            ["OTEL_METRIC_EXPORT_INTERVAL", "100"]
+          ])
+        ))
       )
       const request = yield* eventually(() => endpoint.requests[0])
       expect(request.path).toBe("/v1/metrics")

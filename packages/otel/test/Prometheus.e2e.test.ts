@@ -5,13 +5,13 @@
  * runs; then every dashboard query goes through Prometheus' HTTP API and the
  * alert rules are evaluated on the live series.
  */
-import { describe, expect, layer } from "@effect/vitest"
 import { Degradation, DegradationLevel, Fallback } from "@effect-resilience/core"
 import { AlertRules, Dashboards, Prometheus } from "@effect-resilience/otel"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -72,7 +72,10 @@ const ToolkitLive = Layer.scoped(
   Effect.gen(function*() {
     const degradation = yield* Degradation
     const cycle = yield* Scenario.dependency(names.cycle, { whenDown: DegradationLevel.Degraded() })
-    const ok = yield* Scenario.dependency(names.ok, { whenDown: DegradationLevel.Degraded(), latency: Duration.millis(2) })
+    const ok = yield* Scenario.dependency(names.ok, {
+      whenDown: DegradationLevel.Degraded(),
+      latency: Duration.millis(2)
+    })
     const fallback = yield* Scenario.dependency(names.fallback, {
       whenDown: DegradationLevel.Limited(),
       latency: Duration.millis(3),
@@ -135,7 +138,9 @@ const E2ELive = Layer.scoped(
     yield* Metric.increment(adminAction("force", "denied"))
     // One delivery that fails (maxAttempts 1): dead-lettered.
     yield* toolkit.queue.offer(-1)
-    yield* toolkit.queue.replay((n) => n < 0 ? Effect.fail("rejected by the dependency") : Effect.void).pipe(Effect.ignore)
+    yield* toolkit.queue.replay((n) => n < 0 ? Effect.fail("rejected by the dependency") : Effect.void).pipe(
+      Effect.ignore
+    )
     if ((yield* toolkit.queue.deadLetters.pipe(Effect.orDie)).length === 0) {
       return yield* Effect.dieMessage("the scenario expected a dead letter")
     }
@@ -166,8 +171,10 @@ describe("end to end against a real Prometheus", () => {
         const active = (yield* prometheus.api("/api/v1/targets")).data.activeTargets as ReadonlyArray<any>
         const ours = active.filter((t) => t.labels.job === job)
         expect(ours.map((t) => t.labels.instance).sort()).toEqual([...targets].sort())
-        for (const target of ours) expect({ instance: target.labels.instance, health: target.health, error: target.lastError })
-          .toEqual({ instance: target.labels.instance, health: "up", error: "" })
+        for (const target of ours) {
+          expect({ instance: target.labels.instance, health: target.health, error: target.lastError })
+            .toEqual({ instance: target.labels.instance, health: "up", error: "" })
+        }
         const state = yield* prometheus.query(`circuit_breaker_state{job="${job}", breaker="${names.fallback}"}`)
         expect(resultOf(state).map((s: any) => s.value[1])).toEqual(["1", "1"])
         const level = yield* prometheus.query(`max(degradation_level{job="${job}"})`)
@@ -186,11 +193,19 @@ describe("end to end against a real Prometheus", () => {
             const where = `${query.dashboard} / ${query.panel} / ${query.refId}: ${expr}`
             expect(expr, where).not.toMatch(/\$|\[\[/)
             const instant = yield* prometheus.query(expr)
-            expect({ where, status: instant.status, error: instant.error }).toEqual({ where, status: "success", error: undefined })
+            expect({ where, status: instant.status, error: instant.error }).toEqual({
+              where,
+              status: "success",
+              error: undefined
+            })
             expect(resultOf(instant).length, `no data: ${where}`).toBeGreaterThan(0)
             if (!query.instant) {
               const range = yield* prometheus.queryRange(expr, 20)
-              expect({ where, status: range.status, error: range.error }).toEqual({ where, status: "success", error: undefined })
+              expect({ where, status: range.status, error: range.error }).toEqual({
+                where,
+                status: "success",
+                error: undefined
+              })
               expect(resultOf(range).length, `no data over 20s: ${where}`).toBeGreaterThan(0)
             }
             checked++

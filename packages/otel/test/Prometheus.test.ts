@@ -1,11 +1,11 @@
-import { describe, expect, it } from "@effect/vitest"
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { describe, expect, it } from "@effect/vitest"
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -191,7 +191,9 @@ describe("Prometheus.layer", () => {
       const pushed = memory.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
       const failures = pushed.find((m) => m.descriptor.name === "circuit_breaker_failures_total")
       expect(failures?.dataPoints.find((p) => p.attributes.breaker === name)?.value).toBe(2)
-      expect(Exposition.value(Exposition.parse(yield* exporter.scrape), "circuit_breaker_failures_total", { breaker: name }))
+      expect(
+        Exposition.value(Exposition.parse(yield* exporter.scrape), "circuit_breaker_failures_total", { breaker: name })
+      )
         .toBe(2)
       yield* Scope.close(scope, Exit.void)
       const error = yield* Effect.tryPromise(() => reader.collect()).pipe(Effect.flip)
@@ -254,7 +256,10 @@ describe("Prometheus.layer", () => {
   it.live("a client holding a request half-sent cannot hold the release past shutdownTimeout", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const exporter = yield* startIn(scope, Prometheus.layer({ port: 0, host: "127.0.0.1", shutdownTimeout: "300 millis" }))
+      const exporter = yield* startIn(
+        scope,
+        Prometheus.layer({ port: 0, host: "127.0.0.1", shutdownTimeout: "300 millis" })
+      )
       const { port } = urlOf(exporter)
       // headers never finished: the connection is active, not idle
       const socket = Net.connect(port, "127.0.0.1")
@@ -294,7 +299,9 @@ describe("Prometheus.layer", () => {
       ], { concurrency: "unbounded" }).pipe(Effect.timeout(Duration.seconds(5)))
       for (const r of results) expect([200, 503, "ECONNREFUSED", "ECONNRESET", "socket hang up"]).toContain(r)
       // Whatever raced, the port is closed now.
-      expect(yield* get(url).pipe(Effect.flip, Effect.map((e) => (e as NodeJS.ErrnoException).code))).toBe("ECONNREFUSED")
+      expect(yield* get(url).pipe(Effect.flip, Effect.map((e) => (e as NodeJS.ErrnoException).code))).toBe(
+        "ECONNREFUSED"
+      )
       agent.destroy()
     }))
 
@@ -303,10 +310,12 @@ describe("Prometheus.layer", () => {
       const port = yield* freePort
       const exporter = yield* Layer.build(Prometheus.layerConfig()).pipe(
         Effect.map(Context.get(Prometheus.Exporter)),
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
-          ["OTEL_EXPORTER_PROMETHEUS_PORT", String(port)],
-          ["OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"]
-        ])))
+        Effect.withConfigProvider(ConfigProvider.fromMap(
+          new Map([
+            ["OTEL_EXPORTER_PROMETHEUS_PORT", String(port)],
+            ["OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"]
+          ])
+        ))
       )
       expect(urlOf(exporter).url).toBe(`http://127.0.0.1:${port}/metrics`)
       expect((yield* get(urlOf(exporter).url)).status).toBe(200)
@@ -331,7 +340,9 @@ describe("Prometheus.layer", () => {
           Effect.map((text) => Exposition.select(Exposition.parse(text), "target_info")[0]!.labels),
           Effect.scoped
         )
-      expect(yield* labelsWith(Prometheus.layerHttpApp({ resource: { serviceName: "pricing", serviceVersion: "1.2.3" } })))
+      expect(
+        yield* labelsWith(Prometheus.layerHttpApp({ resource: { serviceName: "pricing", serviceVersion: "1.2.3" } }))
+      )
         .toMatchObject({ service_name: "pricing", service_version: "1.2.3" })
       expect(yield* labelsWith(Prometheus.layerHttpApp())).toMatchObject({ service_name: "unknown_service:node" })
       expect(
@@ -359,7 +370,9 @@ describe("Prometheus.httpApp", () => {
       expect(response.headers["content-type"]).toBe(Prometheus.contentType)
       const families = Exposition.parse(yield* response.text)
       expect(families.get("circuit_breaker_transitions_total")?.type).toBe("counter")
-      expect(Exposition.value(families, "circuit_breaker_transitions_total", { breaker: name, from: "closed", to: "open" }))
+      expect(
+        Exposition.value(families, "circuit_breaker_transitions_total", { breaker: name, from: "closed", to: "open" })
+      )
         .toBe(1)
     }).pipe(Effect.provide(AppLive), Effect.scoped))
 

@@ -38,8 +38,7 @@ const silentServer = Effect.acquireRelease(
     })
 )
 
-const breaker = (name: string) =>
-  CircuitBreaker.make({ name: `${name}-${process.pid}`, callTimeout: "200 millis" })
+const breaker = (name: string) => CircuitBreaker.make({ name: `${name}-${process.pid}`, callTimeout: "200 millis" })
 
 describe("callTimeout and AbortSignal", () => {
   it.scopedLive("a fetch given the signal is aborted when callTimeout fires: the server sees its socket close", () =>

@@ -1,9 +1,9 @@
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
 import { AdminRoutes, DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -81,7 +81,10 @@ describe("AdminRoutes", () => {
     Effect.gen(function*() {
       const opened = yield* post(`/admin/breakers/${db}/force-open`, undefined, auth)
       expect(opened.status).toBe(200)
-      expect(opened.json.dependencies.find((d: any) => d.name === db)).toMatchObject({ breaker: "ForcedOpen", up: false })
+      expect(opened.json.dependencies.find((d: any) => d.name === db)).toMatchObject({
+        breaker: "ForcedOpen",
+        up: false
+      })
       expect(opened.json.level).toBe("Minimal")
       expect((yield* (yield* breakerOf(db)).state)._tag).toBe("ForcedOpen")
 
@@ -115,11 +118,15 @@ describe("AdminRoutes", () => {
         expect(denied.status, JSON.stringify(headers)).toBe(401)
         expect(denied.headers["www-authenticate"]).toBe("Bearer")
       }
-      expect((yield* post(`/admin/breakers/${db}/force-open`, undefined, { authorization: "Bearer no" })).status).toBe(401)
+      expect((yield* post(`/admin/breakers/${db}/force-open`, undefined, { authorization: "Bearer no" })).status).toBe(
+        401
+      )
       expect(yield* level).toBe("Optimal")
       expect((yield* actions("force", "denied")) - before).toBe(attempts.length)
       // Case-insensitive scheme.
-      expect((yield* post("/admin/degradation/force", { level: "Limited" }, { authorization: `bearer ${secret}` })).status)
+      expect(
+        (yield* post("/admin/degradation/force", { level: "Limited" }, { authorization: `bearer ${secret}` })).status
+      )
         .toBe(200)
     }).pipe(withToken))
 
@@ -136,7 +143,11 @@ describe("AdminRoutes", () => {
         [JSON.stringify({ level: "Apocalypse" }), 400, "level"],
         [JSON.stringify({ level: "Minimal", reason: 42 }), 400, "reason"],
         [JSON.stringify({ level: "Minimal", reason: "" }), 400, "reason"],
-        [new Uint8Array([0x7b, 0x22, 0x6c, 0x65, 0x76, 0x65, 0x6c, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400, "body"],
+        [
+          new Uint8Array([0x7b, 0x22, 0x6c, 0x65, 0x76, 0x65, 0x6c, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+          400,
+          "body"
+        ],
         [JSON.stringify({ level: "Minimal", reason: "x".repeat(70 * 1024) }), 413, "body"]
       ]
       for (const [body, status, field] of cases) {
@@ -155,7 +166,9 @@ describe("AdminRoutes", () => {
 
   it.scoped("without a token every /admin route is 404", () =>
     Effect.gen(function*() {
-      for (const path of ["/admin/degradation/force", "/admin/degradation/release", `/admin/breakers/${db}/force-open`]) {
+      for (
+        const path of ["/admin/degradation/force", "/admin/degradation/release", `/admin/breakers/${db}/force-open`]
+      ) {
         const answer = yield* post(path, { level: "Emergency" }, auth)
         expect(answer.status, path).toBe(404)
       }
@@ -206,9 +219,9 @@ describe("AdminRoutes", () => {
   it.effect("every admin_actions_total series exists once the token layer is built", () =>
     Effect.gen(function*() {
       yield* Layer.build(AdminRoutes.layer({ token: undefined })).pipe(Effect.scoped)
-      const series = Metric.unsafeSnapshot().filter((pair) => pair.metricKey.name === "admin_actions_total").map((pair) =>
-        pair.metricKey.tags.map((tag) => `${tag.key}=${tag.value}`).sort().join(",")
-      )
+      const series = Metric.unsafeSnapshot().filter((pair) => pair.metricKey.name === "admin_actions_total").map((
+        pair
+      ) => pair.metricKey.tags.map((tag) => `${tag.key}=${tag.value}`).sort().join(","))
       for (const action of ["force", "release", "force-open", "disable", "reset"]) {
         for (const outcome of ["ok", "denied", "invalid"]) {
           expect(series).toContain(`action=${action},outcome=${outcome}`)

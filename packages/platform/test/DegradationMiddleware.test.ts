@@ -1,5 +1,6 @@
 import { Degradation, DegradationLevel, InvalidOptionError } from "@effect-resilience/core"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -7,9 +8,8 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -110,12 +110,16 @@ describe("DegradationMiddleware", () => {
       )
     ).add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.String }))) {}
     class Api extends HttpApi.make("api").add(Shop) {}
-    const ShopLive = HttpApiBuilder.group(Api, "shop", (handlers) =>
-      handlers.handle("price", () => Effect.succeed({ price: 10 })).handle("create", () =>
-        Effect.sync(() => {
-          handlerRan.count++
-          return { created: true }
-        })).handle("health", () => Effect.succeed({ status: "ok" })))
+    const ShopLive = HttpApiBuilder.group(
+      Api,
+      "shop",
+      (handlers) =>
+        handlers.handle("price", () => Effect.succeed({ price: 10 })).handle("create", () =>
+          Effect.sync(() => {
+            handlerRan.count++
+            return { created: true }
+          })).handle("health", () => Effect.succeed({ status: "ok" }))
+    )
     const server = HttpApiBuilder.serve(DegradationMiddleware.make()).pipe(
       Layer.provide(HttpApiBuilder.api(Api).pipe(Layer.provide(ShopLive)))
     )

@@ -4,12 +4,12 @@
  * whose Dependency is back, replays everything that was acknowledged, in order.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Redis } from "ioredis"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Redis } from "ioredis"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const fixtures = fileURLToPath(new URL("./fixtures", import.meta.url))
@@ -124,35 +124,43 @@ const cases = [
 
 for (const { location, store } of cases) {
   describe(`DurableQueue survives kill -9 (${store})`, () => {
-    it("entries offered through a Dependency whose breaker is open are all replayed, in order, by the next process", async () => {
-      const name = `dependency-${run}`
-      const total = 50
-      const writer = start("durableQueue-offer.mjs", [store, location(), name, String(total), "dependency"])
-      await writer.waitFor((line) => line === "done")
-      writer.kill()
-      assert.strictEqual((await writer.exited).signal, "SIGKILL")
-      assert.strictEqual(writer.lines.filter((line) => line.startsWith("ack ")).length, total)
+    it(
+      "entries offered through a Dependency whose breaker is open are all replayed, in order, by the next process",
+      async () => {
+        const name = `dependency-${run}`
+        const total = 50
+        const writer = start("durableQueue-offer.mjs", [store, location(), name, String(total), "dependency"])
+        await writer.waitFor((line) => line === "done")
+        writer.kill()
+        assert.strictEqual((await writer.exited).signal, "SIGKILL")
+        assert.strictEqual(writer.lines.filter((line) => line.startsWith("ack ")).length, total)
 
-      const replayed = await replayAll(store, location(), name)
-      assert.deepStrictEqual(replayed.map((r) => r.n), Array.from({ length: total }, (_, i) => i + 1))
-      assert.strictEqual(new Set(replayed.map((r) => r.id)).size, total)
-      assert.isTrue(replayed.every((r) => r.attempts === 1))
-    }, 120_000)
+        const replayed = await replayAll(store, location(), name)
+        assert.deepStrictEqual(replayed.map((r) => r.n), Array.from({ length: total }, (_, i) => i + 1))
+        assert.strictEqual(new Set(replayed.map((r) => r.id)).size, total)
+        assert.isTrue(replayed.every((r) => r.attempts === 1))
+      },
+      120_000
+    )
 
-    it("killed in the middle of offering: every acknowledged entry is replayed, in order, nothing invented", async () => {
-      const name = `midstream-${run}`
-      const writer = start("durableQueue-offer.mjs", [store, location(), name, "100000", "queue"])
-      await writer.waitFor((line) => line === "ack 300")
-      writer.kill()
-      await writer.exited
-      const acked = writer.lines.filter((line) => line.startsWith("ack ")).length
-      assert.isAtLeast(acked, 300)
+    it(
+      "killed in the middle of offering: every acknowledged entry is replayed, in order, nothing invented",
+      async () => {
+        const name = `midstream-${run}`
+        const writer = start("durableQueue-offer.mjs", [store, location(), name, "100000", "queue"])
+        await writer.waitFor((line) => line === "ack 300")
+        writer.kill()
+        await writer.exited
+        const acked = writer.lines.filter((line) => line.startsWith("ack ")).length
+        assert.isAtLeast(acked, 300)
 
-      const replayed = (await replayAll(store, location(), name)).map((r) => r.n)
-      // The offer in flight at the kill may or may not have been kept; nothing acknowledged is lost.
-      assert.isAtLeast(replayed.length, acked)
-      assert.isAtMost(replayed.length, acked + 1)
-      assert.deepStrictEqual(replayed, Array.from({ length: replayed.length }, (_, i) => i + 1))
-    }, 120_000)
+        const replayed = (await replayAll(store, location(), name)).map((r) => r.n)
+        // The offer in flight at the kill may or may not have been kept; nothing acknowledged is lost.
+        assert.isAtLeast(replayed.length, acked)
+        assert.isAtMost(replayed.length, acked + 1)
+        assert.deepStrictEqual(replayed, Array.from({ length: replayed.length }, (_, i) => i + 1))
+      },
+      120_000
+    )
   })
 }

@@ -1,7 +1,8 @@
+import type { Fallback } from "@effect-resilience/core"
+import { InvalidOptionError, Metrics } from "@effect-resilience/core"
+import { DurableQueue } from "@effect-resilience/platform"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Fallback, InvalidOptionError, Metrics } from "@effect-resilience/core"
-import { DurableQueue } from "@effect-resilience/platform"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
@@ -245,11 +246,16 @@ for (const store of stores) {
       Effect.gen(function*() {
         const name = uniqueName("instances")
         // Two layers: two connections / store instances, as two processes would have.
-        const one = yield* DurableQueue.make({ name, schema: Entry }).pipe(Effect.provide(yield* Layer.build(store.layer())))
-        const two = yield* DurableQueue.make({ name, schema: Entry }).pipe(Effect.provide(yield* Layer.build(store.layer())))
+        const one = yield* DurableQueue.make({ name, schema: Entry }).pipe(
+          Effect.provide(yield* Layer.build(store.layer()))
+        )
+        const two = yield* DurableQueue.make({ name, schema: Entry }).pipe(
+          Effect.provide(yield* Layer.build(store.layer()))
+        )
         for (const entry of entries(10)) yield* (entry.n % 2 === 0 ? one : two).offer(entry)
         const order: Array<number> = []
-        const f = (entry: Entry) => Effect.sync(() => order.push(entry.n)).pipe(Effect.zipRight(Effect.sleep("5 millis")))
+        const f = (entry: Entry) =>
+          Effect.sync(() => order.push(entry.n)).pipe(Effect.zipRight(Effect.sleep("5 millis")))
         const [a, b] = yield* Effect.all([one.replay(f), two.replay(f)], { concurrency: 2 })
         assert.strictEqual(a + b, 10)
         assert.deepStrictEqual(order, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
@@ -267,7 +273,10 @@ for (const store of stores) {
           ] as const
         ) {
           const exit = yield* Effect.exit(
-            DurableQueue.make(options as unknown as DurableQueue.Options<Entry, Entry, never>).pipe(Effect.provideService(DurableQueue.Store, {} as any), Effect.scoped)
+            DurableQueue.make(options as unknown as DurableQueue.Options<Entry, Entry, never>).pipe(
+              Effect.provideService(DurableQueue.Store, {} as any),
+              Effect.scoped
+            )
           )
           assert.isTrue(Exit.isFailure(exit))
           const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
@@ -282,7 +291,10 @@ describe("DurableQueue.layerSqlite", () => {
   it.effect("a corrupt database file fails the layer with a DurableQueueError naming it", () =>
     Effect.gen(function*() {
       const filename = path.join(dir, "corrupt.db")
-      fs.writeFileSync(filename, "this is not a sqlite database, but a text file long enough to look like one".repeat(100))
+      fs.writeFileSync(
+        filename,
+        "this is not a sqlite database, but a text file long enough to look like one".repeat(100)
+      )
       const error = yield* Effect.flip(Effect.scoped(Layer.build(DurableQueue.layerSqlite({ filename }))))
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.strictEqual(error.store, "sqlite")
@@ -325,11 +337,12 @@ describe("DurableQueue.layerRedis", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(
         Effect.scoped(
-          Layer.build(DurableQueue.layerRedis({ host: "127.0.0.1", port: 1, connectTimeout: 500, retryStrategy: () => null }))
+          Layer.build(
+            DurableQueue.layerRedis({ host: "127.0.0.1", port: 1, connectTimeout: 500, retryStrategy: () => null })
+          )
         )
       )
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.include(error.message, "127.0.0.1:1")
     }))
 })
-

@@ -1,9 +1,9 @@
 import { Degradation, DegradationLevel, InvalidOptionError } from "@effect-resilience/core"
 import { AdminRoutes, FleetOverride, StatusRoutes } from "@effect-resilience/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -16,7 +16,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer, Socket as NetSocket, type Socket } from "node:net"
+import { createServer, type Socket, Socket as NetSocket } from "node:net"
 import { dependency, get, post, uniqueName } from "./utils.js"
 
 const machineRedis = "redis://127.0.0.1:6379"
@@ -56,8 +56,10 @@ const eventually = <A>(f: Effect.Effect<A>, predicate: (a: A) => boolean, what: 
   )
 
 const forcedOf = (degradation: Degradation.Service) =>
-  Effect.map(degradation.status, (status) =>
-    status.forced === undefined ? null : `${status.forced.level._tag}: ${status.forced.reason}`)
+  Effect.map(
+    degradation.status,
+    (status) => status.forced === undefined ? null : `${status.forced.level._tag}: ${status.forced.reason}`
+  )
 
 const freePort = () =>
   Effect.async<number>((resume) => {
@@ -219,96 +221,108 @@ describe("FleetOverride", () => {
         expect(status.json.fleet.lastSync).toBeTypeOf("number")
 
         yield* other.release
-        const released = yield* eventually(get("/status").pipe(Effect.orDie, Effect.provide(client)), (r) => r.json.forced === null, "released")
+        const released = yield* eventually(
+          get("/status").pipe(Effect.orDie, Effect.provide(client)),
+          (r) => r.json.forced === null,
+          "released"
+        )
         // The breaker's level (Degraded) is this instance's own.
         expect(released.json.level).toBe("Degraded")
         expect((yield* other.current)._tag).toBe("Optimal")
       }).pipe(Effect.provide(server), Effect.scoped)
     }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)))
 
-  it.scopedLive("losing Redis: each instance keeps its last known override, says so, and converges when Redis is back", () =>
-    Effect.gen(function*() {
-      const port = yield* freePort()
-      const url = `redis://127.0.0.1:${port}`
-      const prefix = freshPrefix(url)
-      const scope = yield* Effect.scope
-      let server = yield* redisServer(port).pipe(Scope.extend(scope))
-      const options = { redis: url, prefix, timeout: "300 millis", syncInterval: "200 millis" } as const
-      const a = yield* instance(scope, { ...options, instance: "a" })
-      const b = yield* instance(scope, { ...options, instance: "b" })
+  it.scopedLive(
+    "losing Redis: each instance keeps its last known override, says so, and converges when Redis is back",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* freePort()
+        const url = `redis://127.0.0.1:${port}`
+        const prefix = freshPrefix(url)
+        const scope = yield* Effect.scope
+        let server = yield* redisServer(port).pipe(Scope.extend(scope))
+        const options = { redis: url, prefix, timeout: "300 millis", syncInterval: "200 millis" } as const
+        const a = yield* instance(scope, { ...options, instance: "a" })
+        const b = yield* instance(scope, { ...options, instance: "b" })
 
-      yield* a.force(DegradationLevel.Minimal(), "migration")
-      yield* eventually(forcedOf(b), (f) => f !== null, "b forced")
+        yield* a.force(DegradationLevel.Minimal(), "migration")
+        yield* eventually(forcedOf(b), (f) => f !== null, "b forced")
 
-      yield* stop(server)
-      const lost = yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b sees Redis gone")
-      expect(lost!.lastSync).toBeTypeOf("number")
-      expect(yield* forcedOf(a)).toBe("Minimal: migration")
-      expect(yield* forcedOf(b)).toBe("Minimal: migration")
+        yield* stop(server)
+        const lost = yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b sees Redis gone")
+        expect(lost!.lastSync).toBeTypeOf("number")
+        expect(yield* forcedOf(a)).toBe("Minimal: migration")
+        expect(yield* forcedOf(b)).toBe("Minimal: migration")
 
-      // A change while Redis is away applies here at once (not when Redis is back), and only here.
-      const started = Date.now()
-      yield* b.force(DegradationLevel.Emergency(), "outage")
-      expect(Date.now() - started).toBeLessThan(250)
-      expect(yield* forcedOf(b)).toBe("Emergency: outage")
-      expect((yield* FleetOverride.status(b))!.pending).toBe(true)
-      expect(yield* forcedOf(a)).toBe("Minimal: migration")
+        // A change while Redis is away applies here at once (not when Redis is back), and only here.
+        const started = Date.now()
+        yield* b.force(DegradationLevel.Emergency(), "outage")
+        expect(Date.now() - started).toBeLessThan(250)
+        expect(yield* forcedOf(b)).toBe("Emergency: outage")
+        expect((yield* FleetOverride.status(b))!.pending).toBe(true)
+        expect(yield* forcedOf(a)).toBe("Minimal: migration")
 
-      // Redis comes back empty (no persistence): the fleet agrees again, on an override someone held, and
-      // Redis holds it again.
-      server = yield* redisServer(port).pipe(Scope.extend(scope))
-      yield* eventually(
-        Effect.all([FleetOverride.status(a), FleetOverride.status(b), forcedOf(a), forcedOf(b)]),
-        ([sa, sb, fa, fb]) => sa!.connected && sb!.connected && !sb!.pending && fa !== null && fa === fb,
-        "converged"
-      )
-      const agreed = yield* forcedOf(a)
-      expect(["Minimal: migration", "Emergency: outage"]).toContain(agreed)
-      const check = new Redis(url)
-      const stored = JSON.parse((yield* Effect.promise(() => check.get(`${prefix}:override`)))!)
-      yield* Effect.promise(() => check.quit())
-      expect(`${stored.forced.level}: ${stored.forced.reason}`).toBe(agreed)
+        // Redis comes back empty (no persistence): the fleet agrees again, on an override someone held, and
+        // Redis holds it again.
+        server = yield* redisServer(port).pipe(Scope.extend(scope))
+        yield* eventually(
+          Effect.all([FleetOverride.status(a), FleetOverride.status(b), forcedOf(a), forcedOf(b)]),
+          ([sa, sb, fa, fb]) => sa!.connected && sb!.connected && !sb!.pending && fa !== null && fa === fb,
+          "converged"
+        )
+        const agreed = yield* forcedOf(a)
+        expect(["Minimal: migration", "Emergency: outage"]).toContain(agreed)
+        const check = new Redis(url)
+        const stored = JSON.parse((yield* Effect.promise(() => check.get(`${prefix}:override`)))!)
+        yield* Effect.promise(() => check.quit())
+        expect(`${stored.forced.level}: ${stored.forced.reason}`).toBe(agreed)
 
-      // And the channel works again.
-      yield* a.release
-      yield* eventually(forcedOf(b), (f) => f === null, "b released after the restart")
-    }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)), 30_000)
+        // And the channel works again.
+        yield* a.release
+        yield* eventually(forcedOf(b), (f) => f === null, "b released after the restart")
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)),
+    30_000
+  )
 
-  it.scopedLive("a change made while cut off is shared when Redis is back, unless the fleet changed the override meanwhile", () =>
-    Effect.gen(function*() {
-      const prefix = freshPrefix()
-      const scope = yield* Effect.scope
-      // b reaches Redis through a proxy the test can cut; a directly.
-      const proxy = yield* tcpProxy(6379).pipe(Scope.extend(scope))
-      const options = { prefix, timeout: "300 millis", syncInterval: "10 seconds" } as const
-      const a = yield* instance(scope, { ...options, redis: machineRedis, instance: "a" })
-      const b = yield* instance(scope, { ...options, redis: `redis://127.0.0.1:${proxy.port}`, instance: "b" })
-      yield* a.force(DegradationLevel.Limited(), "warm-up")
-      yield* eventually(forcedOf(b), (f) => f !== null, "b forced")
+  it.scopedLive(
+    "a change made while cut off is shared when Redis is back, unless the fleet changed the override meanwhile",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const scope = yield* Effect.scope
+        // b reaches Redis through a proxy the test can cut; a directly.
+        const proxy = yield* tcpProxy(6379).pipe(Scope.extend(scope))
+        const options = { prefix, timeout: "300 millis", syncInterval: "10 seconds" } as const
+        const a = yield* instance(scope, { ...options, redis: machineRedis, instance: "a" })
+        const b = yield* instance(scope, { ...options, redis: `redis://127.0.0.1:${proxy.port}`, instance: "b" })
+        yield* a.force(DegradationLevel.Limited(), "warm-up")
+        yield* eventually(forcedOf(b), (f) => f !== null, "b forced")
 
-      // Nobody else changes anything: b's release, made while cut off, reaches a on reconnect.
-      yield* proxy.cut
-      yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b cut off")
-      yield* b.release
-      expect(yield* forcedOf(b)).toBeNull()
-      expect((yield* FleetOverride.status(b))!.pending).toBe(true)
-      yield* Effect.sleep("300 millis")
-      expect(yield* forcedOf(a)).toBe("Limited: warm-up")
-      yield* proxy.restore
-      yield* eventually(forcedOf(a), (f) => f === null, "a follows b's release")
-      yield* eventually(FleetOverride.status(b), (s) => s!.connected && !s!.pending, "b synced")
+        // Nobody else changes anything: b's release, made while cut off, reaches a on reconnect.
+        yield* proxy.cut
+        yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b cut off")
+        yield* b.release
+        expect(yield* forcedOf(b)).toBeNull()
+        expect((yield* FleetOverride.status(b))!.pending).toBe(true)
+        yield* Effect.sleep("300 millis")
+        expect(yield* forcedOf(a)).toBe("Limited: warm-up")
+        yield* proxy.restore
+        yield* eventually(forcedOf(a), (f) => f === null, "a follows b's release")
+        yield* eventually(FleetOverride.status(b), (s) => s!.connected && !s!.pending, "b synced")
 
-      // The fleet changed the override while b was cut off: b follows the fleet, its own change is dropped.
-      yield* proxy.cut
-      yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b cut off again")
-      yield* b.force(DegradationLevel.Degraded(), "local only")
-      yield* a.force(DegradationLevel.Emergency(), "fleet-wide")
-      expect(yield* forcedOf(b)).toBe("Degraded: local only")
-      yield* proxy.restore
-      yield* eventually(forcedOf(b), (f) => f === "Emergency: fleet-wide", "b follows the fleet")
-      expect(yield* forcedOf(a)).toBe("Emergency: fleet-wide")
-      expect((yield* FleetOverride.status(b))!.pending).toBe(false)
-    }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)), 30_000)
+        // The fleet changed the override while b was cut off: b follows the fleet, its own change is dropped.
+        yield* proxy.cut
+        yield* eventually(FleetOverride.status(b), (s) => s?.connected === false, "b cut off again")
+        yield* b.force(DegradationLevel.Degraded(), "local only")
+        yield* a.force(DegradationLevel.Emergency(), "fleet-wide")
+        expect(yield* forcedOf(b)).toBe("Degraded: local only")
+        yield* proxy.restore
+        yield* eventually(forcedOf(b), (f) => f === "Emergency: fleet-wide", "b follows the fleet")
+        expect(yield* forcedOf(a)).toBe("Emergency: fleet-wide")
+        expect((yield* FleetOverride.status(b))!.pending).toBe(false)
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)),
+    30_000
+  )
 
   it.scopedLive("bad options are an InvalidOptionError naming the option", () =>
     Effect.gen(function*() {

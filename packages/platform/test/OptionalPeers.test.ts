@@ -18,7 +18,13 @@ export async function resolve(specifier, context, next) {
 const register = `import { register } from "node:module"; register("data:text/javascript,${encodeURIComponent(hook)}");`
 
 const run = (program: string) =>
-  spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--input-type=module", "-e", program], {
+  spawnSync(process.execPath, [
+    "--import",
+    `data:text/javascript,${encodeURIComponent(register)}`,
+    "--input-type=module",
+    "-e",
+    program
+  ], {
     cwd: root,
     encoding: "utf8",
     timeout: 30_000

@@ -1,9 +1,9 @@
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -23,7 +23,9 @@ const withServer = (routes = StatusRoutes.router) =>
   Effect.provide(
     HttpServer.serve(routes, DegradationMiddleware.make()).pipe(
       Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provideMerge(Layer.mergeAll(dependency(db, DegradationLevel.Minimal()), dependency(cache, DegradationLevel.Degraded()))),
+      Layer.provideMerge(
+        Layer.mergeAll(dependency(db, DegradationLevel.Minimal()), dependency(cache, DegradationLevel.Degraded()))
+      ),
       Layer.provideMerge(Degradation.layer())
     )
   )
@@ -111,7 +113,10 @@ describe("StatusRoutes", () => {
         forced: { level: "Limited", reason: "maintenance" }
       })
       expect(typeof after.json.forced.since).toBe("number")
-      expect(after.json.dependencies.find((d: any) => d.name === cache)).toMatchObject({ up: false, breaker: "ForcedOpen" })
+      expect(after.json.dependencies.find((d: any) => d.name === cache)).toMatchObject({
+        up: false,
+        breaker: "ForcedOpen"
+      })
       const [newest, older] = after.json.transitions
       expect(newest).toMatchObject({ from: "Degraded", to: "Limited", kind: "force" })
       expect(older).toMatchObject({ from: "Optimal", to: "Degraded", kind: "degrade" })
@@ -169,7 +174,11 @@ describe("StatusRoutes", () => {
 
       yield* force(DegradationLevel.Emergency())
       // Exempt: events still flow at Emergency.
-      expect(yield* nextEvent(events)).toMatchObject({ type: "level", level: "Emergency", forced: { level: "Emergency" } })
+      expect(yield* nextEvent(events)).toMatchObject({
+        type: "level",
+        level: "Emergency",
+        forced: { level: "Emergency" }
+      })
       yield* Scope.close(scope, Exit.void)
     }).pipe(withServer()))
 
@@ -216,7 +225,14 @@ describe("StatusRoutes", () => {
       yield* Scope.close(scope, Exit.void)
     }).pipe(
       withServer(
-        StatusRoutes.make({ health: "/live", ready: "/internal/ready", status: "/internal/status", title: "Pricing", keepAlive: "5 seconds", maxStreamDuration: "20 seconds" })
+        StatusRoutes.make({
+          health: "/live",
+          ready: "/internal/ready",
+          status: "/internal/status",
+          title: "Pricing",
+          keepAlive: "5 seconds",
+          maxStreamDuration: "20 seconds"
+        })
       )
     ))
 

@@ -1,4 +1,5 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Dependency } from "@effect-resilience/core"
+import type { DegradationLevel } from "@effect-resilience/core"
+import { CircuitBreaker, Degradation, Dependency } from "@effect-resilience/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"

@@ -48,7 +48,12 @@
  *
  * @since 0.1.0
  */
-import type { CircuitBreaker, Degradation, DegradationLevel as Level, InvalidOptionError } from "@effect-resilience/core"
+import type {
+  CircuitBreaker,
+  Degradation,
+  DegradationLevel as Level,
+  InvalidOptionError
+} from "@effect-resilience/core"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -146,9 +151,11 @@ export type MemberArgs<M> = M extends (...args: infer A) => any ? A : []
  * @since 0.1.0
  * @category models
  */
-export type CallableMember<S> = {
-  [K in keyof S]-?: S[K] extends Effect.Effect<any, any, any> ? K : S[K] extends (...args: any) => any ? K : never
-}[keyof S] & string
+export type CallableMember<S> =
+  & {
+    [K in keyof S]-?: S[K] extends Effect.Effect<any, any, any> ? K : S[K] extends (...args: any) => any ? K : never
+  }[keyof S]
+  & string
 
 /**
  * Calls `member` of the service of `tag` as the application does, through
@@ -469,8 +476,7 @@ export interface Expectation {
  * @since 0.1.0
  * @category running
  */
-export const run: <ROut, E>(scenario: Scenario<ROut, E>) => Effect.Effect<Report, E | InvalidOptionError> =
-  internal.run
+export const run: <ROut, E>(scenario: Scenario<ROut, E>) => Effect.Effect<Report, E | InvalidOptionError> = internal.run
 
 /**
  * The level in force at `at` (after everything that happened at that instant).

@@ -1,4 +1,11 @@
-import { CircuitBreaker, Degradation, DegradationLevel, Dependency, Fallback, InvalidOptionError } from "@effect-resilience/core"
+import {
+  CircuitBreaker,
+  Degradation,
+  DegradationLevel,
+  Dependency,
+  Fallback,
+  InvalidOptionError
+} from "@effect-resilience/core"
 import { Faults, Simulation } from "@effect-resilience/simulation"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -42,7 +49,8 @@ const cacheLayer = (name: string, options?: { readonly fallback?: boolean; reado
   return dependency.pipe(
     Layer.provideMerge(Faults.layer(Cache, { name })),
     Layer.provide(Layer.succeed(Cache, {
-      get: (key) => Effect.as(options?.rawCalls === undefined ? Effect.void : Ref.update(options.rawCalls, (n) => n + 1), key),
+      get: (key) =>
+        Effect.as(options?.rawCalls === undefined ? Effect.void : Ref.update(options.rawCalls, (n) => n + 1), key),
       ping: Effect.void
     }))
   )
@@ -159,9 +167,11 @@ describe("Simulation.run", () => {
       const report = yield* Simulation.run({
         ...scenario,
         layer: scenario.layer.pipe(
-          Layer.merge(Layer.scopedDiscard(Effect.addFinalizer(() =>
-            Effect.flatMap(TestClock.currentTimeMillis, (t) => Ref.set(closed, t))
-          )))
+          Layer.merge(
+            Layer.scopedDiscard(
+              Effect.addFinalizer(() => Effect.flatMap(TestClock.currentTimeMillis, (t) => Ref.set(closed, t)))
+            )
+          )
         )
       })
       expect((yield* TestClock.currentTimeMillis) - started).toBe(70_000)
@@ -284,7 +294,11 @@ describe("Simulation.run", () => {
       const opened = report.breakerTransitions.find((t) => t.to === "Open")
       expect(opened?.at).toBe(12_000)
       expect(Simulation.levelAt(report, "12 seconds")._tag).toBe("Minimal")
-      expect(report.breakerTransitions.map((t) => `${t.at / 1000}s ${t.to}`)).toEqual(["12s Open", "22s HalfOpen", "27s Open"])
+      expect(report.breakerTransitions.map((t) => `${t.at / 1000}s ${t.to}`)).toEqual([
+        "12s Open",
+        "22s HalfOpen",
+        "27s Open"
+      ])
       // 9 timeouts: the queries of 5 s … 12 s (the one of 12 s was admitted at the instant the third
       // timeout opened the breaker) and the half-open probe of 22 s; the other 16 were rejected.
       expect(report.traffic.query).toMatchObject({
@@ -312,7 +326,12 @@ describe("Simulation.run", () => {
       expect(report.faults[0]).toMatchObject({ dependency: db, member: "save", fault: Faults.down })
       expect(report.traffic.query).toMatchObject({ calls: 20, answered: 20, errors: 0 })
       // saves from 5 s fail; the queries between them keep the consecutive count below 3
-      expect(report.traffic.save).toMatchObject({ calls: 10, answered: 5, errors: 5, errorsByTag: { FaultInjectedError: 5 } })
+      expect(report.traffic.save).toMatchObject({
+        calls: 10,
+        answered: 5,
+        errors: 5,
+        errorsByTag: { FaultInjectedError: 5 }
+      })
     }))
 
   it.effect("one fault can hit several dependencies; a failing layer fails the run with its error", () =>
@@ -386,7 +405,11 @@ describe("Simulation.run: bad scenarios", () => {
           "faults[0].flaky.probability"
         ],
         ["not a fault", (s) => ({ ...s, faults: [{ ...s.faults[0], fault: "down" }] }), "faults[0].fault"],
-        ["empty dependency list", (s) => ({ ...s, faults: [{ ...s.faults[0], dependency: [] }] }), "faults[0].dependency"],
+        [
+          "empty dependency list",
+          (s) => ({ ...s, faults: [{ ...s.faults[0], dependency: [] }] }),
+          "faults[0].dependency"
+        ],
         [
           "negative traffic",
           (s) => ({ ...s, traffic: [Simulation.calls(Cache, "get", { perSecond: -1 })] }),
@@ -416,7 +439,10 @@ describe("Simulation.run: bad scenarios", () => {
       expect(member.expected).toContain("get, ping")
       const traffic = yield* rejected((s) => ({ ...s, traffic: [Simulation.calls(Db, "query", { perSecond: 1 })] }))
       expect(traffic.option).toBe("traffic[0]")
-      const noDegradation = yield* rejected((s) => ({ ...s, layer: Layer.succeed(Cache, { get: Effect.succeed, ping: Effect.void }) }))
+      const noDegradation = yield* rejected((s) => ({
+        ...s,
+        layer: Layer.succeed(Cache, { get: Effect.succeed, ping: Effect.void })
+      }))
       expect(noDegradation.option).toBe("layer")
       expect(Emergency()._tag).toBe("Emergency")
     }))
@@ -520,14 +546,18 @@ describe("Simulation renderers", () => {
       })
       const svg = Simulation.renderSvg(report)
       const legendFill = (label: string): string => {
-        const entry = new RegExp(`<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*/>\\s*<text [^>]*>${label.replace(/[()]/g, "\\$&")}</text>`)
+        const entry = new RegExp(
+          `<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*/>\\s*<text [^>]*>${label.replace(/[()]/g, "\\$&")}</text>`
+        )
         const match = svg.match(entry)
         assert(match !== null, `no legend entry for ${label}`)
         return match[1]!
       }
       const band = svg.match(/<rect [^>]*height="120" fill="(#[0-9a-f]{6})" fill-opacity="([\d.]+)"\/>/)
       assert(band !== null, "no fault band over the level chart")
-      const bandEntry = svg.match(/<rect [^>]*fill="(#[0-9a-f]{6})" fill-opacity="([\d.]+)"[^>]*\/>\s*<text [^>]*>any fault active<\/text>/)
+      const bandEntry = svg.match(
+        /<rect [^>]*fill="(#[0-9a-f]{6})" fill-opacity="([\d.]+)"[^>]*\/>\s*<text [^>]*>any fault active<\/text>/
+      )
       assert(bandEntry !== null, "no legend entry for the fault band")
       expect([bandEntry[1], bandEntry[2]]).toEqual([band[1], band[2]])
       const halfOpen = legendFill("half-open (probe)")

@@ -13,7 +13,9 @@ import * as Option from "effect/Option"
 import { Redis } from "ioredis"
 import type { Product } from "./Db.js"
 
-export class CacheError extends Data.TaggedError("CacheError")<{ readonly message: string; readonly cause?: unknown }> {}
+export class CacheError
+  extends Data.TaggedError("CacheError")<{ readonly message: string; readonly cause?: unknown }>
+{}
 
 export class Cache extends Context.Tag("pricing-service/Cache")<Cache, {
   readonly get: (id: number) => Effect.Effect<Option.Option<Product>, CacheError | CircuitBreaker.Unavailable>
@@ -66,7 +68,8 @@ export const layerRedis = (url: string, commandTimeout: Duration.Duration): Laye
           run(() => redis.get(key(id))).pipe(
             Effect.map((raw) => Option.fromNullable(raw).pipe(Option.map((s) => JSON.parse(s) as Product)))
           ),
-        set: (product) => run(() => redis.set(key(product.id), JSON.stringify(product), "EX", ttlSeconds)).pipe(Effect.asVoid),
+        set: (product) =>
+          run(() => redis.set(key(product.id), JSON.stringify(product), "EX", ttlSeconds)).pipe(Effect.asVoid),
         ping: run(() => redis.ping()).pipe(Effect.asVoid)
       })
     })

@@ -4,11 +4,11 @@
  * `@effect/sql`'s migrator.
  */
 import type { CircuitBreaker, Fallback } from "@effect-resilience/core"
-import * as Migrator from "@effect/sql/Migrator"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { NodeContext } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -46,7 +46,8 @@ const migrations = Migrator.fromRecord({
   "1_products": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.onDialectOrElse({
-      pg: () => sql`CREATE TABLE IF NOT EXISTS products (id SERIAL PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION NOT NULL)`,
+      pg: () =>
+        sql`CREATE TABLE IF NOT EXISTS products (id SERIAL PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION NOT NULL)`,
       orElse: () =>
         sql`CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, price REAL NOT NULL)`
     })
@@ -56,7 +57,12 @@ const migrations = Migrator.fromRecord({
     const [{ count }] = yield* sql<{ count: number | string }>`SELECT COUNT(*) AS count FROM products`
     // Seeded once, into an empty table, so ids are 1–3 on a fresh database.
     if (Number(count) === 0) {
-      for (const product of [{ name: "Widget", price: 100 }, { name: "Gadget", price: 250 }, { name: "Gizmo", price: 42.5 }]) {
+      for (
+        const product of [{ name: "Widget", price: 100 }, { name: "Gadget", price: 250 }, {
+          name: "Gizmo",
+          price: 42.5
+        }]
+      ) {
         yield* sql`INSERT INTO products ${sql.insert(product)}`
       }
     }
@@ -72,9 +78,13 @@ const rawFromSql = Effect.gen(function*() {
         Effect.mapError(toDbError)
       ),
     createProduct: (input) =>
-      sql<Product>`INSERT INTO products ${sql.insert({ name: input.name, price: input.price })} RETURNING id, name, price`.pipe(
+      sql<Product>`INSERT INTO products ${
+        sql.insert({ name: input.name, price: input.price })
+      } RETURNING id, name, price`.pipe(
         Effect.flatMap((rows) =>
-          rows[0] === undefined ? Effect.fail(new DbError({ message: "insert returned no row" })) : Effect.succeed(normalize(rows[0]))
+          rows[0] === undefined
+            ? Effect.fail(new DbError({ message: "insert returned no row" }))
+            : Effect.succeed(normalize(rows[0]))
         ),
         Effect.mapError((e) => (e instanceof DbError ? e : toDbError(e)))
       ),

@@ -3,8 +3,8 @@
  * `S3_ENDPOINT` + `S3_BUCKET`), or a folder on disk. Uploads are keyed by the
  * caller's key, so a replayed upload overwrites itself (idempotent).
  */
-import type { CircuitBreaker, Fallback } from "@effect-resilience/core"
 import { HeadBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import type { CircuitBreaker, Fallback } from "@effect-resilience/core"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"

@@ -5,19 +5,19 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as MetricHook from "effect/MetricHook"
+import * as MetricLabel from "effect/MetricLabel"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as MetricLabel from "effect/MetricLabel"
 import type * as CB from "../CircuitBreaker.js"
 import * as Metrics from "../Metrics.js"
-import * as MetricHooks from "./metrics.js"
 import { Deadlines } from "./deadlines.js"
 import { describeError } from "./describe.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError, withoutStack } from "./errors.js"
+import * as MetricHooks from "./metrics.js"
 import * as Trip from "./trip.js"
 import { maxTimerMillis, validated } from "./validate.js"
 
@@ -167,7 +167,11 @@ class BreakerImpl {
   }
 
   transitionHook(from: number, to: number): MetricHook.MetricHook<number, unknown> {
-    return MetricHooks.unsafeHook(MetricHooks.keys.breakerTransitions, [this.breakerLabel, fromLabels[from]!, toLabels[to]!])
+    return MetricHooks.unsafeHook(MetricHooks.keys.breakerTransitions, [
+      this.breakerLabel,
+      fromLabels[from]!,
+      toLabels[to]!
+    ])
   }
 
   // ---------------------------------------------------------------------------
@@ -533,9 +537,11 @@ const BreakerProto = Object.setPrototypeOf(
       return Stream.asyncPush<CB.StateChange>(
         (emit) =>
           Effect.acquireRelease(
-            Effect.sync(() => impl.addListener((change) => {
-              emit.single(change)
-            })),
+            Effect.sync(() =>
+              impl.addListener((change) => {
+                emit.single(change)
+              })
+            ),
             (remove) => Effect.sync(remove)
           ),
         { bufferSize: "unbounded" }
@@ -604,7 +610,9 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
         name: v.nonEmptyString("name", options.name),
         tracker: Trip.tracker(v, options.trip ?? defaultTrip),
         reset,
-        permits: options.halfOpen?.permits === undefined ? 1 : v.positiveInt("halfOpen.permits", options.halfOpen.permits),
+        permits: options.halfOpen?.permits === undefined
+          ? 1
+          : v.positiveInt("halfOpen.permits", options.halfOpen.permits),
         successesToClose: options.halfOpen?.successesToClose === undefined
           ? 1
           : v.positiveInt("halfOpen.successesToClose", options.halfOpen.successesToClose),
@@ -629,11 +637,12 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
           return Effect.map(Effect.exit(checked.reset.step(now, 0, checked.reset.initial)), (step) =>
             Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])
               ? ScheduleIntervals.start(step.value[2].intervals) - now
-              : NaN
-          )
+              : NaN)
         }).pipe(Effect.flatMap((firstDelay) => {
           if (!(firstDelay >= 0 && firstDelay <= maxTimerMillis)) {
-            return Effect.die(new InvalidOptionError({ module, option: "reset", expected: resetExpected, actual: checked.reset }))
+            return Effect.die(
+              new InvalidOptionError({ module, option: "reset", expected: resetExpected, actual: checked.reset })
+            )
           }
           const impl = new BreakerImpl(
             checked.name,
@@ -663,5 +672,4 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
   )
 
 /** @internal */
-export const isCircuitBreaker = (u: unknown): u is CB.CircuitBreaker =>
-  typeof u === "function" && TypeId in u
+export const isCircuitBreaker = (u: unknown): u is CB.CircuitBreaker => typeof u === "function" && TypeId in u

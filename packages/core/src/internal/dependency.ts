@@ -1,10 +1,10 @@
 import * as Cause from "effect/Cause"
 import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -86,7 +86,8 @@ export const wrap = <S>(
       callTimeout: options.callTimeout
     })
     const isFailure = breakerOptions?.isFailure
-    const isOwnRejection = (error: unknown): boolean => error instanceof CircuitOpenError && error.breaker === options.name
+    const isOwnRejection = (error: unknown): boolean =>
+      error instanceof CircuitOpenError && error.breaker === options.name
     const fallbackHooks = hooks(options.name)
 
     /**
@@ -120,7 +121,9 @@ export const wrap = <S>(
       effect: Effect.Effect<unknown, unknown, unknown>,
       fallback: AnyFallback,
       args: ReadonlyArray<unknown>
-    ) => Effect.catchAll(breaker(effect), (error) => recoverable(error) ? runFallback(fallback, error, args) : Effect.fail(error))
+    ) =>
+      Effect.catchAll(breaker(effect), (error) =>
+        recoverable(error) ? runFallback(fallback, error, args) : Effect.fail(error))
 
     const wrapEffect = (effect: Effect.Effect<unknown, unknown, unknown>, fallback: AnyFallback | undefined) =>
       fallback === undefined ? breaker(effect) : withFallback(effect, fallback, [])
@@ -150,7 +153,8 @@ export const wrap = <S>(
             }
             const first = Effect.catchAll(
               Effect.map(pull, Option.some),
-              (end) => Option.isNone(end) ? Effect.succeed(Option.none()) : Effect.fail(end.value)
+              (end) =>
+                Option.isNone(end) ? Effect.succeed(Option.none()) : Effect.fail(end.value)
             )
             return breaker(first).pipe(
               Effect.mapError(Option.some),
@@ -163,7 +167,13 @@ export const wrap = <S>(
         return fallback === undefined ? guarded : Stream.catchAll(guarded, (error) =>
           !emitted && recoverable(error)
             ? Stream.unwrap(Effect.map(
-              measure(fallbackHooks, clock, Effect.sync(() => fallback(error, ...args) as unknown as AnyStream)),
+              measure(
+                fallbackHooks,
+                clock,
+                Effect.sync(() =>
+                  fallback(error, ...args) as unknown as AnyStream
+                )
+              ),
               inCallerStreamContext
             ))
             : Stream.fail(error))
@@ -396,6 +406,5 @@ export const layer = <I, S>(
   Layer.scoped(
     tag,
     Effect.flatMap(tag, (service) =>
-      Effect.map(wrap(service, options, { module: "Dependency.layer", tag }), (wrapped) => wrapped.service)
-    )
+      Effect.map(wrap(service, options, { module: "Dependency.layer", tag }), (wrapped) => wrapped.service))
   )

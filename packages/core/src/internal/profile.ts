@@ -20,7 +20,9 @@ export const profileConfig: Config.Config<Profile.Profile> = Config.string("RESI
   Config.mapOrFail((raw) => {
     const profile = profiles.find((p) => p === raw.trim().toLowerCase())
     return profile === undefined
-      ? Either.left(ConfigError.InvalidData([], `Expected one of (${profiles.join(", ")}) but received ${received(raw)}`))
+      ? Either.left(
+        ConfigError.InvalidData([], `Expected one of (${profiles.join(", ")}) but received ${received(raw)}`)
+      )
       : Either.right(profile)
   }),
   Config.withDefault<Profile.Profile>("production")
@@ -52,7 +54,9 @@ export const timerDuration = (name: string): Config.Config<Duration.Duration> =>
   Config.string(name).pipe(
     Config.mapOrFail((raw) => {
       const text = raw.trim()
-      const decoded = /^\d+(\.\d+)?$/.test(text) ? Option.some(Duration.seconds(Number(text))) : Duration.decodeUnknown(text)
+      const decoded = /^\d+(\.\d+)?$/.test(text)
+        ? Option.some(Duration.seconds(Number(text)))
+        : Duration.decodeUnknown(text)
       const millis = Option.isSome(decoded) ? Duration.toMillis(decoded.value) : NaN
       return millis >= 1 && millis <= maxTimerMillis
         ? Either.right((decoded as Option.Some<Duration.Duration>).value)
@@ -89,7 +93,9 @@ const stagingTrip = (trip: CircuitBreaker.TripPolicy): CircuitBreaker.TripPolicy
       return {
         ...trip,
         threshold: laxer(trip.threshold),
-        slowCall: trip.slowCall === undefined ? undefined : { ...trip.slowCall, threshold: laxer(trip.slowCall.threshold) }
+        slowCall: trip.slowCall === undefined
+          ? undefined
+          : { ...trip.slowCall, threshold: laxer(trip.slowCall.threshold) }
       }
   }
 }
@@ -159,6 +165,7 @@ export const recoveryInterval: Config.Config<Duration.Duration> = timerDuration(
 )
 
 /** @internal */
-export const healthCheckTimeout: Config.Config<Duration.Duration> = timerDuration("RESILIENCE_HEALTH_CHECK_TIMEOUT").pipe(
-  Config.withDefault(Duration.seconds(5))
-)
+export const healthCheckTimeout: Config.Config<Duration.Duration> = timerDuration("RESILIENCE_HEALTH_CHECK_TIMEOUT")
+  .pipe(
+    Config.withDefault(Duration.seconds(5))
+  )

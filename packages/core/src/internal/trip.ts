@@ -80,7 +80,9 @@ export const tracker = (v: Validator, policy: unknown): Tracker => {
       let slowThreshold = Infinity
       if (trip.slowCall !== undefined) {
         slowThreshold = v.rate("trip.slowCall.threshold", trip.slowCall.threshold)
-        slowMillis = Duration.toMillis(v.duration("trip.slowCall.duration", trip.slowCall.duration, { allowZero: true }))
+        slowMillis = Duration.toMillis(
+          v.duration("trip.slowCall.duration", trip.slowCall.duration, { allowZero: true })
+        )
       }
       switch (window._tag) {
         case "CountWindow": {

@@ -92,12 +92,12 @@ export const validator = (module: string): Validator => {
   return {
     module,
     fail,
-    object: (option, value) =>
-      value !== null && typeof value === "object" ? value : fail(option, "an object", value),
+    object: (option, value) => value !== null && typeof value === "object" ? value : fail(option, "an object", value),
     nonEmptyString: (option, value) =>
       typeof value === "string" && value.trim().length > 0 ? value : fail(option, "a non-empty string", value),
     boolean: (option, value) => typeof value === "boolean" ? value : fail(option, "a boolean", value),
-    func: (option, value, expected = "a function") => typeof value === "function" ? value : fail(option, expected, value),
+    func: (option, value, expected = "a function") =>
+      typeof value === "function" ? value : fail(option, expected, value),
     positiveInt,
     rate: (option, value) =>
       typeof value === "number" && value > 0 && value <= 1 ? value : fail(option, "a rate in (0, 1]", value),

@@ -11,8 +11,8 @@ import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Random from "effect/Random"
 import type * as Fallback from "../Fallback.js"
-import * as Metrics from "./metrics.js"
 import { describeError } from "./describe.js"
+import * as Metrics from "./metrics.js"
 import { validated } from "./validate.js"
 
 /** @internal */
@@ -80,7 +80,9 @@ export const queueOptions = (
     const o = v.object("options", options) as { name?: unknown; capacity?: unknown; maxAttempts?: unknown }
     return {
       name: v.nonEmptyString("name", o.name),
-      capacity: o.capacity === undefined ? defaultCapacity : v.positiveInt("capacity", o.capacity, Number.MAX_SAFE_INTEGER),
+      capacity: o.capacity === undefined
+        ? defaultCapacity
+        : v.positiveInt("capacity", o.capacity, Number.MAX_SAFE_INTEGER),
       maxAttempts: o.maxAttempts === undefined ? defaultMaxAttempts : v.positiveInt("maxAttempts", o.maxAttempts)
     }
   })
@@ -96,7 +98,11 @@ export const memoryQueue = <A>(
   options: { readonly name: string; readonly capacity?: number | undefined; readonly maxAttempts?: number | undefined }
 ): Effect.Effect<Fallback.WriteBehindQueue<A>> =>
   Effect.gen(function*() {
-    const { capacity, maxAttempts, name } = yield* queueOptions("Fallback.memoryQueue", options, Number.POSITIVE_INFINITY)
+    const { capacity, maxAttempts, name } = yield* queueOptions(
+      "Fallback.memoryQueue",
+      options,
+      Number.POSITIVE_INFINITY
+    )
     const hooks = metrics(name)
     // Ids unique across queue instances, not only within one: they are idempotency keys.
     const prefix = `${name}-${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}`
@@ -170,7 +176,9 @@ export const memoryQueue = <A>(
         Effect.suspend(() => {
           const index = dead.findIndex((letter) => letter.id === id)
           if (index < 0) {
-            return Effect.fail(new WriteBehindError({ message: `write-behind queue ${name} has no dead letter "${id}"` }))
+            return Effect.fail(
+              new WriteBehindError({ message: `write-behind queue ${name} has no dead letter "${id}"` })
+            )
           }
           if (live.length >= capacity) return Effect.fail(full())
           const [letter] = dead.splice(index, 1)

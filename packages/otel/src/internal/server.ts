@@ -1,11 +1,11 @@
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 
 /** @internal */
 export interface ServeOptions<E> {
@@ -62,7 +62,9 @@ export const serve = <E>(options: ServeOptions<E>): Effect.Effect<Listening, E, 
         return respond(res, 400, "Bad Request\n", {})
       }
       if (pathname !== options.endpoint) return respond(res, 404, "Not Found\n", {})
-      if (req.method !== "GET" && req.method !== "HEAD") return respond(res, 405, "Method Not Allowed\n", { allow: "GET, HEAD" })
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return respond(res, 405, "Method Not Allowed\n", { allow: "GET, HEAD" })
+      }
       if (closing) {
         return respond(res, 503, "# metrics exporter is shutting down\n", { connection: "close", "retry-after": "1" })
       }

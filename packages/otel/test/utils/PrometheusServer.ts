@@ -4,13 +4,13 @@
  * scope. Requires the `prometheus` binary (Debian package `prometheus`;
  * override with PROMETHEUS_BIN).
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import { freePort } from "./http.js"
 
 export interface QueryResult {
@@ -75,7 +75,9 @@ export const start = (options: Options) =>
       "  scrape_interval: 1s",
       "  scrape_timeout: 1s",
       "  evaluation_interval: 1s",
-      ...(options.ruleFiles?.length ? ["rule_files:", ...options.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)] : []),
+      ...(options.ruleFiles?.length
+        ? ["rule_files:", ...options.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)]
+        : []),
       "scrape_configs:",
       `  - job_name: ${JSON.stringify(options.job)}`,
       "    static_configs:",
@@ -113,7 +115,10 @@ export const start = (options: Options) =>
         )
     )
     const spawnError = yield* Effect.async<Error | undefined>((resume) => {
-      child.once("error", (e) => resume(Effect.succeed(new Error(`cannot run ${binary} (apt-get install prometheus): ${e.message}`))))
+      child.once(
+        "error",
+        (e) => resume(Effect.succeed(new Error(`cannot run ${binary} (apt-get install prometheus): ${e.message}`)))
+      )
       child.once("spawn", () => resume(Effect.succeed(undefined)))
     })
     if (spawnError) return yield* Effect.fail(spawnError)
@@ -160,7 +165,8 @@ export const start = (options: Options) =>
         Effect.retry(Schedule.spaced(Duration.millis(200))),
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () => new Error(`timed out waiting for ${expr}; last answer: ${last}; prometheus stderr: ${stderr}`)
+          onTimeout: () =>
+            new Error(`timed out waiting for ${expr}; last answer: ${last}; prometheus stderr: ${stderr}`)
         })
       )
     }

@@ -1,5 +1,5 @@
-import * as ChildProcess from "node:child_process"
 import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
 
 export interface Result {
   readonly code: number

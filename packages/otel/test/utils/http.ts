@@ -1,6 +1,6 @@
+import * as Effect from "effect/Effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
-import * as Effect from "effect/Effect"
 
 export interface Response {
   readonly status: number
@@ -74,7 +74,9 @@ export const receiver = (mode: "ok" | "hang") =>
     }),
     ({ server }) =>
       Effect.async<void>((resume) => {
-        server.close(() => resume(Effect.void))
+        server.close(() =>
+          resume(Effect.void)
+        )
         server.closeAllConnections()
       })
   ).pipe(Effect.map(({ receiver }) => receiver))

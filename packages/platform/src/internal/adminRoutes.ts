@@ -151,7 +151,11 @@ export const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.E
         return Effect.succeed(JSON.parse(text) as unknown)
       } catch (error) {
         return Effect.fail(
-          invalid(400, "body", `The request body is not valid JSON: ${error instanceof Error ? error.message : "parse error"}`)
+          invalid(
+            400,
+            "body",
+            `The request body is not valid JSON: ${error instanceof Error ? error.message : "parse error"}`
+          )
         )
       }
     })
@@ -164,10 +168,14 @@ const force = (degradation: Degradation.Service, request: HttpServerRequest.Http
   Effect.gen(function*() {
     const body = yield* readJson(request)
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      return yield* Effect.fail(invalid(400, "body", "Expected a JSON object: { \"level\": \"Minimal\", \"reason\": \"…\" }"))
+      return yield* Effect.fail(
+        invalid(400, "body", "Expected a JSON object: { \"level\": \"Minimal\", \"reason\": \"…\" }")
+      )
     }
     const { level: rawLevel, reason: rawReason } = body as { level?: unknown; reason?: unknown }
-    if (rawLevel === undefined) return yield* Effect.fail(invalid(400, "level", `level is required (one of ${levelNames})`))
+    if (rawLevel === undefined) {
+      return yield* Effect.fail(invalid(400, "level", `level is required (one of ${levelNames})`))
+    }
     if (typeof rawLevel !== "string") {
       return yield* Effect.fail(invalid(400, "level", `level must be a string, one of ${levelNames}`))
     }
@@ -269,7 +277,9 @@ export const guarded = <R>(
       Effect.as(
         Effect.sync(() => counters(action, outcome.outcome).update(1)).pipe(
           Effect.zipRight(
-            (outcome.outcome === "ok" ? Effect.logInfo : Effect.logWarning)(`Admin: ${action} ${outcome.outcome}: ${detail}`)
+            (outcome.outcome === "ok" ? Effect.logInfo : Effect.logWarning)(
+              `Admin: ${action} ${outcome.outcome}: ${detail}`
+            )
           ),
           Effect.annotateLogs({ action, outcome: outcome.outcome, remote })
         ),
@@ -287,7 +297,10 @@ export const guarded = <R>(
     if (!isAuthorized(request.headers["authorization"], token)) {
       return yield* finish({
         outcome: "denied",
-        response: json(401, { error: "unauthorized", message: "A valid `Authorization: Bearer <token>` header is required" }, {
+        response: json(401, {
+          error: "unauthorized",
+          message: "A valid `Authorization: Bearer <token>` header is required"
+        }, {
           "www-authenticate": "Bearer"
         })
       }, request.headers["authorization"] === undefined ? "no bearer token" : "wrong bearer token")

@@ -6,13 +6,13 @@
  *
  * @internal
  */
-import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import { Fallback, Metrics } from "@effect-resilience/core"
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as MetricLabel from "effect/MetricLabel"
@@ -34,7 +34,8 @@ export interface MakeOptions<A, I, R> {
 const module = "DurableQueue.make"
 const defaultMaxAttempts = 10
 
-const invalid = (option: string, expected: string, actual: unknown): never => options.fail(module, option, expected, actual)
+const invalid = (option: string, expected: string, actual: unknown): never =>
+  options.fail(module, option, expected, actual)
 
 const positiveInt = (option: string, value: unknown): number => options.positiveInt(module, option, value)
 
@@ -108,40 +109,42 @@ const storeMaxAttempts = 2 ** 31 - 1
  * delivery. The take is awaited to its end even when interrupted, so the
  * store has requeued the entry before anyone repairs its place.
  */
-const withTakeTimeout = (timeout: Duration.Duration, waiting: () => boolean) =>
-<X, E, R>(take: Effect.Effect<X, E, R>): Effect.Effect<X, E | Fallback.WriteBehindError, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      const fiber = yield* Effect.fork(restore(take))
-      let timedOut = false
-      const watchdog = yield* Effect.sleep(timeout).pipe(
-        Effect.zipRight(Effect.suspend(() => {
-          if (!waiting()) return Effect.void
-          timedOut = true
-          return Fiber.interrupt(fiber)
-        })),
-        Effect.interruptible,
-        Effect.fork
-      )
-      const exit = yield* restore(Fiber.await(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
-      yield* Fiber.interrupt(watchdog)
-      if (timedOut && Exit.isInterrupted(exit)) {
-        return yield* new Fallback.WriteBehindError({
-          message: `no entry could be taken within ${Duration.format(timeout)}: another consumer holds the next one`
-        })
-      }
-      return yield* exit
-    })
-  )
+const withTakeTimeout =
+  (timeout: Duration.Duration, waiting: () => boolean) =>
+  <X, E, R>(take: Effect.Effect<X, E, R>): Effect.Effect<X, E | Fallback.WriteBehindError, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.fork(restore(take))
+        let timedOut = false
+        const watchdog = yield* Effect.sleep(timeout).pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            if (!waiting()) return Effect.void
+            timedOut = true
+            return Fiber.interrupt(fiber)
+          })),
+          Effect.interruptible,
+          Effect.fork
+        )
+        const exit = yield* restore(Fiber.await(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+        yield* Fiber.interrupt(watchdog)
+        if (timedOut && Exit.isInterrupted(exit)) {
+          return yield* new Fallback.WriteBehindError({
+            message: `no entry could be taken within ${Duration.format(timeout)}: another consumer holds the next one`
+          })
+        }
+        return yield* exit
+      })
+    )
 
 /** @internal */
 export const make = <A, I, R>(
   options: MakeOptions<A, I, R>
 ): Effect.Effect<Fallback.WriteBehindQueue<A>, Fallback.WriteBehindError, Scope.Scope | Store | R> =>
   Effect.gen(function*() {
-    const { capacity, maxAttempts, name } = yield* Effect.try({ try: () => checkOptions(options), catch: (e) => e }).pipe(
-      Effect.orDie
-    )
+    const { capacity, maxAttempts, name } = yield* Effect.try({ try: () => checkOptions(options), catch: (e) => e })
+      .pipe(
+        Effect.orDie
+      )
     const backend: Backend = yield* Store
     const context = yield* Effect.context<R>()
     const encode = (entry: A) => Effect.provide(Schema.encode(options.schema)(entry), context)
@@ -180,7 +183,8 @@ export const make = <A, I, R>(
     let countedAt = Number.NEGATIVE_INFINITY
     const replayLock = yield* Effect.makeSemaphore(1)
 
-    const full = () => new Fallback.WriteBehindError({ message: `write-behind queue ${name} is full (capacity ${capacity})` })
+    const full = () =>
+      new Fallback.WriteBehindError({ message: `write-behind queue ${name} is full (capacity ${capacity})` })
     const write = (encoded: unknown) =>
       Effect.gen(function*() {
         if (Number.isFinite(capacity)) {
@@ -211,7 +215,9 @@ export const make = <A, I, R>(
             cause: error
           })
         ),
-        Effect.flatMap((encoded) => Number.isFinite(capacity) ? offerLock.withPermits(1)(write(encoded)) : write(encoded))
+        Effect.flatMap((encoded) =>
+          Number.isFinite(capacity) ? offerLock.withPermits(1)(write(encoded)) : write(encoded)
+        )
       )
 
     const deliverOne = <E, R2>(
@@ -297,17 +303,19 @@ export const make = <A, I, R>(
         return replayed
       })))
 
-    const deadLetters: Effect.Effect<ReadonlyArray<Fallback.WriteBehindQueue.DeadLetter<A>>, Fallback.WriteBehindError> =
-      backend.deadLetters(name).pipe(
-        Effect.mapError(failure("cannot read the dead letters")),
-        Effect.flatMap((letters) =>
-          Effect.forEach(letters, (letter) =>
-            decode(letter.element).pipe(
-              Effect.mapError(failure(`dead letter ${letter.id} cannot be decoded`)),
-              Effect.map((entry) => ({ id: letter.id, entry, attempts: letter.attempts, error: letter.error }))
-            ))
-        )
+    const deadLetters: Effect.Effect<
+      ReadonlyArray<Fallback.WriteBehindQueue.DeadLetter<A>>,
+      Fallback.WriteBehindError
+    > = backend.deadLetters(name).pipe(
+      Effect.mapError(failure("cannot read the dead letters")),
+      Effect.flatMap((letters) =>
+        Effect.forEach(letters, (letter) =>
+          decode(letter.element).pipe(
+            Effect.mapError(failure(`dead letter ${letter.id} cannot be decoded`)),
+            Effect.map((entry) => ({ id: letter.id, entry, attempts: letter.attempts, error: letter.error }))
+          ))
       )
+    )
 
     const redrive = (id: string): Effect.Effect<void, Fallback.WriteBehindError> =>
       offerLock.withPermits(1)(Effect.gen(function*() {
@@ -317,7 +325,9 @@ export const make = <A, I, R>(
         }
         const found = yield* Effect.mapError(backend.redrive(name, id), failure(`cannot redrive ${id}`))
         if (!found) {
-          return yield* new Fallback.WriteBehindError({ message: `write-behind queue ${name} has no dead letter "${id}"` })
+          return yield* new Fallback.WriteBehindError({
+            message: `write-behind queue ${name} has no dead letter "${id}"`
+          })
         }
         setDepth(depth + 1)
       }))

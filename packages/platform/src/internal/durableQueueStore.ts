@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as RedisPersistedQueue from "@effect/experimental/PersistedQueue/Redis"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -89,7 +89,9 @@ const defaults = {
 const commonOptions = (module: string, options: CommonOptions | undefined) => {
   const pollInterval = optionalDuration(module, "pollInterval", options?.pollInterval) ?? defaults.pollInterval
   const lockExpiration = optionalDuration(module, "lockExpiration", options?.lockExpiration) ?? defaults.lockExpiration
-  if (Duration.toMillis(lockExpiration) < 3000) invalid(module, "lockExpiration", "at least 3 seconds", options?.lockExpiration)
+  if (Duration.toMillis(lockExpiration) < 3000) {
+    invalid(module, "lockExpiration", "at least 3 seconds", options?.lockExpiration)
+  }
   return { pollInterval, lockExpiration }
 }
 
@@ -151,12 +153,18 @@ const makeSqlBackend = (
   Effect.gen(function*() {
     const { lockExpiration, pollInterval } = commonOptions(module, options)
     const tableName = options?.tableName ?? "effect_resilience_queue"
-    if (!identifier.test(tableName)) invalid(module, "tableName", "an SQL identifier (letters, digits, _; at most 41)", tableName)
+    if (!identifier.test(tableName)) {
+      invalid(module, "tableName", "an SQL identifier (letters, digits, _; at most 41)", tableName)
+    }
     const where = location(tableName)
     const error = (message: string) => (cause: unknown) =>
       new DurableQueueError({ message: `${message} (${where}): ${describe(cause)}`, store, location: where, cause })
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const supported = sql.onDialectOrElse({ sqlite: () => true, pg: () => true, orElse: () => false })
+    const supported = sql.onDialectOrElse({
+      sqlite: () => true,
+      pg: () => true,
+      orElse: () => false
+    })
     if (!supported) {
       return yield* new DurableQueueError({
         message: `DurableQueue supports the SQLite and Postgres dialects of @effect/sql (${where})`,
@@ -240,11 +248,15 @@ const makeSqlBackend = (
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           sql`
             INSERT INTO ${dead} (queue_name, id, element, attempts, error, dead_at)
-            VALUES (${name}, ${letter.id}, ${JSON.stringify(letter.element)}, ${letter.attempts}, ${letter.error}, ${now})
+            VALUES (${name}, ${letter.id}, ${
+            JSON.stringify(letter.element)
+          }, ${letter.attempts}, ${letter.error}, ${now})
             ON CONFLICT (queue_name, id) DO NOTHING
           `).pipe(Effect.asVoid, Effect.mapError(error("cannot record a dead letter"))),
       deadLetters: (name) =>
-        sql<{ readonly id: string; readonly element: string; readonly attempts: number | string; readonly error: string }>`
+        sql<
+          { readonly id: string; readonly element: string; readonly attempts: number | string; readonly error: string }
+        >`
           SELECT id, element, attempts, error FROM ${dead} WHERE queue_name = ${name} ORDER BY sequence ASC
         `.pipe(
           Effect.flatMap((rows) =>
@@ -362,8 +374,15 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<Store, DurableQ
       }
       const where = `file ${filename}`
       const fail = (message: string) => (cause: unknown) =>
-        new DurableQueueError({ message: `${message} ${filename}: ${describe(cause)}`, store: "sqlite", location: where, cause })
-      const SqliteClient = yield* peers.sqliteClient(module).pipe(Effect.mapError(fail("cannot open the queue database")))
+        new DurableQueueError({
+          message: `${message} ${filename}: ${describe(cause)}`,
+          store: "sqlite",
+          location: where,
+          cause
+        })
+      const SqliteClient = yield* peers.sqliteClient(module).pipe(
+        Effect.mapError(fail("cannot open the queue database"))
+      )
       // better-sqlite3 throws while opening a file that is not a database: a defect of `SqliteClient.make`.
       const client = yield* SqliteClient.make({ filename }).pipe(
         Effect.provide(Reactivity.layer),
@@ -470,7 +489,12 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
       const redisOptions = rest as RedisOptions
       const where = `redis ${options.host ?? "127.0.0.1"}:${options.port ?? 6379}, prefix ${prefix}`
       const error = (message: string) => (cause: unknown) =>
-        new DurableQueueError({ message: `${message} (${where}): ${describe(cause)}`, store: "redis", location: where, cause })
+        new DurableQueueError({
+          message: `${message} (${where}): ${describe(cause)}`,
+          store: "redis",
+          location: where,
+          cause
+        })
       const { Redis } = yield* peers.ioredis(module).pipe(Effect.mapError(error("cannot reach Redis")))
       const RedisQueue = yield* peers.redisPersistedQueue(module).pipe(Effect.mapError(error("cannot reach Redis")))
       const redis = yield* Effect.acquireRelease(
@@ -486,13 +510,15 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
         }),
         Effect.mapError(error("cannot reach Redis"))
       )
-      const persisted = yield* RedisQueue.make({
-        ...redisOptions,
-        prefix,
-        pollInterval,
-        lockExpiration,
-        lockRefreshInterval: Duration.millis(Duration.toMillis(lockExpiration) / 3)
-      } as Parameters<typeof RedisPersistedQueue.make>[0])
+      const persisted = yield* RedisQueue.make(
+        {
+          ...redisOptions,
+          prefix,
+          pollInterval,
+          lockExpiration,
+          lockRefreshInterval: Duration.millis(Duration.toMillis(lockExpiration) / 3)
+        } as Parameters<typeof RedisPersistedQueue.make>[0]
+      )
       const keys = (name: string) => ({
         queue: `${prefix}${name}`,
         pending: `${prefix}${name}:pending`,
@@ -512,16 +538,20 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
           return run("cannot count the queue", () =>
             redis.multi().llen(k.queue).hlen(k.pending).exec().then((results) =>
               (results ?? []).reduce((n, [e, value]) => {
-                if (e) throw e
+                if (e) {
+                  throw e
+                }
                 return n + Number(value)
               }, 0)
             ))
         },
         // The store pushes a failed entry to the tail: move it back to the head.
         keepFirst: (name, id) =>
-          Effect.asVoid(run("cannot keep the entry first", () => redis.eval(keepFirstScript, 1, keys(name).queue, id))),
+          Effect.asVoid(run("cannot keep the entry first", () =>
+            redis.eval(keepFirstScript, 1, keys(name).queue, id))),
         // The store's ids set only deduplicates offers: an entry gone for good leaves it.
-        completed: (name, id) => Effect.asVoid(run("cannot complete an entry", () => redis.srem(keys(name).ids, id))),
+        completed: (name, id) =>
+          Effect.asVoid(run("cannot complete an entry", () => redis.srem(keys(name).ids, id))),
         deadLetter: (name, letter) => {
           const k = keys(name)
           return Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -588,7 +618,10 @@ export const layerRedis = (options: RedisStoreOptions): Layer.Layer<Store, Durab
         recover: (name) => {
           const k = keys(name)
           return Effect.asVoid(
-            run("cannot recover entries left in delivery", () => redis.eval(recoverScript, 2, k.queue, k.pending, prefix))
+            run(
+              "cannot recover entries left in delivery",
+              () => redis.eval(recoverScript, 2, k.queue, k.pending, prefix)
+            )
           )
         },
         prune: () => Effect.void

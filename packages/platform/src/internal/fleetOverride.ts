@@ -19,8 +19,8 @@ import type { RedisOptions } from "ioredis"
 import { hostname } from "node:os"
 import type * as FleetOverride from "../FleetOverride.js"
 import * as options_ from "./options.js"
-import { StatusExtension } from "./status.js"
 import * as peers from "./peers.js"
+import { StatusExtension } from "./status.js"
 
 const module = "FleetOverride.layer"
 
@@ -368,7 +368,9 @@ export const make = (
     const change = (forced: OverrideRecord["forced"], local: Effect.Effect<void>) =>
       lock.withPermits(1)(Effect.gen(function*() {
         const draft: Draft = { forced, origin: config.instance, at: now() }
-        const result = yield* Effect.either(connected() ? write(draft, undefined) : Effect.fail(new Error("disconnected")))
+        const result = yield* Effect.either(
+          connected() ? write(draft, undefined) : Effect.fail(new Error("disconnected"))
+        )
         if (result._tag === "Right") {
           // The script numbered it after every change Redis holds: what comes later on the channel is older.
           lastSeq = result.right.record?.seq ?? lastSeq

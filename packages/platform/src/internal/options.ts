@@ -20,7 +20,11 @@ export const optionalFunction = <F>(module: string, option: string, value: unkno
   value === undefined ? undefined : Validation.validator(module).func(option, value) as F
 
 /** @internal */
-export const optionalLevel = (module: string, option: string, value: unknown): DegradationLevel.DegradationLevel | undefined =>
+export const optionalLevel = (
+  module: string,
+  option: string,
+  value: unknown
+): DegradationLevel.DegradationLevel | undefined =>
   value === undefined ? undefined : Validation.validator(module).level(option, value)
 
 /** A positive finite duration. @internal */

@@ -6,7 +6,14 @@
  *
  * @internal
  */
-import { Degradation, DegradationLevel as Level, Describe, InvalidOptionError, Metrics, Validation } from "@effect-resilience/core"
+import {
+  Degradation,
+  DegradationLevel as Level,
+  Describe,
+  InvalidOptionError,
+  Metrics,
+  Validation
+} from "@effect-resilience/core"
 import type { CircuitBreaker as CB } from "@effect-resilience/core"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -141,7 +148,9 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
   const duration = toMillis(scenario.duration, "duration", false)
   const step = toMillis(scenario.step ?? "1 second", "step", false)
   if (step > duration) invalid("step", "at most the duration", scenario.step)
-  if (!Layer.isLayer(scenario.layer)) invalid("layer", "a Layer providing the app's services and Degradation", scenario.layer)
+  if (!Layer.isLayer(scenario.layer)) {
+    invalid("layer", "a Layer providing the app's services and Degradation", scenario.layer)
+  }
   if (scenario.seed !== undefined && typeof scenario.seed !== "number" && typeof scenario.seed !== "string") {
     invalid("seed", "a number or a string", scenario.seed)
   }
@@ -154,13 +163,19 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
     const millis = toMillis(scheduled.at, `${at}.at`, true)
     if (millis > duration) invalid(`${at}.at`, `within the duration (${formatTime(duration)})`, scheduled.at)
     if (millis < previous) {
-      invalid(`${at}.at`, `not before faults[${index - 1}].at (${formatTime(previous)}): a script is in time order`, scheduled.at)
+      invalid(
+        `${at}.at`,
+        `not before faults[${index - 1}].at (${formatTime(previous)}): a script is in time order`,
+        scheduled.at
+      )
     }
     previous = millis
     const refs = typeof scheduled.dependency === "string" || !Array.isArray(scheduled.dependency)
       ? [scheduled.dependency as Simulation.DependencyRef]
       : scheduled.dependency
-    if (refs.length === 0) invalid(`${at}.dependency`, "a dependency or a non-empty array of them", scheduled.dependency)
+    if (refs.length === 0) {
+      invalid(`${at}.dependency`, "a dependency or a non-empty array of them", scheduled.dependency)
+    }
     for (const ref of refs) {
       if (!(typeof ref === "string" && ref.trim() !== "") && !Context.isTag(ref)) {
         invalid(`${at}.dependency`, "a dependency name (Faults.layer's name) or the Tag it wraps", ref)
@@ -213,8 +228,7 @@ const controlOf = (
   context: Context.Context<never>,
   byName: Map<string, Faults.Control<any>>,
   ref: Simulation.DependencyRef
-): Faults.Control<any> | undefined =>
-  typeof ref === "string" ? byName.get(ref) : context.unsafeMap.get(controlKey(ref))
+): Faults.Control<any> | undefined => typeof ref === "string" ? byName.get(ref) : context.unsafeMap.get(controlKey(ref))
 
 interface ScriptedFault {
   readonly at: number
@@ -238,7 +252,11 @@ const bind = (
     if (f.member !== undefined) {
       for (const control of controls) {
         if (!control.members.includes(f.member)) {
-          invalid(`faults[${f.index}].member`, `one of ${control.dependency}'s members (${control.members.join(", ")})`, f.member)
+          invalid(
+            `faults[${f.index}].member`,
+            `one of ${control.dependency}'s members (${control.members.join(", ")})`,
+            f.member
+          )
         }
       }
     }
@@ -248,7 +266,9 @@ const bind = (
     const target = traffic.target
     if (target === undefined) return undefined
     const service = context.unsafeMap.get(target.tag.key)
-    if (service === undefined) invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", describeRef(target.tag))
+    if (service === undefined) {
+      invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", describeRef(target.tag))
+    }
     const member = (service as Record<string, unknown>)[target.member]
     if (!isEffect(member) && typeof member !== "function") {
       invalid(`traffic[${index}].member`, `an Effect or a method of ${target.tag.key}`, target.member)
@@ -365,7 +385,11 @@ const program = (resolved: Resolved, clock: DriverClock) =>
     const logs: Array<Simulation.LogLine> = []
     const collector = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
       const text = formatMessage(message)
-      logs.push({ at: now(), level: logLevel.label, message: Cause.isEmpty(cause) ? text : `${text}\n${Cause.pretty(cause)}` })
+      logs.push({
+        at: now(),
+        level: logLevel.label,
+        message: Cause.isEmpty(cause) ? text : `${text}\n${Cause.pretty(cause)}`
+      })
     })
 
     return yield* Effect.locally(
@@ -374,7 +398,12 @@ const program = (resolved: Resolved, clock: DriverClock) =>
         const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
         if (degradation._tag === "None") {
           return yield* Effect.fail(
-            new InvalidOptionError({ module, option: "layer", expected: "a layer that provides Degradation", actual: "none" })
+            new InvalidOptionError({
+              module,
+              option: "layer",
+              expected: "a layer that provides Degradation",
+              actual: "none"
+            })
           )
         }
         const service = degradation.value
@@ -539,7 +568,9 @@ const program = (resolved: Resolved, clock: DriverClock) =>
   })
 
 /** @internal */
-export const run = <ROut, E>(scenario: Simulation.Scenario<ROut, E>): Effect.Effect<Simulation.Report, E | InvalidOptionError> =>
+export const run = <ROut, E>(
+  scenario: Simulation.Scenario<ROut, E>
+): Effect.Effect<Simulation.Report, E | InvalidOptionError> =>
   Effect.suspend(() => {
     let resolved: Resolved
     try {
@@ -549,13 +580,19 @@ export const run = <ROut, E>(scenario: Simulation.Scenario<ROut, E>): Effect.Eff
     }
     const seeded = <A, E1>(effect: Effect.Effect<A, E1>) => Effect.withRandom(effect, Random.make(scenario.seed ?? 0))
     if (resolved.clock === "virtual") {
-      return runVirtual((clock) => seeded(program(resolved, clock))) as Effect.Effect<Simulation.Report, E | InvalidOptionError>
+      return runVirtual((clock) => seeded(program(resolved, clock))) as Effect.Effect<
+        Simulation.Report,
+        E | InvalidOptionError
+      >
     }
     return Effect.clockWith((clock) =>
       isTestClock(clock)
         ? seeded(program(resolved, clock))
         // Outside a test: a TestClock of the run's own.
-        : Effect.provide(Effect.clockWith((testClock) => seeded(program(resolved, testClock as TestClock.TestClock))), TestContext.TestContext)
+        : Effect.provide(
+          Effect.clockWith((testClock) => seeded(program(resolved, testClock as TestClock.TestClock))),
+          TestContext.TestContext
+        )
     ) as Effect.Effect<Simulation.Report, E | InvalidOptionError>
   })
 
@@ -658,7 +695,10 @@ export const expectNeverWorseThan = (
 /** @internal */
 export const expectFinalLevel = (level: DegradationLevel): Simulation.Expectation => ({
   description: `final level is ${level._tag}`,
-  check: (report) => ({ ok: report.finalLevel._tag === level._tag, detail: `final level was ${report.finalLevel._tag}` })
+  check: (report) => ({
+    ok: report.finalLevel._tag === level._tag,
+    detail: `final level was ${report.finalLevel._tag}`
+  })
 })
 
 /** @internal */

@@ -1,6 +1,6 @@
-import * as Duration from "effect/Duration"
 import type { CircuitBreaker as CB } from "@effect-resilience/core"
 import { DegradationLevel as Level } from "@effect-resilience/core"
+import * as Duration from "effect/Duration"
 import type * as Simulation from "../Simulation.js"
 
 type StateTag = CB.State["_tag"]
@@ -32,7 +32,9 @@ export const formatSpan = (millis: number): string => {
   const parts: Array<string> = []
   if (h > 0) parts.push(`${h}h`)
   if (m > 0) parts.push(`${m}m`)
-  if (sec > 0 || ms > 0) parts.push(ms > 0 && h === 0 && m === 0 ? `${(sec + ms / 1000).toFixed(3).replace(/0+$/, "")}s` : `${sec}s`)
+  if (sec > 0 || ms > 0) {
+    parts.push(ms > 0 && h === 0 && m === 0 ? `${(sec + ms / 1000).toFixed(3).replace(/0+$/, "")}s` : `${sec}s`)
+  }
   return parts.join("")
 }
 
@@ -164,17 +166,23 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
   const out: Array<string> = []
   const dependencies = Object.values(report.perDependency)
 
-  out.push(paint("bold", `━━ ${report.name} ━━`) + paint(
-    "dim",
-    `  ${formatSpan(report.duration)} simulated, traffic every ${formatSpan(report.step)}, ` +
-      `recovery every ${formatSpan(report.recoveryInterval)}, ${dependencies.length} dependencies`
-  ))
+  out.push(
+    paint("bold", `━━ ${report.name} ━━`) + paint(
+      "dim",
+      `  ${formatSpan(report.duration)} simulated, traffic every ${formatSpan(report.step)}, ` +
+        `recovery every ${formatSpan(report.recoveryInterval)}, ${dependencies.length} dependencies`
+    )
+  )
   if (report.description !== undefined) out.push(report.description)
   out.push("")
 
   const lines: Array<Line> = [{ at: 0, order: -1, text: `level    ${level(report.initialLevel._tag)}` }]
   for (const f of report.faults) {
-    const paintFault = f.fault._tag === "Recovered" ? "green" : f.fault._tag === "Down" || f.fault._tag === "Hang" ? "red" : "yellow"
+    const paintFault = f.fault._tag === "Recovered"
+      ? "green"
+      : f.fault._tag === "Down" || f.fault._tag === "Hang"
+      ? "red"
+      : "yellow"
     const target = f.member === undefined ? f.dependency : `${f.dependency}.${f.member}`
     lines.push({ at: f.at, order: 0, text: `fault    ${target} ${paint(paintFault, describeFault(f.fault))}` })
   }
@@ -189,7 +197,11 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
   }
   for (const t of report.levelTransitions) {
     const arrow = `${level(t.from._tag)} → ${level(t.to._tag)}`
-    lines.push({ at: t.at, order: 2, text: `level    ${paint("bold", arrow)}  (${t.reason})${paint("dim", ` [${t.kind}]`)}` })
+    lines.push({
+      at: t.at,
+      order: 2,
+      text: `level    ${paint("bold", arrow)}  (${t.reason})${paint("dim", ` [${t.kind}]`)}`
+    })
   }
   lines.sort((a, b) => a.at - b.at || a.order - b.order)
   for (const line of lines) out.push(`  ${paint("cyan", formatTime(line.at))}  ${line.text}`)
@@ -292,7 +304,20 @@ const faultFill: Record<Simulation.FaultAction["_tag"], string> = {
 /** The band over the level chart while any fault is active (drawn and in the legend alike). */
 const faultBand = { fill: "#d13438", opacity: "0.07" } as const
 
-const tickSteps = [1_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000]
+const tickSteps = [
+  1_000,
+  5_000,
+  10_000,
+  15_000,
+  30_000,
+  60_000,
+  120_000,
+  300_000,
+  600_000,
+  900_000,
+  1_800_000,
+  3_600_000
+]
 
 const formatTick = (millis: number): string => {
   const s = Math.round(millis / 1000)
@@ -388,7 +413,9 @@ export const renderSvg = (report: Simulation.Report): string => {
   }
   el.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotWidth}" y2="${axisY}" class="axis"/>`)
   el.push(
-    `<text x="${left + plotWidth / 2}" y="${axisY + 34}" text-anchor="middle" class="label">time (h:mm:ss of virtual time)</text>`
+    `<text x="${left + plotWidth / 2}" y="${
+      axisY + 34
+    }" text-anchor="middle" class="label">time (h:mm:ss of virtual time)</text>`
   )
 
   // While any fault is active: one light band across the level chart.
@@ -408,7 +435,9 @@ export const renderSvg = (report: Simulation.Report): string => {
   }
   for (const w of merged) {
     el.push(
-      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${fmt(Math.max(1, x(w.to) - x(w.from)))}" height="${chartHeight}" fill="${faultBand.fill}" fill-opacity="${faultBand.opacity}"/>`
+      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${
+        fmt(Math.max(1, x(w.to) - x(w.from)))
+      }" height="${chartHeight}" fill="${faultBand.fill}" fill-opacity="${faultBand.opacity}"/>`
     )
   }
 
@@ -444,17 +473,23 @@ export const renderSvg = (report: Simulation.Report): string => {
   report.levelTransitions.forEach((t, i) => {
     const cx = x(t.at)
     const cy = rowY(t.to._tag)
-    el.push(`<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="8" fill="#fff" stroke="${levelFill[t.to._tag]}" stroke-width="2"/>`)
+    el.push(
+      `<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="8" fill="#fff" stroke="${levelFill[t.to._tag]}" stroke-width="2"/>`
+    )
     el.push(`<text x="${fmt(cx)}" y="${fmt(cy + 4)}" text-anchor="middle" class="marker">${i + 1}</text>`)
   })
 
   // Dependency lanes.
-  el.push(`<text x="${left}" y="${laneTop - 8}" class="section">Faults (upper row) and breaker state (lower row)</text>`)
+  el.push(
+    `<text x="${left}" y="${laneTop - 8}" class="section">Faults (upper row) and breaker state (lower row)</text>`
+  )
   dependencies.forEach((d, i) => {
     const top = laneTop + i * laneHeight
     el.push(`<text x="${left - 10}" y="${top + laneRow + 3}" text-anchor="end" class="label">${escape(d.name)}</text>`)
     el.push(
-      `<text x="${left - 10}" y="${top + laneRow * 2 + 1}" text-anchor="end" class="tiny">${d.whenDown._tag} when down</text>`
+      `<text x="${left - 10}" y="${
+        top + laneRow * 2 + 1
+      }" text-anchor="end" class="tiny">${d.whenDown._tag} when down</text>`
     )
     // Fault row
     el.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${laneRow}" class="lane"/>`)
@@ -484,9 +519,9 @@ export const renderSvg = (report: Simulation.Report): string => {
       const w = x(to) - x(from)
       if (w <= 0 && state !== "HalfOpen") return
       el.push(
-        `<rect x="${fmt(x(from))}" y="${rowTop}" width="${fmt(Math.max(w, state === "HalfOpen" ? 1.5 : 0))}" height="${laneRow}" fill="${
-          stateFill[state]
-        }"/>`
+        `<rect x="${fmt(x(from))}" y="${rowTop}" width="${
+          fmt(Math.max(w, state === "HalfOpen" ? 1.5 : 0))
+        }" height="${laneRow}" fill="${stateFill[state]}"/>`
       )
     }
     for (const t of transitions) {
@@ -533,7 +568,9 @@ export const renderSvg = (report: Simulation.Report): string => {
     el.push(
       `<text x="${left}" y="${ly}" class="item"><tspan class="num">${i + 1}</tspan>  ${formatTime(t.at)}  ` +
         `<tspan fill="${levelFill[t.from._tag]}">${t.from._tag}</tspan> → ` +
-        `<tspan fill="${levelFill[t.to._tag]}" font-weight="bold">${t.to._tag}</tspan>  ${escape(`(${t.reason})`)}</text>`
+        `<tspan fill="${levelFill[t.to._tag]}" font-weight="bold">${t.to._tag}</tspan>  ${
+          escape(`(${t.reason})`)
+        }</text>`
     )
   })
   if (report.checks.length > 0) {
