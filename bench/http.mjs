@@ -1,13 +1,19 @@
 // HTTP benchmark: what DegradationMiddleware costs on a trivial route, against the same bare
 // @effect/platform-node server. Each server runs in its own Node process on compiled JavaScript
-// (packages/*/dist); autocannon drives them on 127.0.0.1 for a bounded time: per round, 10 s per server
-// in 2 s slices taken in turns (bare, middleware, middleware, bare, …), so that drift in the machine's
-// load hits both.
+// (packages/*/dist); autocannon drives them on 127.0.0.1 in short slices, each slice its own
+// autocannon run. Slices come in pairs (one per server, back to back, the order alternating
+// bare→middleware, middleware→bare, …): a change in the machine's load lands on both halves of a
+// pair. The cost is the median of the per-pair throughput ratios, with its spread.
 //
 //   node bench/http.mjs                      (runs `npx tsc -b` first; BENCH_NO_BUILD=1 skips it)
-//   BENCH_HTTP_ROUNDS=3 BENCH_HTTP_DURATION=10 BENCH_HTTP_SLICE=2 BENCH_HTTP_CONNECTIONS=20 node bench/http.mjs
+//   BENCH_HTTP_PAIRS=40 BENCH_HTTP_SLICE=2 BENCH_HTTP_CONNECTIONS=20 BENCH_HTTP_PIN=auto node bench/http.mjs
 //
-// Prints a markdown table (requests/s and p99 latency per server, the throughput ratio) and writes
+// BENCH_HTTP_PIN: `auto` (default) pins, when `taskset` exists and there are at least 2 CPUs, both
+// servers to the last CPU and this driver (autocannon) to CPU 0 — the same for both servers, so
+// that they never share a core with the load generator and the scheduler does not move them
+// around; `0` leaves placement to the scheduler.
+//
+// Prints a markdown report (requests/s and p99 latency per server, the throughput ratio) and writes
 // bench/RESULTS-http.md. Target: the middleware costs at most 5 % of the bare server's throughput.
 import { spawn, spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -19,11 +25,11 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
 const dist = (pkg) => pathToFileURL(join(root, "packages", pkg, "dist", "index.js")).href
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 3))
-const DURATION = Math.max(1, Number(process.env.BENCH_HTTP_DURATION ?? 10))
+const PAIRS = Math.max(1, Number(process.env.BENCH_HTTP_PAIRS ?? 40))
+const SLICE = Math.max(1, Number(process.env.BENCH_HTTP_SLICE ?? 2))
 const WARMUP = Math.max(1, Number(process.env.BENCH_HTTP_WARMUP ?? 3))
 const CONNECTIONS = Math.max(1, Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20))
-const SLICE = Math.max(1, Number(process.env.BENCH_HTTP_SLICE ?? 2))
+const PIN = process.env.BENCH_HTTP_PIN ?? "auto"
 const TARGET = 0.05
 
 // ---------------------------------------------------------------------------------------------
@@ -69,16 +75,46 @@ async function driver() {
     }
   }
   const { default: autocannon } = await import("autocannon")
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b)
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+
+  const cpus = os.cpus().length
+  const pinned = PIN !== "0" && cpus >= 2 && spawnSync("taskset", ["-V"]).status === 0
+  const serverCpu = String(cpus - 1)
+  if (pinned) spawnSync("taskset", ["-a", "-cp", "0", String(process.pid)], { stdio: "ignore" })
+
+  const sorted = (xs) => [...xs].sort((a, b) => a - b)
+  const quantile = (xs, q) => {
+    const s = sorted(xs)
+    const at = (s.length - 1) * q
+    const lo = Math.floor(at)
+    return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
   }
+  const median = (xs) => quantile(xs, 0.5)
+  // A 95 % interval for the median of the pair ratios: percentile bootstrap, seeded (reproducible).
+  const bootstrapMedian = (xs, resamples = 4000) => {
+    let seed = 0x2545f491
+    const random = () => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) / 4294967296
+    }
+    const medians = []
+    for (let r = 0; r < resamples; r++) {
+      const sample = xs.map(() => xs[Math.floor(random() * xs.length)])
+      medians.push(median(sample))
+    }
+    return [quantile(medians, 0.025), quantile(medians, 0.975)]
+  }
+
   const startServer = (kind) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--server", kind], {
-        cwd: root,
-        stdio: ["ignore", "pipe", "inherit"]
-      })
+      const args = [fileURLToPath(import.meta.url), "--server", kind]
+      const child = pinned
+        ? spawn("taskset", ["-c", serverCpu, process.execPath, ...args], {
+          cwd: root,
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        : spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
       let out = ""
       child.stdout.on("data", (chunk) => {
         out += chunk
@@ -112,8 +148,7 @@ async function driver() {
     }
   }
 
-  // The server's CPU time (user + system, in seconds) from /proc: less sensitive than throughput to
-  // other processes on the machine, since it counts only what the server itself spends.
+  // The server's CPU time (user + system, in seconds) from /proc: what the server itself spends.
   const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100
   const cpuSeconds = (pid) => {
     try {
@@ -132,34 +167,34 @@ async function driver() {
     if (result.errors > 0 || result.non2xx > 0) {
       throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`)
     }
-    return { requests: result.requests.total, seconds: result.duration, p99: result.latency.p99, cpu }
+    return {
+      requests: result.requests.total,
+      seconds: result.duration,
+      rps: result.requests.total / result.duration,
+      p99: result.latency.p99,
+      cpu,
+      busy: cpu / result.duration
+    }
   }
 
-  // Both servers stay up (each in its own process) and take turns in short slices: a change in the
-  // machine's load lands on both within seconds, not on one whole 10 s run.
   const servers = {}
   for (const kind of ["bare", "middleware"]) servers[kind] = await startServer(kind)
   const loadStart = os.loadavg()
-  const rounds = []
+  const startedAt = new Date()
+  const pairs = []
   try {
     for (const kind of ["bare", "middleware"]) {
       await check(kind, servers[kind].port)
       await load(servers[kind].port, WARMUP) // JIT warm-up, discarded
     }
-    const slices = Math.max(1, Math.round(DURATION / SLICE))
-    for (let round = 0; round < ROUNDS; round++) {
-      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${slices} × ${SLICE} s per server, interleaved …\n`)
-      const acc = { bare: [], middleware: [] }
-      for (let i = 0; i < slices; i++) {
-        const order = (round + i) % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
-        for (const kind of order) acc[kind].push(await slice(kind, servers[kind], SLICE))
+    for (let i = 0; i < PAIRS; i++) {
+      if (i % 10 === 0) {
+        process.stderr.write(`pairs ${i + 1}–${Math.min(i + 10, PAIRS)} of ${PAIRS} (${SLICE} s slices) …\n`)
       }
-      const summary = (xs) => ({
-        rps: xs.reduce((n, x) => n + x.requests, 0) / xs.reduce((n, x) => n + x.seconds, 0),
-        p99: median(xs.map((x) => x.p99)),
-        cpuPerRequest: xs.reduce((n, x) => n + x.cpu, 0) / xs.reduce((n, x) => n + x.requests, 0)
-      })
-      rounds.push({ bare: summary(acc.bare), middleware: summary(acc.middleware) })
+      const order = i % 2 === 0 ? ["bare", "middleware"] : ["middleware", "bare"]
+      const pair = {}
+      for (const kind of order) pair[kind] = await slice(kind, servers[kind], SLICE)
+      pairs.push(pair)
     }
   } finally {
     for (const { child } of Object.values(servers)) await stopServer(child)
@@ -168,61 +203,93 @@ async function driver() {
 
   const fmt = (n, digits = 0) =>
     n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+  const pct = (x) => `${fmt(x * 100, 1)} %`
+  const us = (seconds) => fmt(seconds * 1e6, 1)
+
+  const ratios = pairs.map((p) => p.middleware.rps / p.bare.rps)
+  const cpuRatios = pairs.map((p) => (p.middleware.cpu / p.middleware.requests) / (p.bare.cpu / p.bare.requests))
+  const ratio = median(ratios)
+  const cost = 1 - ratio
+  const [ciLow, ciHigh] = bootstrapMedian(ratios)
+  const cpuCost = median(cpuRatios) - 1
+  const [cpuLow, cpuHigh] = bootstrapMedian(cpuRatios)
+  const summary = (kind) => {
+    const xs = pairs.map((p) => p[kind])
+    return {
+      rps: median(xs.map((x) => x.rps)),
+      rpsQ1: quantile(xs.map((x) => x.rps), 0.25),
+      rpsQ3: quantile(xs.map((x) => x.rps), 0.75),
+      overall: xs.reduce((n, x) => n + x.requests, 0) / xs.reduce((n, x) => n + x.seconds, 0),
+      p99: median(xs.map((x) => x.p99)),
+      p99Q3: quantile(xs.map((x) => x.p99), 0.75),
+      cpuPerRequest: median(xs.map((x) => x.cpu / x.requests)),
+      busy: median(xs.map((x) => x.busy))
+    }
+  }
+  const bare = summary("bare")
+  const middleware = summary("middleware")
 
   const lines = []
   lines.push(
-    "| round | bare req/s | bare p99 ms | bare CPU µs/req | middleware req/s | middleware p99 ms | middleware CPU µs/req | throughput ratio | cost (throughput) | cost (CPU/req) |"
+    "| server | req/s (median of slices) | req/s IQR | req/s overall | p99 ms (median) | p99 ms (Q3) | CPU µs/req (median) | server CPU busy |"
   )
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-  const ratios = []
-  const cpuCosts = []
-  const us = (seconds) => fmt(seconds * 1e6, 1)
-  for (const [i, r] of rounds.entries()) {
-    const ratio = r.middleware.rps / r.bare.rps
-    const cpuCost = r.middleware.cpuPerRequest / r.bare.cpuPerRequest - 1
-    ratios.push(ratio)
-    cpuCosts.push(cpuCost)
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|")
+  for (const [name, s] of [["bare", bare], ["middleware", middleware]]) {
     lines.push(
-      `| ${i + 1} | ${fmt(r.bare.rps)} | ${fmt(r.bare.p99, 1)} | ${us(r.bare.cpuPerRequest)} | ${
-        fmt(r.middleware.rps)
-      } | ${fmt(r.middleware.p99, 1)} | ${us(r.middleware.cpuPerRequest)} | ${fmt(ratio, 3)} | ${
-        fmt((1 - ratio) * 100, 1)
-      } % | ${fmt(cpuCost * 100, 1)} % |`
+      `| ${name} | **${fmt(s.rps)}** | ${fmt(s.rpsQ1)}–${fmt(s.rpsQ3)} | ${fmt(s.overall)} | ${fmt(s.p99, 1)} | ${
+        fmt(s.p99Q3, 1)
+      } | ${us(s.cpuPerRequest)} | ${fmt(s.busy * 100, 0)} % |`
     )
   }
-  const med = (kind, field) => median(rounds.map((r) => r[kind][field]))
-  // Each round's pair ran interleaved under the same load: ratios are taken per round, then the median.
-  const ratio = median(ratios)
-  const cost = 1 - ratio
-  const cpuCost = median(cpuCosts)
+  lines.push("")
+  lines.push("| paired statistic (middleware / bare, per pair) | median | IQR | 95 % CI of the median |")
+  lines.push("|---|---:|---:|---:|")
   lines.push(
-    `| **median** | **${fmt(med("bare", "rps"))}** | ${fmt(med("bare", "p99"), 1)} | ${
-      us(med("bare", "cpuPerRequest"))
-    } | **${fmt(med("middleware", "rps"))}** | ${fmt(med("middleware", "p99"), 1)} | ${
-      us(med("middleware", "cpuPerRequest"))
-    } | **${fmt(ratio, 3)}** | **${fmt(cost * 100, 1)} %** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % | ${
-      fmt(cpuCost * 100, 1)
-    } % |`
+    `| throughput ratio | **${fmt(ratio, 3)}** | ${fmt(quantile(ratios, 0.25), 3)}–${
+      fmt(quantile(ratios, 0.75), 3)
+    } | ${fmt(ciLow, 3)}–${fmt(ciHigh, 3)} |`
+  )
+  lines.push(
+    `| **cost (throughput)** | **${pct(cost)}** ${cost <= TARGET ? "✅" : "❌"} ≤ 5 % | ${
+      pct(1 - quantile(ratios, 0.75))
+    }–${pct(1 - quantile(ratios, 0.25))} | ${pct(1 - ciHigh)}–${pct(1 - ciLow)} |`
+  )
+  lines.push(
+    `| cost (server CPU per request) | ${pct(cpuCost)} | ${pct(quantile(cpuRatios, 0.25) - 1)}–${
+      pct(quantile(cpuRatios, 0.75) - 1)
+    } | ${pct(cpuLow - 1)}–${pct(cpuHigh - 1)} |`
+  )
+  const within = ratios.filter((r) => 1 - r <= TARGET).length
+  lines.push("")
+  lines.push(
+    `${within} of ${PAIRS} pairs within 5 %. Pair ratios, sorted: ${sorted(ratios).map((r) => fmt(r, 3)).join(" ")}`
   )
 
-  const machine = `${
-    os.cpus()[0]?.model ?? "cpu"
-  } × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`
+  const machine = `${os.cpus()[0]?.model ?? "cpu"} × ${cpus}, Node ${process.version}, ${os.platform()} ${os.release()}`
   const md = [
     "# HTTP: DegradationMiddleware vs the bare server",
     "",
     `${machine}, load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${
       loadEnd.map((l) => l.toFixed(2)).join(" ")
-    } at end, ${new Date().toISOString()}`,
+    } at end, ${startedAt.toISOString()}`,
     "",
     `\`node bench/http.mjs\`: \`GET /\` answering \`ok\` on @effect/platform-node, each server in its own process on ` +
-    `compiled JS, autocannon (${CONNECTIONS} connections, ${WARMUP} s warm-up discarded) ` +
-    `against 127.0.0.1: ${ROUNDS} rounds of ${DURATION} s per server, in ${SLICE} s slices taken in turns ` +
-    "(req/s: requests / time over the round's slices; p99: median of the slices' p99; CPU µs/req: the server " +
-    "process's user + system time from /proc over its requests — what the server itself spends, less sensitive " +
-    "to other load than req/s). Ratios are per round (both servers interleaved), then the median. The middleware server is " +
-    "`HttpServer.serve(app, DegradationMiddleware.make())` at `Optimal`; both run `Degradation.layer()`. " +
-    "autocannon shares the machine with the servers: absolute numbers are the pair's, the ratio is what counts.",
+    "compiled JS (both run `Degradation.layer()`; the middleware server is " +
+    "`HttpServer.serve(app, DegradationMiddleware.make())` at `Optimal`, the bare one `HttpServer.serve(app)`). " +
+    `autocannon (${CONNECTIONS} connections) against 127.0.0.1, ${WARMUP} s of warm-up per server discarded, then ` +
+    `${PAIRS} pairs of ${SLICE} s slices, each slice its own autocannon run, the two slices of a pair back to back ` +
+    "and their order alternating (bare first, then middleware first, …). " +
+    (pinned
+      ? `Both servers pinned to CPU ${serverCpu} and autocannon to CPU 0 (\`taskset\`; \`BENCH_HTTP_PIN=0\` turns it off).`
+      : "No CPU pinning."),
+    "",
+    "Noise: the machine has 2 cores shared with other work (load average above), so single slices swing by " +
+    "±10 % and more. Each pair runs under the same load within seconds; the cost is the **median of the " +
+    "per-pair ratios** (robust to the pairs a burst of other load hit), given with its IQR and a bootstrap " +
+    "95 % interval; every pair ratio is listed. req/s and p99 are medians over the slices (p99 from " +
+    "autocannon's histogram, whole milliseconds); CPU µs/req is the server process's user + system time from " +
+    "/proc over its requests; \"busy\" is that time over the slice's wall time (about 100 % when the server is " +
+    "the bottleneck, as it should be).",
     "",
     ...lines,
     ""

@@ -86,13 +86,27 @@ export const make: (
  *
  * @example
  * ```ts
+ * import { Degradation, DegradationLevel } from "@effect-resilience/core"
  * import { DegradationMiddleware } from "@effect-resilience/platform"
- * import { HttpLayerRouter } from "@effect/platform"
+ * import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
  * import { Layer } from "effect"
  *
- * const Routes = Layer.mergeAll(MyRoutes, DegradationMiddleware.layer())
- * const ServerLive = HttpLayerRouter.serve(Routes)
- * declare const MyRoutes: Layer.Layer<never, never, HttpLayerRouter.HttpRouter>
+ * const Routes = HttpLayerRouter.add("POST", "/prices", HttpServerResponse.text("saved"))
+ * const AppLive = Layer.mergeAll(Routes, DegradationMiddleware.layer())
+ *
+ * // Maintenance: the level is forced to Minimal, so writes are refused.
+ * const DegradationLive = Layer.effectDiscard(Degradation.force(DegradationLevel.Minimal(), "maintenance")).pipe(
+ *   Layer.provideMerge(Degradation.layer())
+ * )
+ *
+ * // `HttpLayerRouter.serve(AppLive)` on a real server; a web handler here.
+ * const { dispose, handler } = HttpLayerRouter.toWebHandler(AppLive.pipe(Layer.provide(DegradationLive)), {
+ *   disableLogger: true
+ * })
+ * const response = await handler(new Request("http://localhost/prices", { method: "POST" }))
+ * console.log(response.status, response.headers.get(DegradationMiddleware.levelHeader))
+ * // Output: 503 Minimal
+ * await dispose()
  * ```
  *
  * @since 0.1.0
@@ -101,8 +115,11 @@ export const make: (
 export const layer = (options?: Options): Layer.Layer<never, never, HttpLayerRouter.HttpRouter | Degradation> => {
   const middleware = internal.make(options)
   return HttpLayerRouter.use((router) =>
-    Effect.flatMap(Degradation, (degradation) =>
-      router.addGlobalMiddleware((effect) => Effect.provideService(middleware(effect), Degradation, degradation)))
+    Effect.flatMap(
+      Degradation,
+      (degradation) =>
+        router.addGlobalMiddleware((effect) => Effect.provideService(middleware(effect), Degradation, degradation))
+    )
   )
 }
 

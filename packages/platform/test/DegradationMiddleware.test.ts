@@ -5,6 +5,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -203,6 +204,74 @@ describe("DegradationMiddleware", () => {
         statusOnlyFrom: DegradationLevel.Minimal()
       })
     ))))
+
+  // The level a response carries is the level when it is sent, whatever the mounting.
+  const forcing = HttpRouter.empty.pipe(
+    HttpRouter.post(
+      "/ops/force",
+      Effect.as(force(DegradationLevel.Limited()), HttpServerResponse.text("forced"))
+    )
+  )
+  it.scoped("HttpServer.serve(app, middleware): a level changed by the handler is the one sent", () =>
+    Effect.gen(function*() {
+      const response = yield* post("/ops/force", {})
+      expect(response.status).toBe(200)
+      expect(response.headers["x-degradation-level"]).toBe("Limited")
+    }).pipe(withServer(HttpServer.serve(forcing, DegradationMiddleware.make()))))
+
+  it.scoped("HttpRouter.use: a level changed by the handler is the one sent", () =>
+    Effect.gen(function*() {
+      const response = yield* post("/ops/force", {})
+      expect(response.status).toBe(200)
+      expect(response.headers["x-degradation-level"]).toBe("Limited")
+    }).pipe(withServer(HttpServer.serve(forcing.pipe(HttpRouter.use(DegradationMiddleware.make()))))))
+
+  it.scoped("pre-response handlers installed before and after the middleware's all run", () => {
+    const setHeader = (name: string): HttpApp.PreResponseHandler => (_request, response) =>
+      Effect.succeed(HttpServerResponse.setHeader(response, name, "yes"))
+    const routes = HttpRouter.empty.pipe(
+      HttpRouter.get(
+        "/prices/:id",
+        Effect.as(HttpApp.appendPreResponseHandler(setHeader("x-inner")), HttpServerResponse.text("10"))
+      )
+    )
+    const outer = <E, R>(app: HttpApp.Default<E, R>) =>
+      Effect.zipRight(HttpApp.appendPreResponseHandler(setHeader("x-outer")), app)
+    return Effect.gen(function*() {
+      const response = yield* get("/prices/1")
+      expect(response.status).toBe(200)
+      expect(response.headers["x-outer"]).toBe("yes")
+      expect(response.headers["x-inner"]).toBe("yes")
+      expect(response.headers["x-degradation-level"]).toBe("Optimal")
+    }).pipe(withServer(HttpServer.serve(routes, (app) => outer(DegradationMiddleware.make()(app)))))
+  })
+
+  it.scoped("a decorated Degradation that replaces `current` is read through it", () =>
+    Effect.gen(function*() {
+      const read = yield* get("/prices/1")
+      expect(read.status).toBe(200)
+      expect(read.headers["x-degradation-level"]).toBe("Minimal")
+      const write = yield* post("/products", {})
+      expect(write.status).toBe(503)
+      expect(write.json.level).toBe("Minimal")
+      expect(write.headers["x-degradation-level"]).toBe("Minimal")
+      // The level underneath is untouched.
+      expect((yield* Degradation.current)._tag).toBe("Optimal")
+    }).pipe(
+      Effect.provide(
+        HttpServer.serve(app, DegradationMiddleware.make()).pipe(
+          Layer.provideMerge(NodeHttpServer.layerTest),
+          Layer.provide(
+            Layer.effect(
+              Degradation,
+              Effect.map(Degradation, (degradation): Degradation.Service =>
+                Object.create(degradation, { current: { value: Effect.succeed(DegradationLevel.Minimal()) } }))
+            )
+          ),
+          Layer.provideMerge(Degradation.layer())
+        )
+      )
+    ))
 
   it("the default exempt routes", () => {
     const request = (url: string) => ({ url }) as HttpServerRequest.HttpServerRequest

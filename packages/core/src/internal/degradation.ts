@@ -45,6 +45,14 @@ export interface Registration {
 /** Where the registry hides on the service: handlers never see `register`. */
 const RegistryId = Symbol.for("@effect-resilience/core/Degradation/Registry")
 
+/**
+ * Where a synchronous read of the level hides on the service, with the
+ * `current` it mirrors: `@effect-resilience/platform`'s middleware reads it on
+ * every request instead of running `current` (a decorator that replaces
+ * `current` is detected by that identity, and read through `current`).
+ */
+const UnsafeLevelId = Symbol.for("@effect-resilience/core/Degradation/UnsafeLevel")
+
 interface Registry {
   readonly register: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -158,6 +166,19 @@ class DegradationImpl {
     readonly lock: Effect.Semaphore
   ) {}
 
+  /** The level of {@link ref}, kept in step by {@link setState}: for synchronous readers. */
+  levelNow: DegradationLevel = Level.Optimal()
+
+  /** Sets {@link ref} and {@link levelNow} together (uninterruptible: they never disagree). */
+  setState(state: LevelState): Effect.Effect<void> {
+    return Effect.uninterruptible(Effect.zipRight(
+      SubscriptionRef.set(this.ref, state),
+      Effect.sync(() => {
+        this.levelNow = state.level
+      })
+    ))
+  }
+
   /** Refreshes every entry's `down` flag and its `dependency_up` gauge. */
   refresh(): Effect.Effect<ReadonlyArray<Policy.DownDependency>> {
     return Effect.sync(() => {
@@ -210,11 +231,14 @@ class DegradationImpl {
    */
   degradeIfWorse(): Effect.Effect<void> {
     return this.lock.withPermits(1)(
-      Effect.flatMap(this.computed(), ({ down, level }) =>
-        Effect.flatMap(SubscriptionRef.get(this.ref), (state) =>
-          Level.isWorseThan(level, state.underlying)
-            ? this.update(state, level, "degrade", down)
-            : Effect.void))
+      Effect.flatMap(
+        this.computed(),
+        ({ down, level }) =>
+          Effect.flatMap(SubscriptionRef.get(this.ref), (state) =>
+            Level.isWorseThan(level, state.underlying)
+              ? this.update(state, level, "degrade", down)
+              : Effect.void)
+      )
     )
   }
 
@@ -225,7 +249,10 @@ class DegradationImpl {
         Effect.flatMap(SubscriptionRef.get(this.ref), (state) => {
           if (level._tag === state.underlying._tag) return Effect.succeed(state.level)
           const kind = Level.isWorseThan(level, state.underlying) ? "degrade" : "recover"
-          return Effect.zipRight(this.update(state, level, kind, down), Effect.map(SubscriptionRef.get(this.ref), (s) => s.level))
+          return Effect.zipRight(
+            this.update(state, level, kind, down),
+            Effect.map(SubscriptionRef.get(this.ref), (s) => s.level)
+          )
         }))
     )
   }
@@ -247,7 +274,7 @@ class DegradationImpl {
     const next: LevelState = { ...state, underlying: level, reportedDown }
     if (state.forced !== undefined) {
       return Effect.zipRight(
-        SubscriptionRef.set(this.ref, next),
+        this.setState(next),
         level._tag === state.level._tag ? Effect.void : Effect.logInfo(
           `Degradation: ${level._tag} recorded but not applied: forced ${state.level._tag} (${reason})`
         )
@@ -264,7 +291,7 @@ class DegradationImpl {
     reason: string
   ): Effect.Effect<void> {
     const from = state.level
-    if (from._tag === to._tag) return SubscriptionRef.set(this.ref, state)
+    if (from._tag === to._tag) return this.setState(state)
     const at = this.clock.unsafeCurrentTimeMillis()
     const transition: Degradation.Transition = { from, to, at, kind, reason }
     const next: LevelState = {
@@ -273,7 +300,7 @@ class DegradationImpl {
       since: at,
       history: [transition, ...state.history.slice(0, historySize - 1)]
     }
-    return Effect.zipRight(SubscriptionRef.set(this.ref, next), PubSub.publish(this.published, transition))
+    return Effect.zipRight(this.setState(next), PubSub.publish(this.published, transition))
   }
 
   /**
@@ -301,31 +328,32 @@ class DegradationImpl {
           (fiber) => {
             if (fiber.unsafePoll() === null) entry.running = fiber
             // The wait is interruptible even for an uninterruptible caller: else the timeout could not end it.
-            return restore(Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), this.healthCheckTimeout)).pipe(
-              Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
-              Effect.flatMap((result) => {
-                const at = this.clock.unsafeCurrentTimeMillis()
-                const previous = entry.lastCheck
-                entry.lastCheckStarted = started
-                entry.lastCheck = Option.isNone(result)
-                  ? {
-                    at,
-                    healthy: false,
-                    error: `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
-                  }
-                  : Exit.isSuccess(result.value)
-                  ? { at, healthy: true, error: undefined }
-                  : { at, healthy: false, error: describeError(result.value.cause) }
-                const current = entry.lastCheck
-                const interrupt = Option.isNone(result) ? Fiber.interruptFork(fiber) : Effect.void
-                const log = !current.healthy && previous?.healthy !== false
-                  ? Effect.logWarning(`Health check of ${entry.name} failed: ${current.error}`)
-                  : current.healthy && previous?.healthy === false
-                  ? Effect.logInfo(`Health check of ${entry.name} passed`)
-                  : Effect.void
-                return Effect.zipRight(interrupt, Effect.annotateLogs(log, "dependency", entry.name))
-              })
-            )
+            return restore(Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), this.healthCheckTimeout))
+              .pipe(
+                Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
+                Effect.flatMap((result) => {
+                  const at = this.clock.unsafeCurrentTimeMillis()
+                  const previous = entry.lastCheck
+                  entry.lastCheckStarted = started
+                  entry.lastCheck = Option.isNone(result)
+                    ? {
+                      at,
+                      healthy: false,
+                      error: `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
+                    }
+                    : Exit.isSuccess(result.value)
+                    ? { at, healthy: true, error: undefined }
+                    : { at, healthy: false, error: describeError(result.value.cause) }
+                  const current = entry.lastCheck
+                  const interrupt = Option.isNone(result) ? Fiber.interruptFork(fiber) : Effect.void
+                  const log = !current.healthy && previous?.healthy !== false
+                    ? Effect.logWarning(`Health check of ${entry.name} failed: ${current.error}`)
+                    : current.healthy && previous?.healthy === false
+                    ? Effect.logInfo(`Health check of ${entry.name} passed`)
+                    : Effect.void
+                  return Effect.zipRight(interrupt, Effect.annotateLogs(log, "dependency", entry.name))
+                })
+              )
           }
         )
       })
@@ -367,20 +395,23 @@ class DegradationImpl {
   }
 
   status(): Effect.Effect<Degradation.Status> {
-    return Effect.flatMap(this.computed(), ({ level: computed }) =>
-      Effect.map(SubscriptionRef.get(this.ref), (state): Degradation.Status => ({
-        level: state.level,
-        since: state.since,
-        forced: state.forced,
-        computed,
-        dependencies: [...this.entries.values()].map((entry) => ({
-          name: entry.name,
-          up: !entry.down,
-          whenDown: entry.whenDown,
-          breaker: entry.breaker?.unsafeState(),
-          lastCheck: entry.lastCheck
+    return Effect.flatMap(
+      this.computed(),
+      ({ level: computed }) =>
+        Effect.map(SubscriptionRef.get(this.ref), (state): Degradation.Status => ({
+          level: state.level,
+          since: state.since,
+          forced: state.forced,
+          computed,
+          dependencies: [...this.entries.values()].map((entry) => ({
+            name: entry.name,
+            up: !entry.down,
+            whenDown: entry.whenDown,
+            breaker: entry.breaker?.unsafeState(),
+            lastCheck: entry.lastCheck
+          }))
         }))
-      })))
+    )
   }
 
   register(registration: Registration): Effect.Effect<void, never, Scope.Scope> {
@@ -564,7 +595,9 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
       history: Effect.map(SubscriptionRef.get(ref), (state) => state.history),
       breakers: Effect.sync(() => {
         const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
-        for (const entry of impl.entries.values()) if (entry.breaker !== undefined) breakers.set(entry.name, entry.breaker)
+        for (const entry of impl.entries.values()) {
+          if (entry.breaker !== undefined) breakers.set(entry.name, entry.breaker)
+        }
         return breakers
       }),
       set: (level) =>
@@ -603,5 +636,6 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
       )
     }
     Object.defineProperty(service, RegistryId, { value: registry })
+    Object.defineProperty(service, UnsafeLevelId, { value: { current, get: () => impl.levelNow } })
     return service
   })
