@@ -9,12 +9,10 @@ import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
-import { breakerOf, counterValue, dependency, get, post, sendJson, uniqueName } from "./utils.js"
+import { breakerOf, captureLogs, counterValue, dependency, get, post, sendJson, uniqueName } from "./utils.js"
 
 const secret = "correct-horse-battery-staple"
 const auth = { authorization: `Bearer ${secret}` }
@@ -22,16 +20,7 @@ const db = uniqueName("db")
 
 const app = HttpRouter.empty.pipe(HttpRouter.concat(StatusRoutes.router), HttpRouter.concat(AdminRoutes.router))
 
-const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
-const captureLogs = Logger.replace(
-  Logger.defaultLogger,
-  Logger.make(({ annotations, message }) => {
-    logs.push({
-      message: String(Array.isArray(message) ? message.join(" ") : message),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-)
+const { layer: logLayer, logs } = captureLogs()
 
 const withServer = (token: Layer.Layer<AdminRoutes.Token, unknown>) =>
   Effect.provide(
@@ -40,7 +29,7 @@ const withServer = (token: Layer.Layer<AdminRoutes.Token, unknown>) =>
       Layer.provide(token),
       Layer.provideMerge(dependency(db, DegradationLevel.Minimal())),
       Layer.provideMerge(Degradation.layer()),
-      Layer.provide(captureLogs)
+      Layer.provide(logLayer)
     )
   )
 

@@ -18,14 +18,12 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { counterValue, get, post, send, sendJson, uniqueName } from "./utils.js"
+import { captureLogs, counterValue, get, post, send, sendJson, uniqueName } from "./utils.js"
 
 const secret = "drill-token-0123456789"
 const auth = { authorization: `Bearer ${secret}` }
@@ -50,16 +48,7 @@ const app = HttpRouter.empty.pipe(
   HttpRouter.concat(FaultRoutes.router)
 )
 
-const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
-const captureLogs = Logger.replace(
-  Logger.defaultLogger,
-  Logger.make(({ annotations, message }) => {
-    logs.push({
-      message: String(Array.isArray(message) ? message.join(" ") : message),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-)
+const { layer: logLayer, logs } = captureLogs()
 
 /** Fresh names per server: the metric registry is global. */
 const names = () => ({ cache: uniqueName("redis"), db: uniqueName("db") })
@@ -100,7 +89,7 @@ const withServer = (options: {
         (options.registry === false ? Layer.empty : Faults.layerRegistry) as Layer.Layer<Faults.Registry>
       ),
       Layer.provideMerge(Degradation.layer()),
-      Layer.provide(captureLogs)
+      Layer.provide(logLayer)
     )
   )
 

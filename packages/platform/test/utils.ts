@@ -5,7 +5,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 
@@ -88,3 +90,24 @@ export const post = (path: string, body?: unknown, headers?: Record<string, stri
   )
 
 export type Response = HttpClientResponse.HttpClientResponse
+
+/** A log line as the tests read it: the message and its annotations. */
+export interface CapturedLog {
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+/** Replaces the default logger with one that appends every line to `logs` (tests clear it as they go). */
+export const captureLogs = (): { readonly logs: Array<CapturedLog>; readonly layer: Layer.Layer<never> } => {
+  const logs: Array<CapturedLog> = []
+  const layer = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ annotations, message }) => {
+      logs.push({
+        message: String(Array.isArray(message) ? message.join(" ") : message),
+        annotations: Object.fromEntries(HashMap.toEntries(annotations))
+      })
+    })
+  )
+  return { logs, layer }
+}
