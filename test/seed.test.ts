@@ -167,13 +167,14 @@ describe("seed scenarios", () => {
         // every call answered by the baseline fallback …
         expect(results).toHaveLength(10_000)
         expect(results[9_999]).toEqual([9_999 * 1.3])
-        // … and only the first wave, in flight before the breaker opened, reached the API
-        // (plus the health check run at registration)
-        expect(world.calls.openai).toBe(100 + 1)
+        // … and only the calls admitted before the breaker opened reached the API: the API fails
+        // at once, so the 5th consecutive failure (Presets.openai) opens it while the first wave
+        // is still being admitted (plus the health check run at registration)
+        expect(world.calls.openai).toBe(5 + 1)
         const rejected = yield* Metric.value(
           Metrics.breakerCalls.pipe(Metric.tagged("breaker", world.names.openai), Metric.tagged("outcome", "rejected"))
         )
-        expect(rejected.count).toBe(9_900)
+        expect(rejected.count).toBe(10_000 - 5)
         // bounded memory: nothing per call is kept once the calls are done
         // (the 10,000 results above are still referenced: ~1 MB of it)
         expect(retainedHeap() - heapBefore).toBeLessThan(4 * 1024 * 1024)

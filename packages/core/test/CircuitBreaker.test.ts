@@ -559,12 +559,51 @@ describe("CircuitBreaker", () => {
         expect(yield* tag(twin)).toBe("Closed")
       }))
 
+    it.scoped("callTimeout: a call that answers at once runs before the caller's next step and sets no timer", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
+        const before = Chunk.size(yield* TestClock.sleeps())
+        for (let i = 0; i < 100; i++) {
+          const order: Array<string> = []
+          const other = yield* Effect.fork(Effect.sync(() => order.push("other")))
+          yield* breaker(Effect.sync(() => order.push("call")))
+          order.push("caller")
+          // run on the caller's stack, not scheduled behind the fibers already waiting
+          expect(order).toEqual(["call", "caller"])
+          yield* Fiber.join(other)
+        }
+        // nothing for a TestClock to wake: no watchdog, no deadline
+        expect(Chunk.size(yield* TestClock.sleeps())).toBe(before)
+        // a call that suspends is watched: one timer, at its deadline
+        const slow = yield* Effect.fork(breaker(Effect.sleep("100 millis")))
+        yield* TestClock.adjust(0)
+        const now = yield* TestClock.currentTimeMillis
+        expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toContain(now + 1000)
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(slow)
+      }))
+
+    it.scoped("callTimeout: the call is as interruptible as its caller", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
+        const interruptible = yield* breaker(Effect.checkInterruptible(Effect.succeed))
+        const masked = yield* Effect.uninterruptible(breaker(Effect.checkInterruptible(Effect.succeed)))
+        expect([interruptible, masked]).toEqual([true, false])
+      }))
+
     it.scoped("callTimeout keeps what the call did to its FiberRefs, like Effect.timeout", () =>
       Effect.gen(function*() {
         const ref = yield* FiberRef.make(0)
         const breaker = yield* CircuitBreaker.make({ name: uniqueName("timeout"), callTimeout: "1 second" })
         yield* breaker(FiberRef.set(ref, 3))
         expect(yield* FiberRef.get(ref)).toBe(3)
+        // and one that suspends first
+        const later = yield* Effect.fork(
+          Effect.zipRight(breaker(Effect.zipRight(Effect.sleep("10 millis"), FiberRef.set(ref, 5))), FiberRef.get(ref))
+        )
+        yield* TestClock.adjust("10 millis")
+        expect(yield* Fiber.join(later)).toBe(5)
+        yield* FiberRef.set(ref, 3)
         // a call that timed out was interrupted: nothing of it is kept
         const late = yield* Effect.fork(
           Effect.either(breaker(Effect.zipRight(Effect.sleep("2 seconds"), FiberRef.set(ref, 4))))

@@ -1,5 +1,6 @@
 import { CircuitBreaker, Degradation, DegradationLevel } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
@@ -289,6 +290,27 @@ describe("Degradation: health checks", () => {
       }),
       { recoveryInterval: "1 second", healthCheckTimeout: "500 millis" }
     ))
+
+  it.scoped("a check that answers at once needs no timeout timer: a recovery tick sets only the next tick's", () =>
+    Effect.gen(function*() {
+      let checks = 0
+      const degradation = yield* Degradation.make({ recoveryInterval: "30 seconds", healthCheckTimeout: "5 seconds" })
+      yield* DegradationInternal.register(degradation, {
+        name: uniqueName("instant"),
+        whenDown: DegradationLevel.Degraded(),
+        health: Effect.sync(() => void checks++)
+      })
+      for (let tick = 1; tick <= 10; tick++) {
+        yield* TestClock.adjust("30 seconds")
+        const now = yield* Clock.currentTimeMillis
+        // the next tick's sleep, and no timeout at now + 5 s
+        expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toEqual([now + 30_000])
+      }
+      // checked at registration and at each tick, each answered and recorded
+      expect(checks).toBe(11)
+      const status = yield* degradation.status
+      expect(status.dependencies[0]?.lastCheck).toMatchObject({ at: 300_000, healthy: true })
+    }))
 
   it.effect("closing the scope ends the outstanding check, waiting for one that ignores interruption: nothing keeps running", () =>
     Effect.gen(function*() {

@@ -118,15 +118,16 @@ describe("Simulation.run", () => {
         "41s Open→HalfOpen",
         "41s HalfOpen→Closed"
       ])
-      // 140 calls, the two of a step concurrent: 20 succeed before the fault; both calls of 10 s
-      // and of 11 s fail (the 3rd failure opens it while the 4th is in flight); the probes of 21 s
-      // and 31 s fail and the other call of those steps is rejected, as is every call in between;
-      // from 41 s all succeed but the one rejected while the 41 s probe was running.
+      // 140 calls, two per step, each answered before the next is issued (the raw service
+      // answers at once): 20 succeed before the fault; both calls of 10 s and the first of 11 s
+      // fail — the 3rd failure opens the breaker, so the other call of 11 s is rejected; the
+      // probes of 21 s and 31 s fail and the other call of those steps is rejected, as is every
+      // call in between; the 41 s probe closes it and every call from then on succeeds.
       expect(report.perDependency[cache]).toEqual({
         name: cache,
         whenDown: Degraded(),
-        successes: 77,
-        failures: 6,
+        successes: 78,
+        failures: 5,
         timeouts: 0,
         rejections: 57,
         ignored: 0,
@@ -134,8 +135,8 @@ describe("Simulation.run", () => {
         timeInState: { Closed: 11_000 + 29_000, Open: 30_000, HalfOpen: 0 }
       })
       const get = report.traffic.get!
-      expect([get.dependency, get.calls, get.answered, get.errors, get.inFlight]).toEqual([cache, 140, 77, 63, 0])
-      expect(get.errorsByTag).toEqual({ FaultInjectedError: 6, CircuitOpenError: 57 })
+      expect([get.dependency, get.calls, get.answered, get.errors, get.inFlight]).toEqual([cache, 140, 78, 62, 0])
+      expect(get.errorsByTag).toEqual({ FaultInjectedError: 5, CircuitOpenError: 57 })
       expect(get.errorSamples.FaultInjectedError).toEqual({
         at: 10_000,
         message: `Fault injected into ${cache}.get: down`
@@ -154,7 +155,7 @@ describe("Simulation.run", () => {
     Effect.gen(function*() {
       const scenario = small({ fallback: true })
       const report = yield* Simulation.run(scenario)
-      expect(report.perDependency[scenario.cache]!.fallbacks).toBe(63)
+      expect(report.perDependency[scenario.cache]!.fallbacks).toBe(62)
       expect(report.traffic.get!).toMatchObject({ calls: 140, answered: 140, errors: 0 })
     }))
 
@@ -507,8 +508,8 @@ describe("Simulation renderers", () => {
       expect(text).toContain(`00:00:41  breaker  ${cache}  Open → HalfOpen → Closed`)
       expect(text).toContain(`00:01:00  level    Degraded → Optimal  (${cache} up) [recover]`)
       expect(text).toMatch(/Degraded\s+49s\s+70\.0%/)
-      expect(text).toMatch(new RegExp(`${cache}\\s+77\\s+6\\s+0\\s+57\\s+0\\s+0\\s+30s`))
-      expect(text).toMatch(/get\s+140\s+77\s+63\s+0\s+FaultInjectedError 6, CircuitOpenError 57/)
+      expect(text).toMatch(new RegExp(`${cache}\\s+78\\s+5\\s+0\\s+57\\s+0\\s+0\\s+30s`))
+      expect(text).toMatch(/get\s+140\s+78\s+62\s+0\s+FaultInjectedError 5, CircuitOpenError 57/)
       expect(text).toContain("✘ final level is Emergency  — final level was Optimal")
       const all = Simulation.renderTimeline(report, { allBreakerTransitions: true, color: true })
       expect(all).toContain("\x1b[")

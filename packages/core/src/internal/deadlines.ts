@@ -4,7 +4,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import type * as Scope from "effect/Scope"
+import { forkNow } from "./forkNow.js"
 
 /** A call in flight: a node of the deadline list, unlinked the moment the call settles. */
 interface Pending {
@@ -17,6 +20,28 @@ interface Pending {
   next: Pending | undefined
 }
 
+/**
+ * Whether a fiber set any FiberRef since `initial` was its own. Its runtime
+ * flags are kept in one too and change as it ends; `inheritAll` never hands
+ * those back.
+ */
+const changedRefs = (initial: FiberRefs.FiberRefs | undefined, final: FiberRefs.FiberRefs): boolean => {
+  if (initial === undefined) return true
+  if (initial === final) return false
+  const before = (initial as unknown as Locals).locals
+  const after = (final as unknown as Locals).locals
+  if (before.size !== after.size) return true
+  for (const [ref, stack] of after) {
+    if (ref !== FiberRef.currentRuntimeFlags && before.get(ref) !== stack) return true
+  }
+  return false
+}
+
+/** What `FiberRefs` is made of (not public: read only to compare two of them by identity). */
+interface Locals {
+  readonly locals: ReadonlyMap<FiberRef.FiberRef<unknown>, unknown>
+}
+
 /** Monotonic milliseconds: a step of the wall clock moves no deadline. */
 const monotonicMillis = (clock: Clock.Clock): number => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
 
@@ -25,10 +50,12 @@ const monotonicMillis = (clock: Clock.Clock): number => Number(clock.unsafeCurre
  * in call order and one list watched by one fiber is enough.
  *
  * `Effect.timeoutFail` races every call against a sleep: two forked fibers
- * and the race machinery per call (~25–50 µs here). This forks the call only:
- * the caller waits on the child's exit, and a single watchdog fiber per
- * breaker, forked in its scope, sleeps on the breaker's `Clock` until the
- * oldest deadline.
+ * and the race machinery per call (~25–50 µs here). This forks the call only,
+ * and starts it at once (`forkNow`): a call that answers synchronously is
+ * done without a timer or a scheduler round trip (~4 µs). Otherwise the
+ * caller waits on the child's exit, and a single watchdog fiber per breaker,
+ * forked in its scope, sleeps on the breaker's `Clock` until the oldest
+ * deadline.
  *
  * At the deadline the caller is resumed with the timeout error at once and
  * the call is interrupted without waiting for it: a call stuck in an
@@ -62,43 +89,66 @@ export class Deadlines<E> {
   }
 
   run<A, E1, R>(effect: Effect.Effect<A, E1, R>): Effect.Effect<A, E1 | E, R> {
-    // Uninterruptible from the fork until the caller waits: an interruption
-    // in between would leave the daemon running with nobody to stop it.
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkDaemon(restore(effect)), (child) => {
-        let pending: Pending | undefined
-        return Effect.zipRight(
-          this.ensureWatchdog(),
-          Effect.onInterrupt(
-            restore(Effect.async<A, E1 | E>((resume) => {
-              const node: Pending = pending = {
-                deadline: monotonicMillis(this.clock) + this.timeoutMillis,
-                child,
-                resume: resume as Pending["resume"],
-                prev: undefined,
-                next: undefined
-              }
-              child.addObserver((exit: Exit.Exit<unknown, unknown>) => {
-                const resume = node.resume
-                if (resume === undefined) return
-                this.settle(node)
-                // As with `Fiber.join` (and `Effect.timeout`): a call that completed
-                // hands its FiberRefs back to the caller.
-                resume(Exit.isSuccess(exit) ? Effect.zipLeft(exit, child.inheritAll) : exit)
-              })
-              // The observer may have run already: the call completed synchronously.
-              if (node.resume !== undefined) this.enqueue(node)
-            })),
-            // The caller was interrupted: so is the call, without waiting for it.
-            () =>
-              Effect.sync(() => {
-                if (pending !== undefined && pending.resume !== undefined) this.settle(pending)
-                child.unsafeInterruptAsFork(FiberId.none)
-              })
+    return Effect.withFiberRuntime((parent, status) => {
+      // The caller's flags, taken before the mask: the call is exactly as
+      // interruptible as its caller.
+      const flags = status.runtimeFlags
+      // Uninterruptible from the fork until the caller waits: an interruption
+      // in between would leave the daemon running with nobody to stop it.
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          // The FiberRefs the call starts with: if they are still its own
+          // when it ends, it changed none and has nothing to hand back.
+          let initial: FiberRefs.FiberRefs | undefined
+          const child = forkNow(
+            parent,
+            flags,
+            Effect.withFiberRuntime<A, E1, R>((self) => {
+              initial = self.getFiberRefs()
+              return effect
+            })
           )
-        )
-      })
-    )
+          // As with `Fiber.join` (and `Effect.timeout`): a call that completed
+          // hands its FiberRefs back to the caller — when it changed any.
+          const inherit = (exit: Exit.Exit<A, E1>): Effect.Effect<A, E1> =>
+            Exit.isSuccess(exit) && changedRefs(initial, child.getFiberRefs())
+              ? Effect.zipRight(child.inheritAll, exit)
+              : exit
+          const done = child.unsafePoll()
+          // Answered synchronously: it cannot miss its deadline, so no timer.
+          if (done !== null) return inherit(done)
+          let pending: Pending | undefined
+          return Effect.zipRight(
+            this.ensureWatchdog(),
+            Effect.onInterrupt(
+              restore(Effect.async<A, E1 | E>((resume) => {
+                const node: Pending = pending = {
+                  deadline: monotonicMillis(this.clock) + this.timeoutMillis,
+                  child,
+                  resume: resume as Pending["resume"],
+                  prev: undefined,
+                  next: undefined
+                }
+                child.addObserver((exit: Exit.Exit<A, E1>) => {
+                  const resume = node.resume
+                  if (resume === undefined) return
+                  this.settle(node)
+                  resume(inherit(exit))
+                })
+                // The observer may have run already: the call completed meanwhile.
+                if (node.resume !== undefined) this.enqueue(node)
+              })),
+              // The caller was interrupted: so is the call, without waiting for it.
+              () =>
+                Effect.sync(() => {
+                  if (pending !== undefined && pending.resume !== undefined) this.settle(pending)
+                  child.unsafeInterruptAsFork(FiberId.none)
+                })
+            )
+          )
+        })
+      )
+    })
   }
 
   /** Unlinks a call and marks it settled; O(1). */

@@ -17,6 +17,7 @@ import * as Level from "../DegradationLevel.js"
 import * as Policy from "../DegradationPolicy.js"
 import * as Metrics from "../Metrics.js"
 import { describeError } from "./describe.js"
+import { forkNow } from "./forkNow.js"
 import { validated } from "./validate.js"
 
 type DegradationLevel = Level.DegradationLevel
@@ -321,41 +322,43 @@ class DegradationImpl {
           entry.checking = false
           entry.running = undefined
         })
-        return Effect.flatMap(
-          // Forked uninterruptible, so `ended` runs whenever it is interrupted;
-          // the check itself is interruptible unless it says otherwise.
-          Effect.forkDaemon(Effect.onExit(Effect.interruptible(health), () => ended)),
-          (fiber) => {
-            if (fiber.unsafePoll() === null) entry.running = fiber
+        // Forked uninterruptible, so `ended` runs whenever it is interrupted;
+        // the check itself is interruptible unless it says otherwise. Started
+        // at once: a check that answers synchronously needs no timeout timer.
+        return Effect.withFiberRuntime((parent, status) => {
+          const fiber = forkNow(parent, status.runtimeFlags, Effect.onExit(Effect.interruptible(health), () => ended))
+          const done = fiber.unsafePoll()
+          if (done === null) entry.running = fiber
+          const result: Effect.Effect<Option.Option<Exit.Exit<unknown, unknown>>> = done !== null
+            ? Effect.succeed(Option.some(done))
             // The wait is interruptible even for an uninterruptible caller: else the timeout could not end it.
-            return restore(Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), this.healthCheckTimeout))
-              .pipe(
-                Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
-                Effect.flatMap((result) => {
-                  const at = this.clock.unsafeCurrentTimeMillis()
-                  const previous = entry.lastCheck
-                  entry.lastCheckStarted = started
-                  entry.lastCheck = Option.isNone(result)
-                    ? {
-                      at,
-                      healthy: false,
-                      error: `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
-                    }
-                    : Exit.isSuccess(result.value)
-                    ? { at, healthy: true, error: undefined }
-                    : { at, healthy: false, error: describeError(result.value.cause) }
-                  const current = entry.lastCheck
-                  const interrupt = Option.isNone(result) ? Fiber.interruptFork(fiber) : Effect.void
-                  const log = !current.healthy && previous?.healthy !== false
-                    ? Effect.logWarning(`Health check of ${entry.name} failed: ${current.error}`)
-                    : current.healthy && previous?.healthy === false
-                    ? Effect.logInfo(`Health check of ${entry.name} passed`)
-                    : Effect.void
-                  return Effect.zipRight(interrupt, Effect.annotateLogs(log, "dependency", entry.name))
-                })
-              )
-          }
-        )
+            : restore(Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), this.healthCheckTimeout))
+              .pipe(Effect.onInterrupt(() => Fiber.interruptFork(fiber)))
+          return result.pipe(
+            Effect.flatMap((result) => {
+              const at = this.clock.unsafeCurrentTimeMillis()
+              const previous = entry.lastCheck
+              entry.lastCheckStarted = started
+              entry.lastCheck = Option.isNone(result)
+                ? {
+                  at,
+                  healthy: false,
+                  error: `health check timed out after ${Duration.format(this.healthCheckTimeout)}`
+                }
+                : Exit.isSuccess(result.value)
+                ? { at, healthy: true, error: undefined }
+                : { at, healthy: false, error: describeError(result.value.cause) }
+              const current = entry.lastCheck
+              const interrupt = Option.isNone(result) ? Fiber.interruptFork(fiber) : Effect.void
+              const log = !current.healthy && previous?.healthy !== false
+                ? Effect.logWarning(`Health check of ${entry.name} failed: ${current.error}`)
+                : current.healthy && previous?.healthy === false
+                ? Effect.logInfo(`Health check of ${entry.name} passed`)
+                : Effect.void
+              return Effect.zipRight(interrupt, Effect.annotateLogs(log, "dependency", entry.name))
+            })
+          )
+        })
       })
     )
   }

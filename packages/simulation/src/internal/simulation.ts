@@ -22,12 +22,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
-import * as FiberSet from "effect/FiberSet"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import type * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
@@ -440,8 +440,19 @@ const program = (resolved: Resolved, clock: DriverClock) =>
 
         // The driver.
         const runs = resolved.traffic.map((t, i) => new TrafficRun(t, script.targets[i], now))
-        const fibers = yield* FiberSet.make<void>()
-        const fork = yield* FiberSet.runtime(fibers)<unknown>().pipe(Effect.provide(context))
+        // Each run is a fiber of its own, started at once: most answer before
+        // the driver's next step and are gone; the rest are interrupted when
+        // the run ends. (A `FiberSet` would keep every run in a set.)
+        const runFork = Runtime.runFork(yield* Effect.runtime<never>().pipe(Effect.provide(context)))
+        const inFlight = new Set<Fiber.RuntimeFiber<void>>()
+        yield* Effect.addFinalizer(() => Fiber.interruptAll(inFlight))
+        const fork = (effect: Effect.Effect<void, never, any>) => {
+          const fiber = runFork(effect as Effect.Effect<void>)
+          if (fiber.unsafePoll() === null) {
+            inFlight.add(fiber)
+            fiber.addObserver(() => inFlight.delete(fiber))
+          }
+        }
         const applied: Array<Simulation.AppliedFault> = []
         const apply = (f: ScriptedFault) =>
           Effect.forEach(f.controls, (control) => {
