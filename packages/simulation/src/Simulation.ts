@@ -121,9 +121,10 @@ export type DependencyRef = string | Context.Tag<any, any>
 /**
  * Load on the program: `perSecond` runs of `call` per second of virtual
  * time, issued in one batch at the start of every step (fractions carry over
- * to the next step). Each run is a fiber of its own, so a slow one holds back
- * neither the others nor the next step. Built by {@link calls} or
- * {@link traffic}.
+ * to the next step). The runs of a step start one after the other, each as
+ * soon as the one before answers or suspends, and each from the same
+ * FiberRefs: a slow one holds back neither the others nor the next step.
+ * Built by {@link calls} or {@link traffic}.
  *
  * @since 0.1.0
  * @category models
@@ -131,8 +132,17 @@ export type DependencyRef = string | Context.Tag<any, any>
 export interface Traffic<out R> {
   readonly name: string
   readonly perSecond: number
-  /** The Tag and member {@link calls} targets, checked against the built layer. */
-  readonly target: { readonly tag: Context.Tag<any, any>; readonly member: string } | undefined
+  /**
+   * The Tag and member {@link calls} targets (and the arguments of its `i`-th
+   * call), checked against the built layer and called on the service it built.
+   */
+  readonly target:
+    | {
+      readonly tag: Context.Tag<any, any>
+      readonly member: string
+      readonly args?: ((i: number) => ReadonlyArray<unknown>) | undefined
+    }
+    | undefined
   /** The `i`-th run (from 0) of this traffic. */
   readonly call: (i: number) => Effect.Effect<unknown, unknown, R>
 }

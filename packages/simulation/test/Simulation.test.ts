@@ -8,11 +8,13 @@ import {
 } from "@effect-resilience/core"
 import { Faults, Simulation } from "@effect-resilience/simulation"
 import { assert, describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -279,6 +281,39 @@ describe("Simulation.run", () => {
       })
       expect(report.traffic["GET /price"]).toMatchObject({ dependency: undefined, calls: 6, answered: 6, errors: 0 })
       expect(yield* Ref.get(seen)).toEqual(["p1", "p1", "p1", "from the db", "from the db", "from the db"])
+    }))
+
+  it.effect("the runs of a step all start at its instant, a slow one holding back none, each from the same FiberRefs", () =>
+    Effect.gen(function*() {
+      const cache = uniqueName("batch")
+      const started: Array<[number, number]> = []
+      const ended: Array<[number, number]> = []
+      const seenRef = FiberRef.unsafeMake(0)
+      const seen: Array<number> = []
+      // Every third run sleeps 5 s; each one bumps a FiberRef its successors must not see.
+      const handler = (i: number) =>
+        Effect.gen(function*() {
+          started.push([i, yield* Clock.currentTimeMillis])
+          seen.push(yield* FiberRef.get(seenRef))
+          yield* FiberRef.update(seenRef, (n) => n + 1)
+          if (i % 3 === 0) yield* Effect.sleep("5 seconds")
+          ended.push([i, yield* Clock.currentTimeMillis])
+        })
+      const report = yield* Simulation.run({
+        name: "batch",
+        duration: "2 seconds",
+        layer: cacheLayer(cache).pipe(Layer.provideMerge(Degradation.layer())),
+        traffic: [Simulation.traffic("batch", handler, { perSecond: 7 })]
+      })
+      const origin = started[0]![1]
+      // runs 0–6 at 0 s, in order, and 7–13 at 1 s: a sleeping run delays none of the others
+      expect(started.map(([i, at]) => [i, at - origin])).toEqual(
+        Array.from({ length: 14 }, (_, i) => [i, i < 7 ? 0 : 1000])
+      )
+      expect(seen).toEqual(Array.from({ length: 14 }, () => 0))
+      // the sleepers (0, 3, 6, 9, 12) are still in flight when the run ends at 2 s
+      expect(ended.map(([i]) => i).sort((a, b) => a - b)).toEqual([1, 2, 4, 5, 7, 8, 10, 11, 13])
+      expect(report.traffic.batch).toMatchObject({ calls: 14, answered: 9, errors: 0, inFlight: 5 })
     }))
 
   it.effect("hang: calls are cut by the breaker's callTimeout, counted as timeouts, and the breaker opens", () =>

@@ -21,25 +21,23 @@ interface Pending {
 }
 
 /**
- * Whether a fiber set any FiberRef since `initial` was its own. Its runtime
- * flags are kept in one too and change as it ends; `inheritAll` never hands
- * those back.
+ * Whether a child's FiberRefs hold other values than those it was forked
+ * from. Its runtime flags are kept in one too and change as it ends;
+ * `inheritAll` never hands those back.
  */
-const changedRefs = (initial: FiberRefs.FiberRefs | undefined, final: FiberRefs.FiberRefs): boolean => {
-  if (initial === undefined) return true
-  if (initial === final) return false
-  const before = (initial as unknown as Locals).locals
+const changedRefs = (forkedFrom: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
+  const before = (forkedFrom as unknown as Locals).locals
   const after = (final as unknown as Locals).locals
   if (before.size !== after.size) return true
   for (const [ref, stack] of after) {
-    if (ref !== FiberRef.currentRuntimeFlags && before.get(ref) !== stack) return true
+    if (ref !== FiberRef.currentRuntimeFlags && before.get(ref)?.[0][1] !== stack[0][1]) return true
   }
   return false
 }
 
-/** What `FiberRefs` is made of (not public: read only to compare two of them by identity). */
+/** What `FiberRefs` is made of (not public: read only to compare the values of two of them). */
 interface Locals {
-  readonly locals: ReadonlyMap<FiberRef.FiberRef<unknown>, unknown>
+  readonly locals: ReadonlyMap<FiberRef.FiberRef<unknown>, readonly [readonly [unknown, unknown], ...Array<unknown>]>
 }
 
 /** Monotonic milliseconds: a step of the wall clock moves no deadline. */
@@ -97,21 +95,14 @@ export class Deadlines<E> {
       // in between would leave the daemon running with nobody to stop it.
       return Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
-          // The FiberRefs the call starts with: if they are still its own
-          // when it ends, it changed none and has nothing to hand back.
-          let initial: FiberRefs.FiberRefs | undefined
-          const child = forkNow(
-            parent,
-            flags,
-            Effect.withFiberRuntime<A, E1, R>((self) => {
-              initial = self.getFiberRefs()
-              return effect
-            })
-          )
+          // The FiberRefs the call starts from: if it ends with the same
+          // values, it changed none and has nothing to hand back.
+          const refs = parent.getFiberRefs()
+          const child = forkNow(parent, refs, flags, effect)
           // As with `Fiber.join` (and `Effect.timeout`): a call that completed
           // hands its FiberRefs back to the caller — when it changed any.
           const inherit = (exit: Exit.Exit<A, E1>): Effect.Effect<A, E1> =>
-            Exit.isSuccess(exit) && changedRefs(initial, child.getFiberRefs())
+            Exit.isSuccess(exit) && changedRefs(refs, child.getFiberRefs())
               ? Effect.zipRight(child.inheritAll, exit)
               : exit
           const done = child.unsafePoll()

@@ -326,7 +326,12 @@ class DegradationImpl {
         // the check itself is interruptible unless it says otherwise. Started
         // at once: a check that answers synchronously needs no timeout timer.
         return Effect.withFiberRuntime((parent, status) => {
-          const fiber = forkNow(parent, status.runtimeFlags, Effect.onExit(Effect.interruptible(health), () => ended))
+          const fiber = forkNow(
+            parent,
+            parent.getFiberRefs(),
+            status.runtimeFlags,
+            Effect.onExit(Effect.interruptible(health), () => ended)
+          )
           const done = fiber.unsafePoll()
           if (done === null) entry.running = fiber
           const result: Effect.Effect<Option.Option<Exit.Exit<unknown, unknown>>> = done !== null

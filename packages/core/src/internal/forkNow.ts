@@ -1,12 +1,13 @@
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import type * as RuntimeFlags from "effect/RuntimeFlags"
 
 /**
- * Forks `effect` as a daemon of `parent` (its context and FiberRefs, the
- * given runtime flags) and runs it at once, on the caller's stack, until it
+ * Forks `effect` as a daemon of `parent` (its context, the given FiberRefs —
+ * the parent's own, as `getFiberRefs` answered them — and runtime flags) and runs it at once, on the caller's stack, until it
  * first suspends.
  *
  * `Effect.forkDaemon` only schedules the child, so even a call that could
@@ -19,13 +20,14 @@ import type * as RuntimeFlags from "effect/RuntimeFlags"
  */
 export const forkNow = <A, E, R>(
   parent: Fiber.RuntimeFiber<unknown, unknown>,
+  fiberRefs: FiberRefs.FiberRefs,
   runtimeFlags: RuntimeFlags.RuntimeFlags,
   effect: Effect.Effect<A, E, R>
 ): Fiber.RuntimeFiber<A, E> =>
   Runtime.runFork(
     Runtime.make({
       context: parent.currentContext as Context.Context<R>,
-      fiberRefs: parent.getFiberRefs(),
+      fiberRefs,
       runtimeFlags
     }),
     effect

@@ -23,7 +23,6 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Faults from "../Faults.js"
@@ -210,7 +209,13 @@ export const make = <I, S>(
     })
     const scope = yield* Effect.scope
     const sleep = sharedSleep(scope)
-    const state = yield* Ref.make<State>(healthy)
+    // Read by every call: a plain variable, so a healthy call costs one
+    // `Effect.suspend` (JavaScript runs one fiber at a time: an update is atomic).
+    let state: State = healthy
+    const update = (f: (state: State) => State) =>
+      Effect.sync(() => {
+        state = f(state)
+      })
     const counter = injections.pipe(Metric.tagged("dependency", dependency))
     // Every series exists from the moment the layer is built.
     yield* Effect.forEach(kinds, (kind) => Metric.incrementBy(Metric.tagged(counter, "fault", kind.toLowerCase()), 0), {
@@ -222,28 +227,34 @@ export const make = <I, S>(
     const wrapped: object = Object.create(Object.getPrototypeOf(raw))
 
     /** The fault in force for `member`: its own first, else the whole service's. */
-    const gate = (member: string): Effect.Effect<void, FaultInjectedError> =>
-      Effect.flatMap(Ref.get(state), (active) => {
-        const fault = (active.members[member] ?? active.service)?.fault
-        if (fault === undefined) return Effect.void
-        switch (fault._tag) {
-          case "Down":
-            return Effect.fail(new FaultInjectedError({ dependency, member, fault: "down" }))
-          case "Hang":
-            return Effect.never
-          case "Slow":
-            return sleep(fault.duration)
-          case "Flaky":
-            return Effect.flatMap(Random.next, (n) =>
-              n < fault.probability
-                ? Effect.fail(new FaultInjectedError({ dependency, member, fault: "flaky" }))
-                : Effect.void)
-        }
-      })
+    /** What the fault in force for `member` does before the call, if any. */
+    const gate = (member: string): Effect.Effect<void, FaultInjectedError> | undefined => {
+      const fault = (state.members[member] ?? state.service)?.fault
+      if (fault === undefined) return undefined
+      switch (fault._tag) {
+        case "Down":
+          return Effect.fail(new FaultInjectedError({ dependency, member, fault: "down" }))
+        case "Hang":
+          return Effect.never
+        case "Slow":
+          return sleep(fault.duration)
+        case "Flaky":
+          return Effect.flatMap(Random.next, (n) =>
+            n < fault.probability
+              ? Effect.fail(new FaultInjectedError({ dependency, member, fault: "flaky" }))
+              : Effect.void)
+      }
+    }
 
-    const wrapEffect = (member: string, effect: AnyEffect): AnyEffect => Effect.zipRight(gate(member), effect)
+    // The fault is the one in force when the call runs, not when its Effect was made.
+    const wrapEffect = (member: string, effect: AnyEffect): AnyEffect =>
+      Effect.suspend(() => {
+        const before = gate(member)
+        return before === undefined ? effect : Effect.zipRight(before, effect)
+      })
     // A stream is faulted before it starts: down fails it, hang never emits, slow delays its start.
-    const wrapStream = (member: string, stream: AnyStream): AnyStream => Stream.unwrap(Effect.as(gate(member), stream))
+    const wrapStream = (member: string, stream: AnyStream): AnyStream =>
+      Stream.unwrap(Effect.suspend(() => Effect.as(gate(member) ?? Effect.void, stream)))
     const wrapResult = (member: string, result: unknown): unknown =>
       isEffect(result) ? wrapEffect(member, result) : isStream(result) ? wrapStream(member, result) : result
     const wrapMethod = (member: string, f: Function) =>
@@ -304,27 +315,28 @@ export const make = <I, S>(
         })),
         ({ fault, member }) =>
           Effect.flatMap(Clock.currentTimeMillis, (at) =>
-            Ref.update(state, (active): State =>
+            update((active): State =>
               member === undefined
                 // The whole service: a fault on every member, replacing theirs.
                 ? { service: { fault, since: at }, members: {} }
-                : { service: active.service, members: { ...active.members, [member]: { fault, since: at } } }).pipe(
-                Effect.zipRight(Metric.increment(Metric.tagged(counter, "fault", label(fault)))),
-                Effect.zipRight(
-                  Effect.logInfo(`Faults ${dependency}: injected ${describe(fault)} on ${member ?? "every member"}`)
-                    .pipe(
-                      annotate(member, label(fault))
-                    )
-                ),
-                Effect.zipRight(publish({ _tag: "Injection", dependency, member, fault, at }))
-              ))
+                : { service: active.service, members: { ...active.members, [member]: { fault, since: at } } }
+            ).pipe(
+              Effect.zipRight(Metric.increment(Metric.tagged(counter, "fault", label(fault)))),
+              Effect.zipRight(
+                Effect.logInfo(`Faults ${dependency}: injected ${describe(fault)} on ${member ?? "every member"}`)
+                  .pipe(
+                    annotate(member, label(fault))
+                  )
+              ),
+              Effect.zipRight(publish({ _tag: "Injection", dependency, member, fault, at }))
+            ))
       )
 
     const recover: Faults.Control<I, S>["recover"] = (options) =>
       Effect.flatMap(
         validated(() => checkMember("Faults.recover", members, options)),
         (member) =>
-          Ref.update(state, (active): State => {
+          update((active): State => {
             if (member === undefined) return healthy
             const { [member]: _, ...rest } = active.members
             return { service: active.service, members: rest }
@@ -346,8 +358,8 @@ export const make = <I, S>(
       members,
       inject,
       recover,
-      active: Effect.map(Ref.get(state), toActive),
-      injected: Effect.map(Ref.get(state), (current) => toInjected(dependency, current))
+      active: Effect.sync(() => toActive(state)),
+      injected: Effect.sync(() => toInjected(dependency, state))
     }
     return { service: wrapped as S, control: handle }
   })

@@ -20,8 +20,10 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -63,7 +65,7 @@ export const calls = <I, S, K extends Simulation.CallableMember<S>>(
   return {
     name: options?.name ?? `${tag?.key}.${String(member)}`,
     perSecond: options?.perSecond,
-    target: { tag, member },
+    target: { tag, member, args },
     call: (i) =>
       Effect.flatMap(tag, (service) => {
         const m = (service as any)[member]
@@ -294,30 +296,41 @@ class TrafficRun {
   errors = 0
   readonly errorsByTag: Record<string, number> = {}
   readonly errorSamples: Record<string, { readonly at: number; readonly message: string }> = {}
+  /** The `i`-th run. */
+  readonly call: (i: number) => Effect.Effect<unknown, unknown>
   constructor(
     readonly resolved: ResolvedTraffic,
     readonly dependency: string | undefined,
-    readonly now: () => number
-  ) {}
-
-  /** The `i`-th run, counting its outcome; a run interrupted at the end stays in flight. */
-  run(i: number): Effect.Effect<void, never, any> {
-    return Effect.matchCause(this.resolved.traffic.call(i), {
-      onSuccess: () => {
-        this.answered++
-      },
-      onFailure: (cause) => {
-        if (Cause.isInterruptedOnly(cause)) return
-        const failure = Cause.failureOption(cause)
-        const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
-        const tag = failure._tag === "Some" ? tagOf(error) : "Defect"
-        this.errors++
-        this.errorsByTag[tag] = (this.errorsByTag[tag] ?? 0) + 1
-        if (this.errorSamples[tag] === undefined) {
-          this.errorSamples[tag] = { at: this.now(), message: Describe.describe(error) }
-        }
+    readonly now: () => number,
+    context: Context.Context<never>
+  ) {
+    const target = resolved.traffic.target
+    const service = target === undefined ? undefined : context.unsafeMap.get(target.tag.key) as any
+    // A member of a service the run's layer built: called on it directly, without looking it up per run.
+    this.call = service === undefined
+      ? resolved.traffic.call as (i: number) => Effect.Effect<unknown, unknown>
+      : (i) => {
+        const member = service[target!.member]
+        return isEffect(member) ? member : member.apply(service, target!.args === undefined ? [] : target!.args(i))
       }
-    })
+  }
+
+  /** Counts the outcome of a run; one interrupted at the end stays in flight. */
+  record(exit: Exit.Exit<unknown, unknown>): void {
+    if (exit._tag === "Success") {
+      this.answered++
+      return
+    }
+    const cause = exit.cause
+    if (Cause.isInterruptedOnly(cause)) return
+    const failure = Cause.failureOption(cause)
+    const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
+    const tag = failure._tag === "Some" ? tagOf(error) : "Defect"
+    this.errors++
+    this.errorsByTag[tag] = (this.errorsByTag[tag] ?? 0) + 1
+    if (this.errorSamples[tag] === undefined) {
+      this.errorSamples[tag] = { at: this.now(), message: Describe.describe(error) }
+    }
   }
 
   /** How many runs the step at hand issues; `share` < 1 for a last step cut short by the end. */
@@ -327,6 +340,31 @@ class TrafficRun {
     this.carry -= n
     return n
   }
+}
+
+/**
+ * Whether a fiber's FiberRefs still hold the values of `before` (the runtime
+ * flags, kept in one, excepted: they are the fiber's, not the run's).
+ */
+const sameRefs = (before: FiberRefs.FiberRefs, after: FiberRefs.FiberRefs): boolean => {
+  const a = (before as unknown as Locals).locals
+  const b = (after as unknown as Locals).locals
+  if (a.size !== b.size) return false
+  for (const [ref, stack] of b) {
+    if (ref !== FiberRef.currentRuntimeFlags && a.get(ref)?.[0][1] !== stack[0][1]) return false
+  }
+  return true
+}
+
+/** What `FiberRefs` is made of (read only to compare two of them). */
+interface Locals {
+  readonly locals: ReadonlyMap<unknown, readonly [readonly [unknown, unknown], ...Array<unknown>]>
+}
+
+/** The runs a worker has left: `next` up to `end`, exclusive. */
+interface Batch {
+  next: number
+  end: number
 }
 
 type Counts = Record<"success" | "failure" | "timeout" | "rejected" | "ignored" | "fallback", number>
@@ -439,18 +477,44 @@ const program = (resolved: Resolved, clock: DriverClock) =>
         const recoveryInterval = (yield* service.nextRecoveryAt) - clock.unsafeCurrentTimeMillis()
 
         // The driver.
-        const runs = resolved.traffic.map((t, i) => new TrafficRun(t, script.targets[i], now))
-        // Each run is a fiber of its own, started at once: most answer before
-        // the driver's next step and are gone; the rest are interrupted when
-        // the run ends. (A `FiberSet` would keep every run in a set.)
+        const runs = resolved.traffic.map((t, i) =>
+          new TrafficRun(t, script.targets[i], now, context as Context.Context<never>)
+        )
+        // The runs of a step, in order, each started as soon as the one before
+        // it answers or suspends — exactly as with a fiber per run started at
+        // once, but a fiber is forked only where a run suspends: a worker
+        // runs them one after the other while they answer synchronously, and
+        // when one suspends the worker is left with it and the next run goes
+        // to a new worker. Each run starts from the worker's own FiberRefs, as
+        // a fiber of its own would. Workers still running when the run ends
+        // are interrupted.
         const runFork = Runtime.runFork(yield* Effect.runtime<never>().pipe(Effect.provide(context)))
-        const inFlight = new Set<Fiber.RuntimeFiber<void>>()
+        const inFlight = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
         yield* Effect.addFinalizer(() => Fiber.interruptAll(inFlight))
-        const fork = (effect: Effect.Effect<void, never, any>) => {
-          const fiber = runFork(effect as Effect.Effect<void>)
-          if (fiber.unsafePoll() === null) {
-            inFlight.add(fiber)
-            fiber.addObserver(() => inFlight.delete(fiber))
+        const worker = (r: TrafficRun, batch: Batch): Effect.Effect<void> =>
+          Effect.withFiberRuntime((fiber) => {
+            const refs = fiber.getFiberRefs()
+            return Effect.whileLoop({
+              // A run that set a FiberRef retires the worker: the next run starts on a fresh one.
+              while: () => batch.next < batch.end && sameRefs(refs, fiber.getFiberRefs()),
+              body: () => Effect.exit(r.call(batch.next++)),
+              step: (exit) => r.record(exit)
+            })
+          })
+        const issue = (r: TrafficRun, n: number) => {
+          let next = r.issued
+          const end = next + n
+          r.issued = end
+          while (next < end) {
+            const batch: Batch = { next, end }
+            const fiber = runFork(worker(r, batch))
+            next = batch.next
+            if (fiber.unsafePoll() === null) {
+              // Suspended in run `next - 1`: the worker ends with it, a new one takes the rest.
+              batch.end = next
+              inFlight.add(fiber)
+              fiber.addObserver(() => inFlight.delete(fiber))
+            }
           }
         }
         const applied: Array<Simulation.AppliedFault> = []
@@ -486,7 +550,7 @@ const program = (resolved: Resolved, clock: DriverClock) =>
             const share = Math.min(1, (duration - t) / step)
             for (const r of runs) {
               const n = r.take(share)
-              for (let k = 0; k < n; k++) fork(r.run(r.issued++))
+              if (n > 0) issue(r, n)
               issued += n
             }
           }
