@@ -11,10 +11,15 @@ import { Effect, Scope } from "effect"
 import { emit, fail, loadCore } from "../lib/harness.mjs"
 
 const caseId = process.argv[2]
+// `suspend`: the call yields once before answering, as one waiting on I/O does: it is in
+// flight when the caller looks, so its deadline goes on the watchdog's list. A call that
+// answers synchronously never reaches the list (nor needs a timer).
 const cases = {
-  "timed-untimed": { calls: 1_000_000, timeout: undefined, bytes: 0 },
-  "timed-timed": { calls: 1_000_000, timeout: "5 seconds", bytes: 0 },
-  "timed-large": { calls: 1_000, timeout: "60 seconds", bytes: 256 * 1024 }
+  "timed-untimed": { calls: 1_000_000, timeout: undefined, bytes: 0, suspend: false },
+  "timed-timed": { calls: 1_000_000, timeout: "5 seconds", bytes: 0, suspend: false },
+  "timed-untimed-async": { calls: 300_000, timeout: undefined, bytes: 0, suspend: true },
+  "timed-timed-async": { calls: 300_000, timeout: "5 seconds", bytes: 0, suspend: true },
+  "timed-large": { calls: 1_000, timeout: "60 seconds", bytes: 256 * 1024, suspend: true }
 }
 const spec = cases[caseId]
 if (!spec) fail(caseId ?? "timed", "unknown case")
@@ -27,9 +32,10 @@ const breaker = Effect.runSync(Scope.extend(
   core.CircuitBreaker.make({ name: caseId, ...(spec.timeout ? { callTimeout: spec.timeout } : {}) }),
   scope
 ))
-const call = spec.bytes > 0
+const answer = spec.bytes > 0
   ? Effect.sync(() => new Float64Array(spec.bytes / 8).fill(1.5))
   : Effect.sync(() => ({ id: 1, payload: "row" }))
+const call = spec.suspend ? Effect.zipRight(Effect.yieldNow(), answer) : answer
 
 // Typed arrays live outside the JS heap: count both.
 const used = () => {

@@ -212,6 +212,13 @@ export type RedisStoreOptions = RedisOptions & StoreOptions & {
  * starts (`PRAGMA quick_check`): a corrupt or unreadable file fails the
  * layer with a {@link DurableQueueError} naming it.
  *
+ * Offers made together are committed together: those of the fibers ready
+ * when one begins join it in one transaction (one commit instead of one each:
+ * a commit is the cost of an offer). Each still returns only once its entry
+ * is written; if the transaction fails, every offer of it fails and none of
+ * its entries is kept. The connection is the layer's own, so no caller's
+ * transaction can take other callers' entries with it.
+ *
  * @since 0.1.0
  * @category layers
  */

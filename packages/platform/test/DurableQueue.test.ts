@@ -2,6 +2,7 @@ import type { Fallback } from "@effect-resilience/core"
 import { InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { DurableQueue } from "@effect-resilience/platform"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -321,6 +322,36 @@ describe("DurableQueue.layerSqlite", () => {
       const error = yield* Effect.flip(Effect.scoped(Layer.build(DurableQueue.layerSqlite({ filename }))))
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.include(error.message, filename)
+    }))
+
+  it.scopedLive("offers made together are committed together: one that fails fails its group, none of it is kept", () =>
+    Effect.gen(function*() {
+      const filename = path.join(dir, "group.db")
+      const name = uniqueName("group")
+      const context = yield* Layer.build(DurableQueue.layerSqlite({ filename, tableName: "grouped" }))
+      const queue = yield* DurableQueue.make({ name, schema: Entry }).pipe(Effect.provide(context))
+      // A second connection makes one entry fail to insert, as a full disk or a constraint would.
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(
+          `CREATE TRIGGER poison BEFORE INSERT ON grouped WHEN NEW.element LIKE '%poison%'
+           BEGIN SELECT RAISE(ABORT, 'poisoned'); END`
+        )
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      // Ten offers at once, the fifth poisoned: they are one group, one transaction, and all fail.
+      const together = entries(10).map((e) => e.n === 5 ? { ...e, label: "poison" } : e)
+      const exits = yield* Effect.forEach(together, (e) => Effect.exit(queue.offer(e)), { concurrency: "unbounded" })
+      assert.deepStrictEqual(exits.map((exit) => exit._tag), Array.from({ length: 10 }, () => "Failure"))
+      const error = Cause.failureOption((exits[0] as Exit.Failure<void, Fallback.WriteBehindError>).cause)
+      assert.strictEqual(error._tag === "Some" && error.value._tag, "WriteBehindError")
+      assert.include(error._tag === "Some" ? error.value.message : "", "poisoned")
+      assert.strictEqual(yield* queue.size, 0)
+      // Ten more at once, none poisoned: all kept, in the order they were offered; and one alone.
+      yield* Effect.forEach(entries(10, "b"), (e) => queue.offer(e), { concurrency: "unbounded", discard: true })
+      yield* queue.offer({ n: 11, label: "alone" })
+      const { f, seen } = recorder()
+      assert.strictEqual(yield* queue.replay(f), 11)
+      assert.deepStrictEqual(seen.map((s) => s.entry.label), [...entries(10, "b").map((e) => e.label), "alone"])
     }))
 
   it.effect("a path that cannot be opened fails the layer with a DurableQueueError naming it", () =>

@@ -54,12 +54,20 @@ const checkOptions = (options: unknown) => {
   }
 }
 
-/** A failure in words: its message, else its tag and fields; never `""` or `[object Object]`. */
-const describeValue = (u: unknown): string => {
+/**
+ * A failure in words: its message (and, a few levels deep, the message of the
+ * error it wraps: a store's "failed to offer" says little without the
+ * driver's reason), else its tag and fields; never `""` or `[object Object]`.
+ */
+const describeValue = (u: unknown, depth = 0): string => {
   if (typeof u === "string") return u
   if (u instanceof Error && u.message !== "") {
     const tag = (u as { _tag?: unknown })._tag
-    return typeof tag === "string" && tag !== u.message ? `${tag}: ${u.message}` : u.message
+    const own = typeof tag === "string" && tag !== u.message ? `${tag}: ${u.message}` : u.message
+    const inner = (u as { cause?: unknown }).cause
+    return depth < 3 && inner instanceof Error && inner !== u && inner.message !== "" && inner.message !== u.message
+      ? `${own} (${describeValue(inner, depth + 1)})`
+      : own
   }
   if (typeof u === "object" && u !== null) {
     const tag = (u as { _tag?: unknown })._tag ?? (u as { name?: unknown }).name
