@@ -111,8 +111,21 @@ export const wrap = <S>(
      * A fallback runs in its caller's context (scope, services, FiberRefs);
      * what the caller lacks comes from the services captured at build.
      */
+    // Contexts are immutable: a caller's context merged once serves its next fallbacks too
+    // (a merge copies every service, and an outage runs a fallback per call).
+    let lastCaller: Context.Context<any> | undefined
+    let lastCaptured: Context.Context<never> | undefined
+    let lastMerged: Context.Context<any> | undefined
+    const mergeCaller = (caller: Context.Context<any>): Context.Context<any> => {
+      if (caller !== lastCaller || captured !== lastCaptured) {
+        lastCaller = caller
+        lastCaptured = captured
+        lastMerged = Context.merge(captured, caller)
+      }
+      return lastMerged!
+    }
     const inCallerContext = (fallback: Effect.Effect<unknown, unknown, unknown>) =>
-      Effect.mapInputContext(fallback, (caller: Context.Context<any>) => Context.merge(captured, caller))
+      Effect.mapInputContext(fallback, mergeCaller)
 
     const runFallback = (fallback: AnyFallback, error: unknown, args: ReadonlyArray<unknown>) =>
       measure(fallbackHooks, clock, inCallerContext(Effect.suspend(() => fallback(error, ...args))))

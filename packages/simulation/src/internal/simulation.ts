@@ -547,6 +547,10 @@ const program = (resolved: Resolved, clock: DriverClock) =>
             const t = i * step
             yield* faultsUntil(t)
             yield* until(t)
+            // Woken by `TestClock.adjust`, which next settles the program with real
+            // `setTimeout(0)`s: yielding once lets it start the first of them, so the
+            // step's calls (microtasks, which run before any timer) use its wait.
+            yield* Effect.yieldNow()
             const share = Math.min(1, (duration - t) / step)
             for (const r of runs) {
               const n = r.take(share)
