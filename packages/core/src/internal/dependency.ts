@@ -107,10 +107,6 @@ export const wrap = <S>(
       }
     }
 
-    /**
-     * A fallback runs in its caller's context (scope, services, FiberRefs);
-     * what the caller lacks comes from the services captured at build.
-     */
     // Contexts are immutable: a caller's context merged once serves its next fallbacks too
     // (a merge copies every service, and an outage runs a fallback per call).
     let lastCaller: Context.Context<any> | undefined
@@ -124,6 +120,10 @@ export const wrap = <S>(
       }
       return lastMerged!
     }
+    /**
+     * A fallback runs in its caller's context (scope, services, FiberRefs);
+     * what the caller lacks comes from the services captured at build.
+     */
     const inCallerContext = (fallback: Effect.Effect<unknown, unknown, unknown>) =>
       Effect.mapInputContext(fallback, mergeCaller)
 

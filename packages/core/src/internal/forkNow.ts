@@ -7,8 +7,8 @@ import type * as RuntimeFlags from "effect/RuntimeFlags"
 
 /**
  * Forks `effect` as a daemon of `parent` (its context, the given FiberRefs —
- * the parent's own, as `getFiberRefs` answered them — and runtime flags) and runs it at once, on the caller's stack, until it
- * first suspends.
+ * the parent's own, as `getFiberRefs` answered them — and runtime flags) and
+ * runs it at once, on the caller's stack, until it first suspends.
  *
  * `Effect.forkDaemon` only schedules the child, so even a call that could
  * answer synchronously (a cache hit, an in-memory service, a simulated
