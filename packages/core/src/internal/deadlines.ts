@@ -4,9 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import type * as FiberRefs from "effect/FiberRefs"
 import type * as Scope from "effect/Scope"
+import { peekFiberRefs, sameValues } from "./fiberRefs.js"
 import { forkNow } from "./forkNow.js"
 
 /** A call in flight: a node of the deadline list, unlinked the moment the call settles. */
@@ -18,26 +17,6 @@ interface Pending {
   resume: ((result: Effect.Effect<unknown, unknown>) => void) | undefined
   prev: Pending | undefined
   next: Pending | undefined
-}
-
-/**
- * Whether a child's FiberRefs hold other values than those it was forked
- * from. Its runtime flags are kept in one too and change as it ends;
- * `inheritAll` never hands those back.
- */
-const changedRefs = (forkedFrom: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
-  const before = (forkedFrom as unknown as Locals).locals
-  const after = (final as unknown as Locals).locals
-  if (before.size !== after.size) return true
-  for (const [ref, stack] of after) {
-    if (ref !== FiberRef.currentRuntimeFlags && before.get(ref)?.[0][1] !== stack[0][1]) return true
-  }
-  return false
-}
-
-/** What `FiberRefs` is made of (not public: read only to compare the values of two of them). */
-interface Locals {
-  readonly locals: ReadonlyMap<FiberRef.FiberRef<unknown>, readonly [readonly [unknown, unknown], ...Array<unknown>]>
 }
 
 /** Monotonic milliseconds: a step of the wall clock moves no deadline. */
@@ -97,12 +76,12 @@ export class Deadlines<E> {
         Effect.suspend(() => {
           // The FiberRefs the call starts from: if it ends with the same
           // values, it changed none and has nothing to hand back.
-          const refs = parent.getFiberRefs()
+          const refs = peekFiberRefs(parent)
           const child = forkNow(parent, refs, flags, effect)
           // As with `Fiber.join` (and `Effect.timeout`): a call that completed
           // hands its FiberRefs back to the caller — when it changed any.
           const inherit = (exit: Exit.Exit<A, E1>): Effect.Effect<A, E1> =>
-            Exit.isSuccess(exit) && changedRefs(refs, child.getFiberRefs())
+            Exit.isSuccess(exit) && !sameValues(refs, peekFiberRefs(child))
               ? Effect.zipRight(child.inheritAll, exit)
               : exit
           const done = child.unsafePoll()

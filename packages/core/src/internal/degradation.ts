@@ -17,6 +17,7 @@ import * as Level from "../DegradationLevel.js"
 import * as Policy from "../DegradationPolicy.js"
 import * as Metrics from "../Metrics.js"
 import { describeError } from "./describe.js"
+import { peekFiberRefs } from "./fiberRefs.js"
 import { forkNow } from "./forkNow.js"
 import { validated } from "./validate.js"
 
@@ -328,7 +329,7 @@ class DegradationImpl {
         return Effect.withFiberRuntime((parent, status) => {
           const fiber = forkNow(
             parent,
-            parent.getFiberRefs(),
+            peekFiberRefs(parent),
             status.runtimeFlags,
             Effect.onExit(Effect.interruptible(health), () => ended)
           )

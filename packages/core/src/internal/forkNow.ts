@@ -7,7 +7,7 @@ import type * as RuntimeFlags from "effect/RuntimeFlags"
 
 /**
  * Forks `effect` as a daemon of `parent` (its context, the given FiberRefs —
- * the parent's own, as `getFiberRefs` answered them — and runtime flags) and
+ * the parent's own, as `peekFiberRefs` reads them — and runtime flags) and
  * runs it at once, on the caller's stack, until it first suspends.
  *
  * `Effect.forkDaemon` only schedules the child, so even a call that could

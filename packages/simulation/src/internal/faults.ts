@@ -27,6 +27,17 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Faults from "../Faults.js"
 
+/** Builds an error without capturing a stack trace. */
+const withoutStack = <A>(f: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return f()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** @internal */
 export class FaultInjectedError extends Data.TaggedError("FaultInjectedError")<{
   /** The dependency's name (`Faults.layer`'s `name`, by default the Tag's key). */
@@ -226,23 +237,33 @@ export const make = <I, S>(
     const members: Array<string> = []
     const wrapped: object = Object.create(Object.getPrototypeOf(raw))
 
-    /** The fault in force for `member`: its own first, else the whole service's. */
-    /** What the fault in force for `member` does before the call, if any. */
+    // One failure per member and kind, built when first needed and without a
+    // stack (it would point here, not at the caller): an outage fails every
+    // call of a member alike, and a new Error costs ~2 µs for its stack.
+    const failures = new Map<string, Effect.Effect<never, FaultInjectedError>>()
+    const failure = (member: string, fault: "down" | "flaky"): Effect.Effect<never, FaultInjectedError> => {
+      const key = `${fault}\u0000${member}`
+      let failed = failures.get(key)
+      if (failed === undefined) {
+        failed = Effect.fail(withoutStack(() => new FaultInjectedError({ dependency, member, fault })))
+        failures.set(key, failed)
+      }
+      return failed
+    }
+
+    /** What the fault in force for `member` (its own first, else the whole service's) does before the call, if any. */
     const gate = (member: string): Effect.Effect<void, FaultInjectedError> | undefined => {
       const fault = (state.members[member] ?? state.service)?.fault
       if (fault === undefined) return undefined
       switch (fault._tag) {
         case "Down":
-          return Effect.fail(new FaultInjectedError({ dependency, member, fault: "down" }))
+          return failure(member, "down")
         case "Hang":
           return Effect.never
         case "Slow":
           return sleep(fault.duration)
         case "Flaky":
-          return Effect.flatMap(Random.next, (n) =>
-            n < fault.probability
-              ? Effect.fail(new FaultInjectedError({ dependency, member, fault: "flaky" }))
-              : Effect.void)
+          return Effect.flatMap(Random.next, (n) => n < fault.probability ? failure(member, "flaky") : Effect.void)
       }
     }
 

@@ -347,6 +347,7 @@ class TrafficRun {
  * flags, kept in one, excepted: they are the fiber's, not the run's).
  */
 const sameRefs = (before: FiberRefs.FiberRefs, after: FiberRefs.FiberRefs): boolean => {
+  if (before === after) return true
   const a = (before as unknown as Locals).locals
   const b = (after as unknown as Locals).locals
   if (a.size !== b.size) return false
@@ -355,6 +356,15 @@ const sameRefs = (before: FiberRefs.FiberRefs, after: FiberRefs.FiberRefs): bool
   }
   return true
 }
+
+/**
+ * A fiber's FiberRefs as they stand: `getFiberRefs()` first writes the
+ * fiber's runtime flags into them, copying the whole map, once per run here.
+ * Only that entry may be stale, and `sameRefs` ignores it. Effect 3's
+ * `FiberRuntime` internal, with `getFiberRefs()` as the fallback.
+ */
+const peekFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 /** What `FiberRefs` is made of (read only to compare two of them). */
 interface Locals {
@@ -493,10 +503,10 @@ const program = (resolved: Resolved, clock: DriverClock) =>
         yield* Effect.addFinalizer(() => Fiber.interruptAll(inFlight))
         const worker = (r: TrafficRun, batch: Batch): Effect.Effect<void> =>
           Effect.withFiberRuntime((fiber) => {
-            const refs = fiber.getFiberRefs()
+            const refs = peekFiberRefs(fiber)
             return Effect.whileLoop({
               // A run that set a FiberRef retires the worker: the next run starts on a fresh one.
-              while: () => batch.next < batch.end && sameRefs(refs, fiber.getFiberRefs()),
+              while: () => batch.next < batch.end && sameRefs(refs, peekFiberRefs(fiber)),
               body: () => Effect.exit(r.call(batch.next++)),
               step: (exit) => r.record(exit)
             })
