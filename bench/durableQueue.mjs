@@ -16,9 +16,14 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dist = join(here, "..", "packages", "platform", "dist", "index.js")
-// effect and ioredis as the platform package resolves them (the compiled queue uses those instances).
+// ioredis as the platform package resolves it (only to clean up the bench's keys). Effect is imported
+// as ESM, as the compiled package imports it: resolving it with `require` would load Effect's CommonJS
+// build, a second instance next to the queue's (not what a user runs).
 const platformRequire = createRequire(join(here, "..", "packages", "platform", "package.json"))
-const load = (specifier) => import(pathToFileURL(platformRequire.resolve(specifier)).href)
+const load = (specifier) =>
+  specifier.startsWith("effect/")
+    ? import(specifier)
+    : import(pathToFileURL(platformRequire.resolve(specifier)).href)
 const N = Number(process.env.BENCH_N ?? 20_000)
 
 const cases = [

@@ -354,6 +354,73 @@ describe("DurableQueue.layerSqlite", () => {
       assert.deepStrictEqual(seen.map((s) => s.entry.label), [...entries(10, "b").map((e) => e.label), "alone"])
     }))
 
+  it.scopedLive("a new file is created in WAL mode with 2 KB pages; an existing file keeps its page size", () =>
+    Effect.gen(function*() {
+      const pragmas = (filename: string) =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const [page] = yield* sql.unsafe<{ readonly page_size: number }>("PRAGMA page_size")
+          const [mode] = yield* sql.unsafe<{ readonly journal_mode: string }>("PRAGMA journal_mode")
+          return { pageSize: page!.page_size, journalMode: mode!.journal_mode }
+        }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      const fresh = path.join(dir, "fresh.db")
+      const name = uniqueName("pages")
+      yield* Effect.scoped(
+        Effect.flatMap(DurableQueue.make({ name, schema: Entry }), (queue) => queue.offer({ n: 1, label: "a" })).pipe(
+          Effect.provide(DurableQueue.layerSqlite({ filename: fresh }))
+        )
+      )
+      assert.deepStrictEqual(yield* pragmas(fresh), { pageSize: 2048, journalMode: "wal" })
+      // A file made elsewhere, with SQLite's default 4 KB pages: opened as it is, and it works.
+      const existing = path.join(dir, "existing.db")
+      yield* Effect.scoped(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("CREATE TABLE other (x INTEGER)")).pipe(
+          Effect.provide(SqliteClient.layer({ filename: existing }))
+        )
+      )
+      assert.strictEqual((yield* pragmas(existing)).pageSize, 4096)
+      const { f, seen } = recorder()
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const queue = yield* DurableQueue.make({ name, schema: Entry })
+          yield* queue.offer({ n: 1, label: "a" })
+          yield* queue.offer({ n: 2, label: "b" })
+          assert.strictEqual(yield* queue.replay(f), 2)
+        }).pipe(Effect.provide(DurableQueue.layerSqlite({ filename: existing })))
+      )
+      assert.deepStrictEqual(seen.map((s) => s.entry.label), ["a", "b"])
+      assert.deepStrictEqual(yield* pragmas(existing), { pageSize: 4096, journalMode: "wal" })
+    }))
+
+  it.scopedLive("the store's take finds the oldest entry through the head index, without sorting the queue", () =>
+    Effect.gen(function*() {
+      const filename = path.join(dir, "plan.db")
+      const name = uniqueName("plan")
+      yield* Effect.scoped(
+        Effect.flatMap(
+          DurableQueue.make({ name, schema: Entry }),
+          (queue) => Effect.forEach(entries(50), (e) => queue.offer(e), { discard: true })
+        ).pipe(
+          Effect.provide(DurableQueue.layerSqlite({ filename, tableName: "planned" }))
+        )
+      )
+      // @effect/sql's SqlPersistedQueue take on SQLite, as it runs it: without statistics SQLite
+      // answers it from the `_take` index and a sort of every live entry (quadratic replay).
+      const plan = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql.unsafe<{ readonly detail: string }>(
+          `EXPLAIN QUERY PLAN
+           UPDATE planned SET acquired_at = CURRENT_TIMESTAMP, acquired_by = 'worker'
+           WHERE queue_name = ? AND completed = FALSE AND attempts < 10
+           AND (acquired_at IS NULL OR acquired_at < CURRENT_TIMESTAMP)
+           RETURNING sequence, id, queue_name, element, attempts
+           ORDER BY updated_at ASC, sequence ASC LIMIT 1`,
+          [name]
+        )).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      const details = plan.map((row) => row.detail).join("\n")
+      assert.include(details, "idx_planned_head")
+      assert.notInclude(details, "TEMP B-TREE")
+    }))
+
   it.effect("a path that cannot be opened fails the layer with a DurableQueueError naming it", () =>
     Effect.gen(function*() {
       const filename = path.join(dir, "no-such-dir", "queue.db")

@@ -10,6 +10,7 @@ import { Fallback, Metrics } from "@effect-resilience/core"
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +21,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Backend, Store } from "./durableQueueStore.js"
+import * as entryId from "./entryId.js"
 import { series } from "./metrics.js"
 import * as options from "./options.js"
 
@@ -155,8 +157,13 @@ export const make = <A, I, R>(
       )
     const backend: Backend = yield* Store
     const context = yield* Effect.context<R>()
-    const encode = (entry: A) => Effect.provide(Schema.encode(options.schema)(entry), context)
-    const decode = (element: unknown) => Effect.provide(Schema.decodeUnknown(options.schema)(element), context)
+    // The schema's services are those of `make`'s caller: run in that context as is (no merge per call).
+    const encodeEntry = Schema.encode(options.schema)
+    const decodeEntry = Schema.decodeUnknown(options.schema)
+    const encode = (entry: A) => Effect.mapInputContext(encodeEntry(entry), (_: Context.Context<never>) => context)
+    const decode = (element: unknown) =>
+      Effect.mapInputContext(decodeEntry(element), (_: Context.Context<never>) => context)
+    const nextId = entryId.generator(yield* Effect.clock)
     // The store holds the encoded entry: `Schema.Unknown` makes `PersistedQueue` pass it through as is.
     const queue = yield* PersistedQueue.makeFactory.pipe(
       Effect.flatMap((factory) => factory.make({ name, schema: Schema.Unknown })),
@@ -193,9 +200,16 @@ export const make = <A, I, R>(
 
     const full = () =>
       new Fallback.WriteBehindError({ message: `write-behind queue ${name} is full (capacity ${capacity})` })
+    const cannotKeep = failure("cannot keep the entry")
+    const kept = Effect.sync(() => {
+      hooks.enqueued.update(1)
+      setDepth(depth + 1)
+    })
+    const put = (encoded: unknown) =>
+      Effect.suspend(() => Effect.zipRight(Effect.mapError(queue.offer(encoded, { id: nextId() }), cannotKeep), kept))
     const write = (encoded: unknown) =>
-      Effect.gen(function*() {
-        if (Number.isFinite(capacity)) {
+      Number.isFinite(capacity) ?
+        Effect.gen(function*() {
           // A count per offer is O(live entries) on SQL: trust the local count for a second, and
           // always recount before refusing (another instance may have drained the queue).
           const now = yield* Clock.currentTimeMillis
@@ -207,11 +221,9 @@ export const make = <A, I, R>(
             hooks.rejected.update(1)
             return yield* full()
           }
-        }
-        yield* queue.offer(encoded, { id: crypto.randomUUID() }).pipe(Effect.mapError(failure("cannot keep the entry")))
-        hooks.enqueued.update(1)
-        setDepth(depth + 1)
-      })
+          yield* put(encoded)
+        }) :
+        put(encoded)
 
     const offer = (entry: A): Effect.Effect<void, Fallback.WriteBehindError> =>
       encode(entry).pipe(
