@@ -211,14 +211,15 @@ const groupCommit = (sql: SqlClient.SqlClient, offer: Offer): Offer => {
  * SQLite's planner, without statistics, takes the store's `_take` index for
  * its take — it matches one more condition, `attempts < ?` — and then sorts
  * every live entry to find the oldest: each take is O(n log n) and a replay
- * of n entries quadratic (20,000 entries: ~2.7 ms per take; 100,000: a
- * quarter of an hour). Statistics that describe a queue — one name, every
+ * of n entries quadratic (20,000 entries: ~2.7 ms per take; 100,000: more
+ * than ten minutes). Statistics that describe a queue — one name, every
  * entry live and at 0 attempts, entries of one second told apart by
  * `sequence` — steer it to the head index, which yields the oldest entry
  * first (~0.2 ms per take, whatever the length). Writing `sqlite_stat1` is
- * SQLite's documented way to guide its planner (a later `ANALYZE` replaces
- * them with measured ones of the same shape); `ANALYZE sqlite_schema`
- * creates the table and loads them.
+ * SQLite's documented way to guide its planner; `ANALYZE sqlite_schema`
+ * creates the table and loads them. They are written at every start: an
+ * `ANALYZE` run by someone else (on an empty queue, say) replaces them until
+ * the next.
  */
 const steerSqlitePlanner = (sql: SqlClient.SqlClient, tableName: string) =>
   sql.onDialectOrElse({
