@@ -27,17 +27,6 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Faults from "../Faults.js"
 
-/** Builds an error without capturing a stack trace. */
-const withoutStack = <A>(f: () => A): A => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return f()
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
-
 /** @internal */
 export class FaultInjectedError extends Data.TaggedError("FaultInjectedError")<{
   /** The dependency's name (`Faults.layer`'s `name`, by default the Tag's key). */
@@ -237,15 +226,15 @@ export const make = <I, S>(
     const members: Array<string> = []
     const wrapped: object = Object.create(Object.getPrototypeOf(raw))
 
-    // One failure per member and kind, built when first needed and without a
-    // stack (it would point here, not at the caller): an outage fails every
-    // call of a member alike, and a new Error costs ~2 µs for its stack.
+    // One failure per member and kind, built when first needed: an outage
+    // fails every call of a member alike, and a new Error costs ~2 µs for its
+    // stack.
     const failures = new Map<string, Effect.Effect<never, FaultInjectedError>>()
     const failure = (member: string, fault: "down" | "flaky"): Effect.Effect<never, FaultInjectedError> => {
       const key = `${fault}\u0000${member}`
       let failed = failures.get(key)
       if (failed === undefined) {
-        failed = Effect.fail(withoutStack(() => new FaultInjectedError({ dependency, member, fault })))
+        failed = Effect.fail(new FaultInjectedError({ dependency, member, fault }))
         failures.set(key, failed)
       }
       return failed
