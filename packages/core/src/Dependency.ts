@@ -48,6 +48,7 @@ import type { Degradation } from "./Degradation.js"
 import type { DegradationLevel } from "./DegradationLevel.js"
 import type * as Fallback from "./Fallback.js"
 import * as internal from "./internal/dependency.js"
+import * as errors from "./internal/errors.js"
 import * as profile from "./internal/profile.js"
 import type * as Presets from "./Presets.js"
 
@@ -226,6 +227,24 @@ export interface Options<S, F> {
   /** How often queued writes are retried while the breaker admits calls (default 30 s; 1 ms … 2³¹−1 ms). */
   readonly replayInterval?: Duration.DurationInput | undefined
 }
+
+/**
+ * The defect of a call whose raw member threw instead of answering an
+ * Effect. The breaker counts it as a failure and, unlike other defects, a
+ * member's fallback answers it (given `error`, what was thrown): a throw
+ * never slips past the protection. A fault-injection layer between the
+ * dependency and the raw service reports a throw the same way.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const MemberThrew: typeof errors.MemberThrew = errors.MemberThrew
+
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type MemberThrew = errors.MemberThrew
 
 /**
  * The wrapped service's breaker, for status pages and admin routes.

@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -165,9 +166,14 @@ export interface WriteBehindQueue<A> {
    * order, and the replay fails with it. A delivery that is only interrupted
    * is not an attempt. Returns how many entries were delivered. One replay
    * at a time per queue (a second waits).
+   *
+   * A failure for which `options.rejected` holds is the dependency refusing
+   * that entry: redelivering it cannot help, so it is dead-lettered at once
+   * (whatever its attempts) and the replay goes on with the next entry.
    */
   readonly replay: <E, R>(
-    f: (entry: A, delivery: WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R>
+    f: (entry: A, delivery: WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R>,
+    options?: WriteBehindQueue.ReplayOptions<E>
   ) => Effect.Effect<number, E | WriteBehindError, R>
   /** The dead-lettered entries, oldest first. */
   readonly deadLetters: Effect.Effect<ReadonlyArray<WriteBehindQueue.DeadLetter<A>>, WriteBehindError>
@@ -196,7 +202,23 @@ export declare namespace WriteBehindQueue {
   }
 
   /**
-   * An entry moved aside after `maxAttempts` failed deliveries.
+   * How a replay treats failures.
+   *
+   * @since 0.2.0
+   * @category write-behind
+   */
+  export interface ReplayOptions<E> {
+    /**
+     * Errors that refuse the entry itself (a constraint violation, a `4xx`):
+     * the entry is dead-lettered at once instead of being retried. A
+     * `rejected` that throws counts as `false`.
+     */
+    readonly rejected?: ((error: E) => boolean) | undefined
+  }
+
+  /**
+   * An entry moved aside after `maxAttempts` failed deliveries, or at once
+   * when the dependency rejected it.
    *
    * @since 0.1.0
    * @category write-behind
@@ -204,7 +226,7 @@ export declare namespace WriteBehindQueue {
   export interface DeadLetter<A> {
     readonly id: string
     readonly entry: A
-    /** Failed deliveries. */
+    /** Failed deliveries (1 for an entry rejected at its first delivery). */
     readonly attempts: number
     /** The last failure, described (its message, else its tag and fields). */
     readonly error: string
@@ -225,6 +247,31 @@ export const WriteBehindError: typeof queues.WriteBehindError = queues.WriteBehi
  * @category errors
  */
 export type WriteBehindError = queues.WriteBehindError
+
+/**
+ * For implementations of {@link WriteBehindQueue}: whether a failed
+ * delivery was refused by the dependency, by the replay's `rejected` option
+ * (a typed failure only: a defect or an interruption never is; a `rejected`
+ * that throws says no). Such an entry is dead-lettered at once.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "@effect-resilience/core"
+ * import { Cause } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const options = { rejected: (error: { status: number }) => error.status === 400 }
+ * assert.strictEqual(Fallback.isRejectedDelivery(Cause.fail({ status: 400 }), options), true)
+ * assert.strictEqual(Fallback.isRejectedDelivery(Cause.fail({ status: 503 }), options), false)
+ * ```
+ *
+ * @since 0.2.0
+ * @category write-behind
+ */
+export const isRejectedDelivery = <E>(
+  cause: Cause.Cause<E>,
+  options?: WriteBehindQueue.ReplayOptions<E> | undefined
+): boolean => queues.isRejected(cause, options?.rejected)
 
 /**
  * Options of every write-behind queue.

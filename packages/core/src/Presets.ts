@@ -36,6 +36,7 @@ import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Classify from "./Classify.js"
 import * as Level from "./DegradationLevel.js"
 import * as Fallback from "./Fallback.js"
 
@@ -109,12 +110,24 @@ export const make = (options: {
   readonly resetTimeout: Duration.DurationInput
   readonly callTimeout: Duration.DurationInput
   readonly whenDown: Level.DegradationLevel
+  /**
+   * Which errors are outages (counted, answered by fallbacks) rather than
+   * rejections of one request (passed through): a `Classify` predicate.
+   * Default: every error counts.
+   */
+  readonly isFailure?: Classify.Predicate | undefined
 }): Preset => ({
   name: options.name,
-  breaker: {
-    trip: CircuitBreaker.consecutiveFailures(options.failMax),
-    reset: Schedule.spaced(options.resetTimeout)
-  },
+  breaker: options.isFailure === undefined
+    ? {
+      trip: CircuitBreaker.consecutiveFailures(options.failMax),
+      reset: Schedule.spaced(options.resetTimeout)
+    }
+    : {
+      trip: CircuitBreaker.consecutiveFailures(options.failMax),
+      reset: Schedule.spaced(options.resetTimeout),
+      isFailure: options.isFailure
+    },
   callTimeout: Duration.decode(options.callTimeout),
   whenDown: options.whenDown
 })
@@ -122,6 +135,8 @@ export const make = (options: {
 /**
  * The AI pricing / OCR API: 5 consecutive failures, 60 s open, 10 s per call
  * (generation is slow), `Limited` when down (AI features off, core works).
+ * Outages by `Classify.http`: a `400` for one prompt never opens it, a `429`
+ * or `5xx` does.
  *
  * @since 0.1.0
  * @category presets
@@ -131,13 +146,16 @@ export const openai: Preset = make({
   failMax: 5,
   resetTimeout: "60 seconds",
   callTimeout: "10 seconds",
-  whenDown: Level.Limited()
+  whenDown: Level.Limited(),
+  isFailure: Classify.http
 })
 
 /**
  * The primary database: trips early (3 consecutive failures) because every
  * failed query is a failed request, 30 s open, 5 s per query, `Minimal` when
- * down (reads from the cache, writes refused).
+ * down (reads from the cache, writes refused). Outages by `Classify.sql`: a
+ * value out of range or a constraint violation is the request's fault and
+ * never opens it.
  *
  * @since 0.1.0
  * @category presets
@@ -147,12 +165,14 @@ export const db: Preset = make({
   failMax: 3,
   resetTimeout: "30 seconds",
   callTimeout: "5 seconds",
-  whenDown: Level.Minimal()
+  whenDown: Level.Minimal(),
+  isFailure: Classify.sql
 })
 
 /**
  * The cache: 5 consecutive failures, 20 s open, 1 s per call (a slow cache is
- * worse than none: the DB is the fallback), `Degraded` when down.
+ * worse than none: the DB is the fallback), `Degraded` when down. Outages by
+ * `Classify.redis`: a `WRONGTYPE` or `ERR` reply never opens it.
  *
  * @since 0.1.0
  * @category presets
@@ -162,12 +182,16 @@ export const redis: Preset = make({
   failMax: 5,
   resetTimeout: "20 seconds",
   callTimeout: "1 second",
-  whenDown: Level.Degraded()
+  whenDown: Level.Degraded(),
+  isFailure: Classify.redis
 })
 
 /**
  * The object store: 5 consecutive failures, 30 s open, 10 s per call (uploads
  * are large), `Degraded` when down (uploads queue locally and replay).
+ * Outages by `Classify.http` and `Classify.node` together: a `4xx` for one
+ * key (or a local path that is a directory) never opens it, and such a
+ * refused upload is never queued.
  *
  * @since 0.1.0
  * @category presets
@@ -177,7 +201,8 @@ export const s3: Preset = make({
   failMax: 5,
   resetTimeout: "30 seconds",
   callTimeout: "10 seconds",
-  whenDown: Level.Degraded()
+  whenDown: Level.Degraded(),
+  isFailure: Classify.all(Classify.http, Classify.node)
 })
 
 /**

@@ -9,6 +9,14 @@
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
+/**
+ * An outage or the caller's fault: predicates for SQL, HTTP, Redis and Node
+ * errors, to use as a breaker's `isFailure`.
+ *
+ * @since 0.2.0
+ */
+export * as Classify from "./Classify.js"
+
 export {
   /**
    * The system-wide degradation service, exported as the Tag class itself so

@@ -391,20 +391,20 @@ describe("Dependency", () => {
       }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
     }))
 
-  it.scoped("write-behind: queued writes are retried at replayInterval while half-open (an ignored probe left it half-open)", () =>
+  it.scoped("write-behind: an entry refused at the half-open probe is dead-lettered, its permit given back; the next entry closes it", () =>
     Effect.gen(function*() {
-      let throttled = 0
+      let refused = 0
       const { layer, name, queue, stored, up } = yield* writeBehindS3(
         {
           breaker: {
             trip: CircuitBreaker.consecutiveFailures(1),
             reset: Schedule.spaced("30 seconds"),
-            isFailure: (error) => String(error) !== "throttled" // undeclared: the raw S3 throttles
+            isFailure: (error) => String(error) !== "refused" // undeclared: the raw S3 refuses one key
           },
           replayInterval: "10 seconds"
         },
         {},
-        (key) => key === "a" && throttled-- > 0 ? Effect.fail("throttled" as any) : undefined
+        (key) => key === "a" && refused-- > 0 ? Effect.fail("refused" as any) : undefined
       )
       yield* Effect.gen(function*() {
         const s3 = yield* S3
@@ -413,14 +413,13 @@ describe("Dependency", () => {
         yield* s3.put("a") // opens the breaker; queued
         yield* s3.put("x") // rejected; queued
         yield* Ref.set(up, true)
-        throttled = 1 // the probe is throttled: an error the breaker ignores
-        yield* TestClock.adjust("30 seconds") // half-open: the replay's probe is ignored, no transition follows
-        expect((yield* observe(name)).breaker).toBe("HalfOpen")
-        expect(yield* queue.size).toBe(2)
-        // nothing else will call: the next replayInterval must retry the queue
-        yield* TestClock.adjust("10 seconds")
+        refused = 1 // the probe is refused: a rejection, which the breaker ignores
+        yield* TestClock.adjust("30 seconds") // half-open: the replay's first probe is refused, the second closes it
+        expect((yield* observe(name)).breaker).toBe("Closed")
         expect(yield* queue.size).toBe(0)
-        expect(yield* Ref.get(stored)).toEqual(["a", "x"])
+        expect(yield* Ref.get(stored)).toEqual(["x"])
+        expect((yield* queue.deadLetters).map((letter) => [letter.entry, letter.attempts])).toEqual([["a", 1]])
+        expect(yield* calls(name, "ignored")).toBe(1)
       }).pipe(Effect.provide(layer), Effect.provide(Degradation.layer()))
     }))
 

@@ -178,6 +178,32 @@ for (const store of stores) {
         assert.include(unknown.message, "no-such-id")
       }).pipe(provide))
 
+    it.scopedLive("an entry the dependency rejects is dead-lettered at once with its error; later ones are delivered in the same pass", () =>
+      Effect.gen(function*() {
+        const name = uniqueName("rejected")
+        const queue = yield* DurableQueue.make({ name, schema: Entry, maxAttempts: 10 })
+        for (const label of ["a", "refused", "b"]) yield* queue.offer({ n: 1, label })
+        const handler = recorder((entry) => entry.label === "refused")
+        // Only the refusal is a rejection: an outage (a `Down` with another message) still stops the replay.
+        const rejected = (error: Down) => error.message === "down for refused"
+        assert.strictEqual(yield* queue.replay(handler.f, { rejected }), 2)
+        assert.deepStrictEqual(handler.seen.map((s) => `${s.entry.label}@${s.attempts}`), ["a@1", "refused@1", "b@1"])
+        assert.strictEqual(yield* queue.size, 0)
+        const letters = yield* queue.deadLetters
+        assert.deepStrictEqual(letters.map((l) => [l.entry.label, l.attempts]), [["refused", 1]])
+        assert.include(letters[0]!.error, "down for refused")
+        assert.strictEqual(yield* counterOf(Metrics.writeBehindDeadLettered, name), 1)
+        // A `rejected` that throws says "not a rejection": the entry stays, the replay stops at it.
+        yield* queue.offer({ n: 2, label: "refused" })
+        const exit = yield* Effect.exit(queue.replay(handler.f, {
+          rejected: () => {
+            throw new Error("broken predicate")
+          }
+        }))
+        assert.isTrue(Exit.isFailure(exit))
+        assert.strictEqual(yield* queue.size, 1)
+      }).pipe(provide))
+
     it.scopedLive("a full queue refuses offer with WriteBehindError and counts it", () =>
       Effect.gen(function*() {
         const name = uniqueName("full")

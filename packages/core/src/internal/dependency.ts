@@ -13,7 +13,7 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import { Degradation } from "../Degradation.js"
 import type * as Dependency from "../Dependency.js"
 import { register as registerDependency } from "./degradation.js"
-import { CallTimeoutError, CircuitOpenError } from "./errors.js"
+import { CallTimeoutError, CircuitOpenError, MemberThrew } from "./errors.js"
 import { hooks, measure } from "./fallback.js"
 import { validated } from "./validate.js"
 
@@ -130,16 +130,45 @@ export const wrap = <S>(
     const runFallback = (fallback: AnyFallback, error: unknown, args: ReadonlyArray<unknown>) =>
       measure(fallbackHooks, clock, inCallerContext(Effect.suspend(() => fallback(error, ...args))))
 
+    /** A defect that is a raw member's throw (here or under a fault layer): answered by the fallback. */
+    const thrownDefect = (cause: Cause.Cause<unknown>): MemberThrew | undefined => {
+      for (const defect of Cause.defects(cause)) if (defect instanceof MemberThrew) return defect
+      return undefined
+    }
+
     const withFallback = (
       effect: Effect.Effect<unknown, unknown, unknown>,
       fallback: AnyFallback,
       args: ReadonlyArray<unknown>
     ) =>
-      Effect.catchAll(breaker(effect), (error) =>
-        recoverable(error) ? runFallback(fallback, error, args) : Effect.fail(error))
+      Effect.catchAllCause(breaker(effect), (cause) => {
+        const failure = Cause.failureOption(cause)
+        if (failure._tag === "Some") {
+          return recoverable(failure.value) ? runFallback(fallback, failure.value, args) : Effect.failCause(cause)
+        }
+        // Other defects are bugs of the Effect the member answered: not recovered.
+        const threw = Cause.isInterrupted(cause) ? undefined : thrownDefect(cause)
+        return threw === undefined ? Effect.failCause(cause) : runFallback(fallback, threw.error, args)
+      })
 
     const wrapEffect = (effect: Effect.Effect<unknown, unknown, unknown>, fallback: AnyFallback | undefined) =>
       fallback === undefined ? breaker(effect) : withFallback(effect, fallback, [])
+
+    /**
+     * A raw member that throws instead of answering an Effect: the call
+     * failed, so the breaker counts it (a `MemberThrew` defect) and, unlike a
+     * defect of the Effect a member answered, the fallback answers it, given
+     * what was thrown — a throw must not slip past the protection.
+     */
+    const thrown = (
+      member: PropertyKey,
+      error: unknown,
+      fallback: AnyFallback | undefined,
+      args: ReadonlyArray<unknown>
+    ) => {
+      const call = Effect.die(new MemberThrew({ member: String(member), error }))
+      return fallback === undefined ? breaker(call) : withFallback(call, fallback, args)
+    }
 
     /**
      * A stream is one call: running it until its first element (or its end)
@@ -166,8 +195,7 @@ export const wrap = <S>(
             }
             const first = Effect.catchAll(
               Effect.map(pull, Option.some),
-              (end) =>
-                Option.isNone(end) ? Effect.succeed(Option.none()) : Effect.fail(end.value)
+              (end) => Option.isNone(end) ? Effect.succeed(Option.none()) : Effect.fail(end.value)
             )
             return breaker(first).pipe(
               Effect.mapError(Option.some),
@@ -183,9 +211,7 @@ export const wrap = <S>(
               measure(
                 fallbackHooks,
                 clock,
-                Effect.sync(() =>
-                  fallback(error, ...args) as unknown as AnyStream
-                )
+                Effect.sync(() => fallback(error, ...args) as unknown as AnyStream)
               ),
               inCallerStreamContext
             ))
@@ -193,7 +219,8 @@ export const wrap = <S>(
       })
 
     const inCallerStreamContext = (stream: AnyStream) =>
-      Stream.mapInputContext(stream, (caller: Context.Context<any>) => Context.merge(captured, caller))
+      Stream.mapInputContext(stream, (caller: Context.Context<any>) =>
+        Context.merge(captured, caller))
 
     /**
      * `isEffect` for the results of one member: a member answers the same kind
@@ -217,17 +244,27 @@ export const wrap = <S>(
     const other = (result: unknown, fallback: AnyFallback | undefined, args: ReadonlyArray<unknown>) =>
       isStream(result) ? wrapStream(result, fallback, args) : result
 
-    const wrapMethod = (member: Function, fallback: AnyFallback | undefined) => {
+    const wrapMethod = (key: PropertyKey, member: Function, fallback: AnyFallback | undefined) => {
       const isEffectResult = effectCheck()
       return fallback === undefined
         ? function() {
-          // `arguments`, not a rest parameter: no array per call on the hot path.
-          // eslint-disable-next-line prefer-rest-params
-          const result = member.apply(service, arguments)
+          let result: unknown
+          try {
+            // `arguments`, not a rest parameter: no array per call on the hot path.
+            // eslint-disable-next-line prefer-rest-params
+            result = member.apply(service, arguments)
+          } catch (error) {
+            return thrown(key, error, undefined, [])
+          }
           return isEffectResult(result) ? breaker(result) : other(result, undefined, [])
         }
         : function(...args: Array<unknown>) {
-          const result = member.apply(service, args)
+          let result: unknown
+          try {
+            result = member.apply(service, args)
+          } catch (error) {
+            return thrown(key, error, fallback, args)
+          }
           return isEffectResult(result) ? withFallback(result, fallback, args) : other(result, fallback, args)
         }
     }
@@ -244,11 +281,16 @@ export const wrap = <S>(
             configurable: true,
             enumerable: descriptor.enumerable ?? false,
             get: () => {
-              const value = (service as any)[key]
+              let value: unknown
+              try {
+                value = (service as any)[key]
+              } catch (error) {
+                return thrown(key, error, fallback, [])
+              }
               if (isEffect(value)) return wrapEffect(value, fallback)
               if (isStream(value)) return wrapStream(value, fallback, [])
               // A getter answering a method: its calls are protected like a method's.
-              return typeof value === "function" ? wrapMethod(value, fallback) : value
+              return typeof value === "function" ? wrapMethod(key, value, fallback) : value
             },
             set: (value) => {
               ;(service as any)[key] = value
@@ -260,7 +302,7 @@ export const wrap = <S>(
         if (isEffect(member)) {
           define(wrapped, key, descriptor, wrapEffect(member, fallback))
         } else if (typeof member === "function") {
-          define(wrapped, key, descriptor, wrapMethod(member, fallback))
+          define(wrapped, key, descriptor, wrapMethod(key, member, fallback))
         } else if (isStream(member)) {
           define(wrapped, key, descriptor, wrapStream(member, fallback, []))
         } else {
@@ -297,11 +339,14 @@ export const wrap = <S>(
       const guarded = wrapAll({})
       const replayOne = (replay: Dependency.Replay<S, unknown>) =>
         Effect.suspend(() =>
-          replay.queue.replay((entry, delivery) =>
-            Effect.suspend(() => replay.run(guarded, entry, delivery)).pipe(
-              // Rejected by this breaker, the entry was not delivered: no attempt against it.
-              Effect.catchIf(isOwnRejection, () => Effect.interrupt)
-            )
+          replay.queue.replay(
+            (entry, delivery) =>
+              Effect.suspend(() => replay.run(guarded, entry, delivery)).pipe(
+                // Rejected by this breaker, the entry was not delivered: no attempt against it.
+                Effect.catchIf(isOwnRejection, () => Effect.interrupt)
+              ),
+            // Refused by the dependency (not a counted failure): redelivering cannot help.
+            { rejected: (error) => !recoverable(error) }
           )
         ).pipe(
           Effect.tap((n) =>

@@ -32,6 +32,20 @@ export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
 }
 
 /** @internal */
+export class MemberThrew extends Data.TaggedError("MemberThrew")<{
+  /** The member of the service that threw. */
+  readonly member: string
+  /** What it threw. */
+  readonly error: unknown
+}> {
+  override get message(): string {
+    const error = this.error
+    const what = error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+    return `${this.member} threw instead of answering an Effect: ${what}`
+  }
+}
+
+/** @internal */
 export class CallTimeoutError extends Data.TaggedError("CallTimeoutError")<{
   /** The name of the breaker whose call timed out. */
   readonly breaker: string

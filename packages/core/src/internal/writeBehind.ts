@@ -58,15 +58,37 @@ export const describeCause = (cause: Cause.Cause<unknown>): string =>
     ? `defect: ${describeError(cause)}`
     : describeError(cause)
 
+/**
+ * Whether a failed delivery was refused by the dependency (by the replay's
+ * `rejected` option): a typed failure only — a defect or an interruption
+ * never is — and a `rejected` that throws says no.
+ */
+export const isRejected = <E>(
+  cause: Cause.Cause<E>,
+  rejected: ((error: E) => boolean) | undefined
+): boolean => {
+  if (rejected === undefined || Cause.isDie(cause)) return false
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "None") return false
+  try {
+    return rejected(failure.value) === true
+  } catch {
+    return false
+  }
+}
+
 /** The error-level line of a dead letter: the queue, the entry's id, its attempts and the cause. */
 export const logDeadLetter = (
   name: string,
   id: string,
   attempts: number,
-  cause: Cause.Cause<unknown>
+  cause: Cause.Cause<unknown>,
+  rejectedEntry = false
 ): Effect.Effect<void> =>
   Effect.logError(
-    `Write-behind ${name}: entry ${id} dead-lettered after ${attempts} failed attempt(s): ${describeCause(cause)}`,
+    `Write-behind ${name}: entry ${id} dead-lettered ${
+      rejectedEntry ? "at once: the dependency rejected it" : `after ${attempts} failed attempt(s)`
+    }: ${describeCause(cause)}`,
     cause
   ).pipe(Effect.annotateLogs({ dependency: name, id, attempts }))
 
@@ -121,7 +143,8 @@ export const memoryQueue = <A>(
 
     const deliver = <E, R>(
       item: Item<A>,
-      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R>
+      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R>,
+      rejected: ((error: E) => boolean) | undefined
     ): Effect.Effect<boolean, E, R> =>
       // The bookkeeping after a delivery runs even if the replay is interrupted during it.
       Effect.uninterruptibleMask((restore) => {
@@ -140,11 +163,12 @@ export const memoryQueue = <A>(
                 item.attempts--
                 return Effect.failCause(cause)
               }
-              if (item.attempts < maxAttempts) return Effect.failCause(cause)
+              const refused = isRejected(cause, rejected)
+              if (!refused && item.attempts < maxAttempts) return Effect.failCause(cause)
               remove(item)
               dead.push({ id: item.id, entry: item.entry, attempts: item.attempts, error: describeCause(cause) })
               hooks.deadLettered.update(1)
-              return Effect.as(logDeadLetter(name, item.id, item.attempts, cause), false)
+              return Effect.as(logDeadLetter(name, item.id, item.attempts, cause, refused), false)
             }
           })
         )
@@ -162,12 +186,12 @@ export const memoryQueue = <A>(
           hooks.depth.update(live.length)
           return Effect.void
         }),
-      replay: (f) =>
+      replay: (f, options) =>
         lock.withPermits(1)(Effect.gen(function*() {
           let replayed = 0
           // By length: `undefined` is a valid entry (a `WriteBehindQueue<void>`).
           while (live.length > 0) {
-            if (yield* deliver(live[0]!, f)) replayed++
+            if (yield* deliver(live[0]!, f, options?.rejected)) replayed++
           }
           return replayed
         })),

@@ -241,7 +241,8 @@ export const make = <A, I, R>(
       )
 
     const deliverOne = <E, R2>(
-      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R2>
+      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R2>,
+      rejected: ((error: E) => boolean) | undefined
     ): Effect.Effect<Outcome, E | Fallback.WriteBehindError, R2> => {
       let taken: string | undefined
       return queue.take((element, meta) => {
@@ -255,14 +256,17 @@ export const make = <A, I, R>(
             onFailure: (cause): Effect.Effect<Outcome, Failed> => {
               // An interrupted delivery is no evidence against the entry: not an attempt.
               if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-              if (attempts < maxAttempts) return Effect.fail(new Failed({ cause }))
+              const refused = Fallback.isRejectedDelivery(cause as Cause.Cause<E>, { rejected })
+              if (!refused && attempts < maxAttempts) return Effect.fail(new Failed({ cause }))
               const error = describeCause(cause)
               // Recorded before the live entry completes: a crash in between redelivers it, never loses it.
               return backend.deadLetter(name, { id: meta.id, element, attempts, error }).pipe(
                 Effect.mapError((e) => new Failed({ cause: Cause.fail(failure("cannot dead-letter")(e)) })),
                 Effect.zipRight(
                   Effect.logError(
-                    `Write-behind ${name}: entry ${meta.id} dead-lettered after ${attempts} failed attempt(s): ${error}`,
+                    `Write-behind ${name}: entry ${meta.id} dead-lettered ${
+                      refused ? "at once: the dependency rejected it" : `after ${attempts} failed attempt(s)`
+                    }: ${error}`,
                     cause
                   ).pipe(Effect.annotateLogs({ dependency: name, id: meta.id, attempts }))
                 ),
@@ -294,7 +298,8 @@ export const make = <A, I, R>(
     }
 
     const replay = <E, R2>(
-      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R2>
+      f: (entry: A, delivery: Fallback.WriteBehindQueue.Delivery) => Effect.Effect<unknown, E, R2>,
+      options?: Fallback.WriteBehindQueue.ReplayOptions<E>
     ): Effect.Effect<number, E | Fallback.WriteBehindError, R2> =>
       replayLock.withPermits(1)(Effect.scoped(Effect.gen(function*() {
         const lease = yield* Effect.mapError(backend.lease(name), failure("cannot take the replay lease"))
@@ -309,7 +314,7 @@ export const make = <A, I, R>(
             if (yield* lease.lost) {
               return yield* failure("replay stopped")("the replay lease expired and was taken over")
             }
-            const outcome = yield* deliverOne(f)
+            const outcome = yield* deliverOne(f, options?.rejected)
             setDepth(depth - 1)
             if (outcome === "delivered") {
               replayed++

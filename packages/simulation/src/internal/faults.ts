@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Profile, Validation } from "@effect-resilience/core"
+import { Dependency, Profile, Validation } from "@effect-resilience/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -267,9 +267,17 @@ export const make = <I, S>(
       Stream.unwrap(Effect.suspend(() => Effect.as(gate(member) ?? Effect.void, stream)))
     const wrapResult = (member: string, result: unknown): unknown =>
       isEffect(result) ? wrapEffect(member, result) : isStream(result) ? wrapStream(member, result) : result
+    // A raw member that throws has failed its call: `Dependency.MemberThrew`, as an Effect,
+    // so that faults still apply and the dependency above counts it and runs its fallback.
     const wrapMethod = (member: string, f: Function) =>
       function(this: unknown, ...args: Array<unknown>) {
-        return wrapResult(member, f.apply(service, args))
+        let result: unknown
+        try {
+          result = f.apply(service, args)
+        } catch (error) {
+          return wrapEffect(member, Effect.die(new Dependency.MemberThrew({ member, error })))
+        }
+        return wrapResult(member, result)
       }
 
     for (const key of allKeys(raw)) {
@@ -281,7 +289,13 @@ export const make = <I, S>(
           configurable: true,
           enumerable: descriptor.enumerable ?? false,
           get: () => {
-            const value = (service as any)[key]
+            let value: unknown
+            try {
+              value = (service as any)[key]
+            } catch (error) {
+              if (name === undefined) throw error
+              return wrapEffect(name, Effect.die(new Dependency.MemberThrew({ member: name, error })))
+            }
             if (name === undefined) return value
             return typeof value === "function" && !isEffect(value) ? wrapMethod(name, value) : wrapResult(name, value)
           },

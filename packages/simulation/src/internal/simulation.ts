@@ -284,6 +284,9 @@ const bind = (
 // the run
 // -----------------------------------------------------------------------------
 
+const typeName = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? "an object" : typeof u
+
 const tagOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
@@ -307,12 +310,27 @@ class TrafficRun {
     const target = resolved.traffic.target
     const service = target === undefined ? undefined : context.unsafeMap.get(target.tag.key) as any
     // A member of a service the run's layer built: called on it directly, without looking it up per run.
-    this.call = service === undefined
+    const call = service === undefined
       ? resolved.traffic.call as (i: number) => Effect.Effect<unknown, unknown>
-      : (i) => {
+      : (i: number) => {
         const member = service[target!.member]
         return isEffect(member) ? member : member.apply(service, target!.args === undefined ? [] : target!.args(i))
       }
+    const name = resolved.traffic.name
+    // A run whose `args`, handler or member throws (or answers no Effect) has
+    // failed: a defect of that run, reported with the others, never a run
+    // left in flight.
+    this.call = (i) => {
+      let result: unknown
+      try {
+        result = call(i)
+      } catch (error) {
+        return Effect.die(error)
+      }
+      return isEffect(result)
+        ? result as Effect.Effect<unknown, unknown>
+        : Effect.die(new TypeError(`traffic ${name}: run ${i} answered ${typeName(result)}, not an Effect`))
+    }
   }
 
   /** Counts the outcome of a run; one interrupted at the end stays in flight. */
