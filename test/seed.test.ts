@@ -6,7 +6,8 @@
  * `Dependency` layers.
  */
 import { Degradation, DegradationLevel, Fallback, Metrics } from "@effect-resilience/core"
-import { Faults, Simulation } from "@effect-resilience/simulation"
+import { Faults } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"

@@ -14,7 +14,7 @@
  */
 import type { CircuitBreaker } from "@effect-resilience/core"
 import { Degradation, Dependency, Fallback, Presets } from "@effect-resilience/core"
-import { Faults } from "@effect-resilience/simulation"
+import { Faults } from "@effect-resilience/core"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"

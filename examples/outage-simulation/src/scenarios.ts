@@ -6,7 +6,8 @@
  * seed says must happen as `expect` checks.
  */
 import { DegradationLevel } from "@effect-resilience/core"
-import { Faults, Simulation } from "@effect-resilience/simulation"
+import { Faults } from "@effect-resilience/core"
+import { Simulation } from "@effect-resilience/simulation"
 import * as Duration from "effect/Duration"
 import * as App from "./app.js"
 

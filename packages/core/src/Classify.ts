@@ -236,7 +236,7 @@ export const any = (...predicates: ReadonlyArray<Predicate>): Predicate => (erro
  * class NotFound {
  *   readonly _tag = "NotFound"
  * }
- * const isFailure = Classify.http.pipe(Classify.rejectWhen((e) => e instanceof NotFound))
+ * const isFailure = Classify.rejectWhen(Classify.http, (e) => e instanceof NotFound)
  * assert.strictEqual(isFailure(new NotFound()), false)
  * ```
  *
@@ -261,9 +261,7 @@ export const rejectWhen: {
  * import { Classify } from "@effect-resilience/core"
  * import * as assert from "node:assert"
  *
- * const isFailure = Classify.http.pipe(
- *   Classify.outageWhen((e) => (e as { status?: number }).status === 404)
- * )
+ * const isFailure = Classify.outageWhen(Classify.http, (e) => (e as { status?: number }).status === 404)
  * assert.strictEqual(isFailure({ status: 404 }), true)
  * assert.strictEqual(isFailure({ status: 400 }), false)
  * ```

@@ -75,6 +75,14 @@ export {
 } from "./InvalidOptionError.js"
 
 /**
+ * Fault injection on any service: make its members fail, hang, slow down or
+ * flake, and recover — in a simulation or a live drill.
+ *
+ * @since 0.2.0
+ */
+export * as Faults from "./Faults.js"
+
+/**
  * Fallback strategies: static value, typed refusal, another dependency, write-behind.
  *
  * @since 0.1.0

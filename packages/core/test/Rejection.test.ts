@@ -27,7 +27,7 @@ import { calls, failures, uniqueName } from "./utils.js"
 /** What `@effect/sql` fails with when Postgres refuses a value (22003) or goes away (57P01). */
 class SqlError extends Error {
   readonly _tag = "SqlError"
-  constructor(readonly cause: { readonly code: string }) {
+  constructor(override readonly cause: { readonly code: string }) {
     super(`sql: ${cause.code}`)
   }
 }
@@ -38,8 +38,8 @@ const fallbackCalls = (breaker: string) =>
   Metric.value(Metrics.breakerFallbackCalls.pipe(Metric.tagged("breaker", breaker))).pipe(Effect.map((s) => s.count))
 
 class Db extends Context.Tag("test/rejection/Db")<Db, {
-  readonly get: (id: number) => Effect.Effect<string, SqlError>
-  readonly put: (row: string) => Effect.Effect<void, SqlError | Fallback.WriteBehindError>
+  readonly get: (id: number) => Effect.Effect<string, SqlError | CircuitBreaker.Unavailable>
+  readonly put: (row: string) => Effect.Effect<void, SqlError | Fallback.WriteBehindError | CircuitBreaker.Unavailable>
 }>() {}
 
 describe("a rejection never degrades anything", () => {

@@ -4,8 +4,10 @@
 
 /**
  * Fault injection on any service: make its members fail, hang, slow down or flake, and recover.
+ * Moved to `@effect-resilience/core`; re-exported here for one release.
  *
  * @since 0.1.0
+ * @deprecated Import `Faults` from `@effect-resilience/core`.
  */
 export * as Faults from "./Faults.js"
 

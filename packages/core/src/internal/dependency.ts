@@ -2,7 +2,6 @@ import * as Cause from "effect/Cause"
 import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -15,9 +14,8 @@ import type * as Dependency from "../Dependency.js"
 import { register as registerDependency } from "./degradation.js"
 import { CallTimeoutError, CircuitOpenError, MemberThrew } from "./errors.js"
 import { hooks, measure } from "./fallback.js"
+import { type AnyStream, isEffect, isStream, wrapMembers } from "./members.js"
 import { validated } from "./validate.js"
-
-type AnyStream = Stream.Stream<unknown, unknown, unknown>
 
 type Pull = Effect.Effect<Chunk.Chunk<unknown>, Option.Option<unknown>, unknown>
 
@@ -269,56 +267,28 @@ export const wrap = <S>(
         }
     }
 
-    const wrapAll = (fallbacks: Record<string, AnyFallback>): S => {
-      const raw = service as object
-      const wrapped: object = Object.create(Object.getPrototypeOf(raw))
-      for (const key of allKeys(raw)) {
-        const fallback = typeof key === "string" ? fallbacks[key] : undefined
-        const descriptor = findDescriptor(raw, key)!
-        if (descriptor.get !== undefined || descriptor.set !== undefined) {
-          // An accessor: read it on the raw service at every access.
-          Object.defineProperty(wrapped, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            get: () => {
-              let value: unknown
-              try {
-                value = (service as any)[key]
-              } catch (error) {
-                return thrown(key, error, fallback, [])
-              }
-              if (isEffect(value)) return wrapEffect(value, fallback)
-              if (isStream(value)) return wrapStream(value, fallback, [])
-              // A getter answering a method: its calls are protected like a method's.
-              return typeof value === "function" ? wrapMethod(key, value, fallback) : value
-            },
-            set: (value) => {
-              ;(service as any)[key] = value
-            }
-          })
-          continue
+    const wrapAll = (fallbacks: Record<string, AnyFallback>): S =>
+      wrapMembers(service, {
+        accessor: (key, read) => {
+          const fallback = typeof key === "string" ? fallbacks[key] : undefined
+          let value: unknown
+          try {
+            value = read()
+          } catch (error) {
+            return thrown(key, error, fallback, [])
+          }
+          if (isEffect(value)) return wrapEffect(value, fallback)
+          if (isStream(value)) return wrapStream(value, fallback, [])
+          // A getter answering a method: its calls are protected like a method's.
+          return typeof value === "function" ? wrapMethod(key, value, fallback) : value
+        },
+        member: (key, member) => {
+          const fallback = typeof key === "string" ? fallbacks[key] : undefined
+          if (isEffect(member)) return wrapEffect(member, fallback)
+          if (typeof member === "function") return wrapMethod(key, member, fallback)
+          return wrapStream(member, fallback, [])
         }
-        const member = descriptor.value
-        if (isEffect(member)) {
-          define(wrapped, key, descriptor, wrapEffect(member, fallback))
-        } else if (typeof member === "function") {
-          define(wrapped, key, descriptor, wrapMethod(key, member, fallback))
-        } else if (isStream(member)) {
-          define(wrapped, key, descriptor, wrapStream(member, fallback, []))
-        } else {
-          // Plain data passes through, live: read and written on the raw service.
-          Object.defineProperty(wrapped, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            get: () => (service as any)[key],
-            set: (value) => {
-              ;(service as any)[key] = value
-            }
-          })
-        }
-      }
-      return wrapped as S
-    }
+      })
     const wrapped = wrapAll(fallbacks)
     // Inside its own fallback, the dependency's tag is the protected service
     // (the caller's, when the caller has it): never the raw one.
@@ -393,61 +363,6 @@ export const wrap = <S>(
 
     return { service: wrapped, breaker }
   })
-
-/**
- * A real Effect. In Effect 3, `Option`, `Either` and tags are Effects too
- * (yieldable), but as members of a service they are data: never wrapped.
- * (`Exit`s stay Effects: `Effect.succeed` returns one.)
- */
-const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> => {
-  if (typeof u !== "object" || u === null) return typeof u === "function" && isRealEffect(u)
-  // What a value is, is decided by its prototype: remember it per prototype,
-  // so a wrapped call pays one lookup, not four type-id checks.
-  const proto = Object.getPrototypeOf(u) as object | null
-  if (proto === null) return isRealEffect(u)
-  let known = effectPrototypes.get(proto)
-  if (known === undefined) {
-    known = isRealEffect(u)
-    effectPrototypes.set(proto, known)
-  }
-  return known
-}
-
-const effectPrototypes = new WeakMap<object, boolean>()
-
-/** A Stream that is not an Effect (in Effect 3, every Effect — `Option` too — is also a Stream). */
-const isStream = (u: unknown): u is AnyStream =>
-  typeof u === "object" && u !== null && Stream.StreamTypeId in u && !Effect.isEffect(u)
-
-const isRealEffect = (u: unknown): boolean =>
-  Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u) && !Context.isTag(u)
-
-/** The property descriptor of `key` on `service` or the nearest prototype that has it. */
-const findDescriptor = (service: object, key: PropertyKey): PropertyDescriptor | undefined => {
-  for (let o: object | null = service; o !== null; o = Object.getPrototypeOf(o)) {
-    const descriptor = Object.getOwnPropertyDescriptor(o, key)
-    if (descriptor !== undefined) return descriptor
-  }
-  return undefined
-}
-
-/** Defines a wrapped member as a data property (assignment would hit a prototype's getter). */
-const define = (target: object, key: PropertyKey, descriptor: PropertyDescriptor, value: unknown) =>
-  Object.defineProperty(target, key, {
-    configurable: true,
-    enumerable: descriptor.enumerable ?? false,
-    writable: true,
-    value
-  })
-
-/** Own and inherited keys (class methods live on the prototype), but not Object's. */
-const allKeys = (service: object): Array<PropertyKey> => {
-  const keys = new Set<PropertyKey>()
-  for (let o: object | null = service; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const key of Reflect.ownKeys(o)) if (key !== "constructor") keys.add(key)
-  }
-  return [...keys]
-}
 
 /** @internal */
 export const make = <I, S>(

@@ -10,6 +10,7 @@ import {
   Degradation,
   DegradationLevel as Level,
   Describe,
+  Faults,
   InvalidOptionError,
   Metrics,
   Validation
@@ -28,14 +29,13 @@ import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import type * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
-import type * as Faults from "../Faults.js"
 import type * as Simulation from "../Simulation.js"
-import { checkFault, controlKey, ControlTypeId } from "./faults.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual } from "./virtualClock.js"
 
@@ -187,7 +187,7 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
     const fault = scheduled.fault as Simulation.FaultAction | undefined
     const action: Simulation.FaultAction = (fault as { _tag?: unknown } | undefined)?._tag === "Recovered"
       ? recovered
-      : nested(at, () => checkFault(module, fault))
+      : nested(at, () => Faults.unsafeValidate(module, fault))
     return { index, at: millis, dependencies: refs, member: scheduled.member, fault: action }
   })
   const trafficList = scenario.traffic ?? []
@@ -214,23 +214,24 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
   return { scenario, clock, duration, step, faults, traffic }
 }
 
-/** The `Faults` controls the built layer holds: by name, and by the key of the Tag they wrap. */
-const controlsOf = (context: Context.Context<never>): Map<string, Faults.Control<any>> => {
-  const byName = new Map<string, Faults.Control<any>>()
-  for (const service of context.unsafeMap.values()) {
-    if (service !== null && typeof service === "object" && ControlTypeId in service) {
-      const control = service as Faults.Control<any>
-      byName.set(control.dependency, control)
-    }
-  }
-  return byName
-}
+/**
+ * The `Faults` controls of the built layer, by name: every `Faults.layer`
+ * registers with the registry the run provides to the scenario's layer (or
+ * with the app's own, when its layer provides one).
+ */
+const controlsOf = (context: Context.Context<never>): Effect.Effect<Map<string, Faults.Control<any>>> =>
+  Option.match(Context.getOption(context as Context.Context<Faults.Registry>, Faults.Registry), {
+    onNone: () => Effect.succeed(new Map()),
+    onSome: (registry) =>
+      Effect.map(registry.dependencies, (controls) => new Map(controls.map((c) => [c.dependency, c])))
+  })
 
 const controlOf = (
   context: Context.Context<never>,
   byName: Map<string, Faults.Control<any>>,
   ref: Simulation.DependencyRef
-): Faults.Control<any> | undefined => typeof ref === "string" ? byName.get(ref) : context.unsafeMap.get(controlKey(ref))
+): Faults.Control<any> | undefined =>
+  typeof ref === "string" ? byName.get(ref) : Option.getOrUndefined(Context.getOption(context, Faults.control(ref)))
 
 interface ScriptedFault {
   readonly at: number
@@ -242,9 +243,9 @@ interface ScriptedFault {
 /** The script against the built layer: every dependency and member must exist. */
 const bind = (
   resolved: Resolved,
-  context: Context.Context<never>
+  context: Context.Context<never>,
+  byName: Map<string, Faults.Control<any>>
 ): { readonly faults: ReadonlyArray<ScriptedFault>; readonly targets: ReadonlyArray<string | undefined> } => {
-  const byName = controlsOf(context)
   const known = () => byName.size === 0 ? "none: wrap a raw service with Faults.layer" : [...byName.keys()].join(", ")
   const faults = resolved.faults.map((f): ScriptedFault => {
     const controls = f.dependencies.map((ref) =>
@@ -267,7 +268,7 @@ const bind = (
   const targets = resolved.traffic.map(({ index, traffic }) => {
     const target = traffic.target
     if (target === undefined) return undefined
-    const service = context.unsafeMap.get(target.tag.key)
+    const service = Option.getOrUndefined(Context.getOption(context as Context.Context<any>, target.tag))
     if (service === undefined) {
       invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", describeRef(target.tag))
     }
@@ -275,7 +276,7 @@ const bind = (
     if (!isEffect(member) && typeof member !== "function") {
       invalid(`traffic[${index}].member`, `an Effect or a method of ${target.tag.key}`, target.member)
     }
-    return (context.unsafeMap.get(controlKey(target.tag)) as Faults.Control<any> | undefined)?.dependency
+    return Option.getOrUndefined(Context.getOption(context, Faults.control(target.tag)))?.dependency
   })
   return { faults, targets }
 }
@@ -308,7 +309,9 @@ class TrafficRun {
     context: Context.Context<never>
   ) {
     const target = resolved.traffic.target
-    const service = target === undefined ? undefined : context.unsafeMap.get(target.tag.key) as any
+    const service = target === undefined
+      ? undefined
+      : Option.getOrUndefined(Context.getOption(context as Context.Context<any>, target.tag))
     // A member of a service the run's layer built: called on it directly, without looking it up per run.
     const call = service === undefined
       ? resolved.traffic.call as (i: number) => Effect.Effect<unknown, unknown>
@@ -460,7 +463,10 @@ const program = (resolved: Resolved, clock: DriverClock) =>
 
     return yield* Effect.locally(
       Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(scenario.layer as Layer.Layer<unknown, unknown>)
+        // A registry of the run's own, unless the app's layer brings one: the Faults layers register there.
+        const context = yield* Layer.build(
+          (scenario.layer as Layer.Layer<unknown, unknown>).pipe(Layer.provideMerge(Faults.layerRegistry))
+        )
         const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
         if (degradation._tag === "None") {
           return yield* Effect.fail(
@@ -473,8 +479,9 @@ const program = (resolved: Resolved, clock: DriverClock) =>
           )
         }
         const service = degradation.value
+        const controls = yield* controlsOf(context as Context.Context<never>)
         const script = yield* Effect.try({
-          try: () => bind(resolved, context as Context.Context<never>),
+          try: () => bind(resolved, context as Context.Context<never>, controls),
           catch: (error) => error as InvalidOptionError
         })
 

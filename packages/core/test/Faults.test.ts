@@ -1,5 +1,4 @@
-import { CircuitBreaker, Degradation, Dependency, InvalidOptionError, Presets } from "@effect-resilience/core"
-import { Faults } from "@effect-resilience/simulation"
+import { CircuitBreaker, Degradation, Dependency, Faults, InvalidOptionError, Presets } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"

@@ -4,7 +4,7 @@
  * refused in the production profile unless allowed.
  */
 import type { CircuitBreaker } from "@effect-resilience/core"
-import { Faults } from "@effect-resilience/simulation"
+import { Faults } from "@effect-resilience/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"

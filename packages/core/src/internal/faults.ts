@@ -6,7 +6,6 @@
  *
  * @internal
  */
-import { Dependency, Profile, Validation } from "@effect-resilience/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -26,6 +25,10 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Faults from "../Faults.js"
+import * as Profile from "../Profile.js"
+import * as Validation from "../Validation.js"
+import { MemberThrew } from "./errors.js"
+import { allKeys, type AnyEffect, type AnyStream, findDescriptor, isEffect, isStream, wrapMembers } from "./members.js"
 
 /** @internal */
 export class FaultInjectedError extends Data.TaggedError("FaultInjectedError")<{
@@ -40,9 +43,6 @@ export class FaultInjectedError extends Data.TaggedError("FaultInjectedError")<{
     return `Fault injected into ${this.dependency}.${this.member}: ${this.fault}`
   }
 }
-
-type AnyEffect = Effect.Effect<unknown, unknown, unknown>
-type AnyStream = Stream.Stream<unknown, unknown, unknown>
 
 /** Every kind of fault, in the order their metric series are created. */
 export const kinds: ReadonlyArray<Faults.Fault["_tag"]> = ["Down", "Hang", "Slow", "Flaky"]
@@ -141,7 +141,7 @@ const toInjected = (dependency: string, state: State): ReadonlyArray<Faults.Inje
 }
 
 /** @internal */
-export const ControlTypeId: unique symbol = Symbol.for("@effect-resilience/simulation/Faults/Control")
+export const ControlTypeId: unique symbol = Symbol.for("@effect-resilience/core/Faults/Control")
 
 /** The phantom `I` of a `Control<I>`: a type-level brand only. */
 const variance: { readonly _I: (_: any) => any } = { _I: (_) => _ }
@@ -156,8 +156,7 @@ export const withControl = <I, S, A>(
 ): Effect.Effect<A, never, Faults.Control<I, S>> => Effect.flatMap(control(tag), f)
 
 /** @internal */
-export const controlKey = (tag: Context.Tag<any, any>): string =>
-  `@effect-resilience/simulation/Faults/Control/${tag.key}`
+export const controlKey = (tag: Context.Tag<any, any>): string => `@effect-resilience/core/Faults/Control/${tag.key}`
 
 /** @internal */
 export const control = <I, S>(tag: Context.Tag<I, S>): Context.Tag<Faults.Control<I, S>, Faults.Control<I, S>> =>
@@ -224,7 +223,6 @@ export const make = <I, S>(
 
     const raw = service as object
     const members: Array<string> = []
-    const wrapped: object = Object.create(Object.getPrototypeOf(raw))
 
     // One failure per member and kind, built when first needed: an outage
     // fails every call of a member alike, and a new Error costs ~2 µs for its
@@ -275,57 +273,39 @@ export const make = <I, S>(
         try {
           result = f.apply(service, args)
         } catch (error) {
-          return wrapEffect(member, Effect.die(new Dependency.MemberThrew({ member, error })))
+          return wrapEffect(member, Effect.die(new MemberThrew({ member, error })))
         }
         return wrapResult(member, result)
       }
 
+    const wrapped = wrapMembers(service, {
+      accessor: (key, read) => {
+        if (typeof key !== "string") return read()
+        let value: unknown
+        try {
+          value = read()
+        } catch (error) {
+          return wrapEffect(key, Effect.die(new MemberThrew({ member: key, error })))
+        }
+        return typeof value === "function" && !isEffect(value) ? wrapMethod(key, value) : wrapResult(key, value)
+      },
+      // Symbol-keyed members pass through.
+      member: (key, value) =>
+        typeof key !== "string"
+          ? undefined
+          : typeof value === "function" && !isEffect(value)
+          ? wrapMethod(key, value)
+          : wrapResult(key, value)
+    })
+    // Every string-keyed accessor, Effect, Stream or function member can be faulted.
     for (const key of allKeys(raw)) {
+      if (typeof key !== "string") continue
       const descriptor = findDescriptor(raw, key)!
-      const name = typeof key === "string" ? key : undefined
-      if (descriptor.get !== undefined || descriptor.set !== undefined) {
-        if (name !== undefined) members.push(name)
-        Object.defineProperty(wrapped, key, {
-          configurable: true,
-          enumerable: descriptor.enumerable ?? false,
-          get: () => {
-            let value: unknown
-            try {
-              value = (service as any)[key]
-            } catch (error) {
-              if (name === undefined) throw error
-              return wrapEffect(name, Effect.die(new Dependency.MemberThrew({ member: name, error })))
-            }
-            if (name === undefined) return value
-            return typeof value === "function" && !isEffect(value) ? wrapMethod(name, value) : wrapResult(name, value)
-          },
-          set: (value) => {
-            ;(service as any)[key] = value
-          }
-        })
-        continue
-      }
       const value = descriptor.value
-      const faultable = name !== undefined && (isEffect(value) || isStream(value) || typeof value === "function")
-      if (faultable) {
-        members.push(name)
-        Object.defineProperty(wrapped, key, {
-          configurable: true,
-          enumerable: descriptor.enumerable ?? false,
-          writable: true,
-          value: typeof value === "function" && !isEffect(value) ? wrapMethod(name, value) : wrapResult(name, value)
-        })
-      } else {
-        // Plain data (and symbol-keyed members) pass through, live.
-        Object.defineProperty(wrapped, key, {
-          configurable: true,
-          enumerable: descriptor.enumerable ?? false,
-          get: () => (service as any)[key],
-          set: (value) => {
-            ;(service as any)[key] = value
-          }
-        })
-      }
+      if (
+        descriptor.get !== undefined || descriptor.set !== undefined || isEffect(value) || isStream(value) ||
+        typeof value === "function"
+      ) members.push(key)
     }
 
     const annotate = (member: string | undefined, fault: string) =>
@@ -402,15 +382,16 @@ const nameOf = (tag: Context.Tag<any, any>, options: Faults.Options | undefined)
 // ---------------------------------------------------------------- Registry
 
 /** What the registry's own implementation adds: how `Faults.layer` registers into it. */
-const RegistryInternal: unique symbol = Symbol.for("@effect-resilience/simulation/Faults/Registry/internal")
-
 interface RegistryInternals {
   readonly publish: (change: Faults.Change) => Effect.Effect<void>
   readonly register: (control: Faults.Control<any, any>) => Effect.Effect<void, never, Scope.Scope>
 }
 
+/** Registries made by `makeRegistry`, with their internals: module-private, nothing on the service value. */
+const registryInternals = new WeakMap<Faults.RegistryService, RegistryInternals>()
+
 /** @internal */
-export class Registry extends Context.Tag("@effect-resilience/simulation/Faults/Registry")<
+export class Registry extends Context.Tag("@effect-resilience/core/Faults/Registry")<
   Registry,
   Faults.RegistryService
 >() {}
@@ -442,8 +423,7 @@ export const makeRegistry: Effect.Effect<Faults.RegistryService, never, Scope.Sc
           })
       )
   }
-  const service: Faults.RegistryService & { readonly [RegistryInternal]: RegistryInternals } = {
-    [RegistryInternal]: internals,
+  const service: Faults.RegistryService = {
     dependencies: Effect.sync(sorted),
     get: (dependency) => Effect.sync(() => Option.fromNullable(controls.get(dependency))),
     injected: Effect.flatMap(
@@ -453,14 +433,14 @@ export const makeRegistry: Effect.Effect<Faults.RegistryService, never, Scope.Sc
     subscribe: PubSub.subscribe(pubsub),
     changes: Stream.fromPubSub(pubsub)
   }
+  registryInternals.set(service, internals)
   return service
 })
 
 /** @internal */
 export const layerRegistry: Layer.Layer<Registry> = Layer.scoped(Registry, makeRegistry)
 
-const internalsOf = (registry: Faults.RegistryService): RegistryInternals | undefined =>
-  (registry as { readonly [RegistryInternal]?: RegistryInternals })[RegistryInternal]
+const internalsOf = (registry: Faults.RegistryService): RegistryInternals | undefined => registryInternals.get(registry)
 
 // ---------------------------------------------------------------- Layers
 
@@ -545,30 +525,4 @@ export const describe = (fault: Faults.Fault): string => {
     default:
       return label(fault)
   }
-}
-
-/** A real Effect: in Effect 3, `Option`, `Either` and tags are Effects too, but as members they are data. */
-const isEffect = (u: unknown): u is AnyEffect =>
-  Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u) && !Context.isTag(u)
-
-/** A Stream that is not an Effect (every Effect is also a Stream in Effect 3). */
-const isStream = (u: unknown): u is AnyStream =>
-  typeof u === "object" && u !== null && Stream.StreamTypeId in u && !Effect.isEffect(u)
-
-/** The property descriptor of `key` on `service` or the nearest prototype that has it. */
-const findDescriptor = (service: object, key: PropertyKey): PropertyDescriptor | undefined => {
-  for (let o: object | null = service; o !== null; o = Object.getPrototypeOf(o)) {
-    const descriptor = Object.getOwnPropertyDescriptor(o, key)
-    if (descriptor !== undefined) return descriptor
-  }
-  return undefined
-}
-
-/** Own and inherited keys (class methods live on the prototype), but not Object's. */
-const allKeys = (service: object): Array<PropertyKey> => {
-  const keys = new Set<PropertyKey>()
-  for (let o: object | null = service; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const key of Reflect.ownKeys(o)) if (key !== "constructor") keys.add(key)
-  }
-  return [...keys]
 }
