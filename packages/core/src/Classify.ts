@@ -97,8 +97,9 @@ export const sql: Predicate = predicate([internal.connection, internal.sql])
 export const http: Predicate = predicate([internal.connection, internal.http])
 
 /**
- * Redis through `ioredis`, by the reply's first word: `WRONGTYPE` and `ERR`
- * replies are rejections (but `ERR max number of clients reached`); `LOADING`,
+ * Redis through `ioredis`, by the reply's first word: `WRONGTYPE`, `ERR`
+ * (but `ERR max number of clients reached`), `BUSYGROUP`, `NOGROUP`,
+ * `EXECABORT` and `CROSSSLOT` replies refuse the command; `LOADING`,
  * `BUSY`, `CLUSTERDOWN`, `TRYAGAIN`, `READONLY`, `NOAUTH`, `OOM`, a closed
  * connection and any error that is not a reply are outages.
  *
@@ -199,8 +200,9 @@ export const isRejection = (self: Predicate): Predicate => (error) => !self(erro
  * @since 0.2.0
  * @category combinators
  */
-export const all = (...predicates: ReadonlyArray<Predicate>): Predicate => (error) => {
-  for (const p of predicates) if (!p(error)) return false
+export const all = (first: Predicate, ...rest: ReadonlyArray<Predicate>): Predicate => (error) => {
+  if (!first(error)) return false
+  for (const p of rest) if (!p(error)) return false
   return true
 }
 
@@ -219,8 +221,9 @@ export const all = (...predicates: ReadonlyArray<Predicate>): Predicate => (erro
  * @since 0.2.0
  * @category combinators
  */
-export const any = (...predicates: ReadonlyArray<Predicate>): Predicate => (error) => {
-  for (const p of predicates) if (p(error)) return true
+export const any = (first: Predicate, ...rest: ReadonlyArray<Predicate>): Predicate => (error) => {
+  if (first(error)) return true
+  for (const p of rest) if (p(error)) return true
   return false
 }
 

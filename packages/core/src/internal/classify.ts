@@ -18,8 +18,8 @@ export type Verdict = typeof OUTAGE | typeof REJECTION | typeof UNKNOWN
 
 export type Recogniser = (link: object) => Verdict
 
-/** Links followed at most: a chain longer than this (or a cycle) is cut there. */
-const maxLinks = 32
+/** Links followed at most: real chains are a few links; this only ends one a getter builds without end. */
+const maxLinks = 1024
 
 /**
  * The error and what it wraps, outermost first: `cause` (Error's own,
