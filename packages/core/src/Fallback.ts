@@ -21,6 +21,7 @@ import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as errors from "./internal/errors.js"
 import * as internal from "./internal/fallback.js"
 import * as queues from "./internal/writeBehind.js"
 
@@ -127,7 +128,9 @@ export const unavailable = (options: {
 
 /**
  * Reads from another dependency instead (DB ↔ cache). The layer that uses
- * it requires that dependency.
+ * it requires that dependency. When the other dependency's own fallback
+ * reads back this one and both are down, the call dies with a
+ * {@link FallbackCycleError} naming the cycle instead of looping.
  *
  * @since 0.1.0
  * @category constructors
@@ -138,6 +141,24 @@ export const fromDependency = <I, S, Args extends ReadonlyArray<any>, A, E, R>(
 ) =>
 (error: unknown, ...args: Args): Effect.Effect<A, E, I | R> =>
   Effect.flatMap(tag, (service) => f(service, error, ...args))
+
+/**
+ * The defect of a fallback that reached its own dependency again: the
+ * fallback of `db` reads the cache, whose fallback reads `db` — with both
+ * down, that would loop without end. The call dies with this error naming the
+ * cycle (`db → redis → db`) instead; break it by giving one side a fallback
+ * that does not read the other (a static value, `unavailable`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const FallbackCycleError: typeof errors.FallbackCycleError = errors.FallbackCycleError
+
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type FallbackCycleError = errors.FallbackCycleError
 
 /**
  * A queue of writes kept while their dependency is down and replayed, in

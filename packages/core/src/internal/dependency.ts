@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -12,7 +13,7 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import { Degradation } from "../Degradation.js"
 import type * as Dependency from "../Dependency.js"
 import { register as registerDependency } from "./degradation.js"
-import { CallTimeoutError, CircuitOpenError, MemberThrew } from "./errors.js"
+import { CallTimeoutError, CircuitOpenError, FallbackCycleError, MemberThrew } from "./errors.js"
 import { hooks, measure } from "./fallback.js"
 import { type AnyStream, isEffect, isStream, wrapMembers } from "./members.js"
 import { validated } from "./validate.js"
@@ -50,6 +51,14 @@ const checkOptions = (module: string, service: unknown, options: Dependency.Opti
     }
     if (options.replayInterval !== undefined) v.duration("replayInterval", options.replayInterval, { timer: true })
   })
+
+/**
+ * The dependencies whose fallbacks the fiber is running, outermost first.
+ * A fallback that reads another dependency (DB ↔ cache) whose own fallback
+ * reads back the first would, with both down, loop without end: reaching a
+ * dependency whose fallback is already running is a `FallbackCycleError`.
+ */
+const runningFallbacks = FiberRef.unsafeMake<ReadonlyArray<string>>([])
 
 /** How `wrap` was reached: the module named in errors, and the dependency's own tag when known. */
 export interface WrapContext {
@@ -126,7 +135,16 @@ export const wrap = <S>(
       Effect.mapInputContext(fallback, mergeCaller)
 
     const runFallback = (fallback: AnyFallback, error: unknown, args: ReadonlyArray<unknown>) =>
-      measure(fallbackHooks, clock, inCallerContext(Effect.suspend(() => fallback(error, ...args))))
+      Effect.flatMap(FiberRef.get(runningFallbacks), (running) =>
+        running.includes(options.name)
+          ? Effect.die(
+            new FallbackCycleError({ dependencies: [...running.slice(running.indexOf(options.name)), options.name] })
+          )
+          : Effect.locally(
+            measure(fallbackHooks, clock, inCallerContext(Effect.suspend(() => fallback(error, ...args)))),
+            runningFallbacks,
+            [...running, options.name]
+          ))
 
     /** A defect that is a raw member's throw (here or under a fault layer): answered by the fallback. */
     const thrownDefect = (cause: Cause.Cause<unknown>): MemberThrew | undefined => {

@@ -32,6 +32,18 @@ export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
 }
 
 /** @internal */
+export class FallbackCycleError extends Data.TaggedError("FallbackCycleError")<{
+  /** The dependencies whose fallbacks were running, outermost first, ending with the one reached again. */
+  readonly dependencies: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    const [first] = this.dependencies
+    return `The fallback of ${first} reached ${first} again (${this.dependencies.join(" → ")}): ` +
+      "each of these dependencies falls back on the next, and all of them are unavailable"
+  }
+}
+
+/** @internal */
 export class MemberThrew extends Data.TaggedError("MemberThrew")<{
   /** The member of the service that threw. */
   readonly member: string
