@@ -1,6 +1,7 @@
 /**
- * The seed's four dependencies as ready-made settings, and its fallback
- * strategies as reusable helpers.
+ * Ready-made settings for the four dependencies a typical service has — an
+ * AI API, a database, a cache and an object store — each with the breaker,
+ * call timeout, level and failure classification that suit it.
  *
  * A preset is the shared, fallback-free part of `Dependency.Options`: spread
  * it and add what only the application knows.
@@ -24,7 +25,7 @@
  * | `redis` | 5 consecutive | 20 s | 1 s | Degraded |
  * | `s3` | 5 consecutive | 30 s | 10 s | Degraded |
  *
- * The remaining fallbacks of the seed are generic `Fallback` constructors:
+ * Their usual fallbacks are generic `Fallback` constructors:
  * DB reads from the cache and cache reads from the DB are
  * `Fallback.fromDependency`, S3 uploads are `Fallback.writeBehind` with the
  * `replay` option of `Dependency.layer`. `Profile` adjusts presets to the
@@ -70,7 +71,7 @@ export interface Preset {
 
 /**
  * A preset that opens after `failMax` consecutive failures and stays open
- * `resetTimeout` each time — the shape of every preset of the seed.
+ * `resetTimeout` each time — the shape of every preset here.
  *
  * @example
  * ```ts
@@ -206,7 +207,7 @@ export const s3: Preset = make({
 })
 
 /**
- * Every preset of the seed, in the order of the design table.
+ * Every preset: `openai`, `db`, `redis`, `s3`.
  *
  * @since 0.1.0
  * @category presets
@@ -215,7 +216,7 @@ export const all: ReadonlyArray<Preset> = [openai, db, redis, s3]
 
 /**
  * Prices without the AI adjustment: the baseline times `factor` (default
- * 1.3, the seed's markup). For a member `(prices, ...rest) => Effect<Array<number>, E>`.
+ * 1.3, a usual markup). For a member `(prices, ...rest) => Effect<Array<number>, E>`.
  *
  * @since 0.1.0
  * @category fallbacks

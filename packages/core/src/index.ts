@@ -97,7 +97,7 @@ export * as Fallback from "./Fallback.js"
 export * as Metrics from "./Metrics.js"
 
 /**
- * The seed's four dependencies (`openai`, `db`, `redis`, `s3`) and its fallback helpers.
+ * Settings for an AI API, a database, a cache and an object store (`openai`, `db`, `redis`, `s3`).
  *
  * @since 0.1.0
  */

@@ -43,7 +43,7 @@ export const positiveInteger = (name: string): Config.Config<number> =>
 
 /**
  * `Config.duration` syntax ("30 seconds", "500 millis") or a bare number of
- * seconds, as the seed's `reset_timeout=30` means. Every such variable is a
+ * seconds (`RESILIENCE_DB_RESET_TIMEOUT=30` is 30 seconds). Every such variable is a
  * timer's delay, so it must be one a timer can wait: at least 1 ms and at most
  * 2³¹−1 ms (Node's limit; `Clock.sleep` never fires outside it, and a level
  * or a breaker waiting on it would never recover).
