@@ -1,8 +1,9 @@
 // Makes sure the binaries the test suite runs for real are on the PATH:
 // `prometheus` and `promtool` (Debian package `prometheus`) for the alert-rule
 // unit tests and the end-to-end test of the dashboards, `chromium` for the
-// status page's browser test. On a Debian machine where we are root, missing
-// packages are installed; elsewhere we say what to do.
+// status page's browser test. Missing packages are installed only when asked
+// (`--install`, or RESILIENCE_INSTALL_TOOLS=1, which .ci/run sets) on a Debian
+// machine where we are root; otherwise we say what to install and stop.
 import { spawnSync } from "node:child_process"
 import { existsSync, rmSync, writeFileSync } from "node:fs"
 
@@ -17,7 +18,8 @@ if (missing.length === 0) process.exit(0)
 const packages = [...new Set(missing.map((tool) => tool.pkg))]
 
 const run = (cmd) => spawnSync("sh", ["-c", cmd], { stdio: "inherit" }).status === 0
-if (process.getuid?.() === 0 && has("apt-get")) {
+const asked = process.argv.includes("--install") || process.env.RESILIENCE_INSTALL_TOOLS === "1"
+if (asked && process.getuid?.() === 0 && has("apt-get")) {
   console.error(`test setup: ${missing.map((t) => t.bin).join(", ")} missing; installing ${packages.join(", ")}`)
   // Packages such as prometheus start a server on install; policy-rc.d forbids
   // that, so nothing needs stopping afterwards (we never end a process we did not start).
@@ -38,6 +40,7 @@ if (process.getuid?.() === 0 && has("apt-get")) {
 console.error(
   `test setup: ${missing.map((t) => t.bin).join(", ")} not found. The alert-rule and dashboard tests run a real ` +
     "Prometheus and the status page test a real Chromium: install the Debian packages " +
-    `${packages.join(", ")} (or set PROMETHEUS_BIN / PROMTOOL_BIN / CHROMIUM_BIN).`
+    `${packages.join(", ")} (apt-get install ${packages.join(" ")}; as root on Debian, RESILIENCE_INSTALL_TOOLS=1 ` +
+    "makes the test command do it), or set PROMETHEUS_BIN / PROMTOOL_BIN / CHROMIUM_BIN."
 )
 process.exit(1)
