@@ -64,8 +64,7 @@ export class Degradation extends Context.Tag("@effect-resilience/core/Degradatio
    *
    * @since 0.1.0
    */
-  static readonly layer = (options?: Degradation.Options): Layer.Layer<Degradation> =>
-    Layer.scoped(Degradation, internal.make(options))
+  static readonly layer = (options?: Degradation.Options): Layer.Layer<Degradation> => internal.layer(options)
 
   /**
    * {@link Degradation.layer} with `recoveryInterval` read from
@@ -222,6 +221,12 @@ export declare namespace Degradation {
   export interface Service {
     /** The level in force. */
     readonly current: Effect.Effect<DegradationLevel>
+    /**
+     * The level in force, read synchronously — for code on a hot path that
+     * cannot afford an Effect per read (an HTTP middleware, every request).
+     * The same value `current` answers at that instant.
+     */
+    readonly unsafeCurrent: () => DegradationLevel
     /** Level, forced override, computed level, per-dependency health, since when. */
     readonly status: Effect.Effect<Status>
     /**
@@ -339,11 +344,3 @@ export declare namespace Degradation {
     readonly reason: string
   }
 }
-
-/**
- * The status of {@link Degradation}.
- *
- * @since 0.1.0
- * @category models
- */
-export type DegradationStatus = Degradation.Status

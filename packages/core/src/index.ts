@@ -25,14 +25,7 @@ export {
    * @since 0.1.0
    * @category exports
    */
-  Degradation,
-  /**
-   * What `Degradation.status` returns: the level, what is down and why.
-   *
-   * @since 0.1.0
-   * @category exports
-   */
-  type DegradationStatus
+  Degradation
 } from "./Degradation.js"
 
 /**

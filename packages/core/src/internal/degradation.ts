@@ -1,8 +1,10 @@
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -12,7 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as CircuitBreaker from "../CircuitBreaker.js"
-import type { Degradation } from "../Degradation.js"
+import { Degradation } from "../Degradation.js"
 import * as Level from "../DegradationLevel.js"
 import * as Policy from "../DegradationPolicy.js"
 import * as Metrics from "../Metrics.js"
@@ -44,19 +46,29 @@ export interface Registration {
   readonly health?: Effect.Effect<unknown, unknown> | undefined
 }
 
-/** Where the registry hides on the service: handlers never see `register`. */
-const RegistryId = Symbol.for("@effect-resilience/core/Degradation/Registry")
-
-/**
- * Where a synchronous read of the level hides on the service, with the
- * `current` it mirrors: `@effect-resilience/platform`'s middleware reads it on
- * every request instead of running `current` (a decorator that replaces
- * `current` is detected by that identity, and read through `current`).
- */
-const UnsafeLevelId = Symbol.for("@effect-resilience/core/Degradation/UnsafeLevel")
-
 interface Registry {
   readonly register: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * How dependencies register, beside the service (handlers never see
+ * `register`): `Degradation.layer` provides it, and a layer that decorates
+ * `Degradation` keeps it by passing its input context through.
+ *
+ * @internal
+ */
+export class RegistryTag extends Context.Tag("@effect-resilience/core/Degradation/Registry")<RegistryTag, Registry>() {}
+
+/** The registry of each service `make` built, for a service provided without the layer (`Layer.scoped(Degradation, make())`). */
+const registries = new WeakMap<object, Registry>()
+
+const registryOf = (degradation: Degradation.Service): Registry | undefined => {
+  // A decorator built on the service as its prototype finds the original's.
+  for (let o: object | null = degradation; o !== null; o = Object.getPrototypeOf(o)) {
+    const registry = registries.get(o)
+    if (registry !== undefined) return registry
+  }
+  return undefined
 }
 
 /**
@@ -71,8 +83,8 @@ export const register = (
   degradation: Degradation.Service,
   registration: Registration
 ): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const registry = (degradation as unknown as { readonly [RegistryId]?: Registry })[RegistryId]
+  Effect.flatMap(Effect.serviceOption(RegistryTag), (provided) => {
+    const registry = Option.getOrUndefined(provided) ?? registryOf(degradation)
     return registry === undefined
       ? Effect.dieMessage(
         `${registration?.module ?? "Degradation.register"}: the Degradation service in context was not built by ` +
@@ -591,6 +603,7 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
 
     const service: Degradation.Service = {
       current,
+      unsafeCurrent: () => impl.levelNow,
       status: Effect.suspend(() => impl.status()),
       nextRecoveryAt: Effect.sync(() => {
         const elapsed = Math.max(0, clock.unsafeCurrentTimeMillis() - startedAt)
@@ -644,7 +657,13 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
         )
       )
     }
-    Object.defineProperty(service, RegistryId, { value: registry })
-    Object.defineProperty(service, UnsafeLevelId, { value: { current, get: () => impl.levelNow } })
+    registries.set(service, registry)
     return service
   })
+
+/** @internal */
+export const layer = (options?: Degradation.Options): Layer.Layer<Degradation> =>
+  Layer.scopedContext(Effect.map(make(options), (service) =>
+    Context.make(Degradation, service).pipe(
+      Context.add(RegistryTag, registries.get(service)!)
+    ))) as Layer.Layer<Degradation>
