@@ -27,7 +27,6 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/circuitBreaker.js"
 import * as errors from "./internal/errors.js"
-import type * as Trip from "./internal/trip.js"
 
 /**
  * Marks a {@link CircuitBreaker}; see {@link isCircuitBreaker}.
@@ -149,7 +148,32 @@ export interface Stats {
  * @since 0.1.0
  * @category trip policies
  */
-export type TripPolicy = Trip.TripPolicy
+export type TripPolicy = ConsecutiveFailures | FailureRate
+
+/**
+ * The policy of {@link consecutiveFailures}.
+ *
+ * @since 0.2.0
+ * @category trip policies
+ */
+export interface ConsecutiveFailures {
+  readonly _tag: "ConsecutiveFailures"
+  readonly threshold: number
+}
+
+/**
+ * The policy of {@link failureRate}.
+ *
+ * @since 0.2.0
+ * @category trip policies
+ */
+export interface FailureRate {
+  readonly _tag: "FailureRate"
+  readonly threshold: number
+  readonly minimumCalls: number
+  readonly window: Window
+  readonly slowCall: { readonly duration: Duration.DurationInput; readonly threshold: number } | undefined
+}
 
 /**
  * The window of a {@link failureRate} policy.
@@ -157,7 +181,31 @@ export type TripPolicy = Trip.TripPolicy
  * @since 0.1.0
  * @category trip policies
  */
-export type Window = Trip.Window
+export type Window = CountWindow | TimeWindow
+
+/**
+ * The last `size` calls: see {@link countWindow}.
+ *
+ * @since 0.2.0
+ * @category trip policies
+ */
+export interface CountWindow {
+  readonly _tag: "CountWindow"
+  readonly size: number
+}
+
+/**
+ * The calls of the last `duration`, in `buckets` slices: see {@link timeWindow}.
+ *
+ * @since 0.2.0
+ * @category trip policies
+ */
+export interface TimeWindow {
+  readonly _tag: "TimeWindow"
+  /** As given: decoded and checked when the breaker is made, not by the constructor. */
+  readonly duration: Duration.DurationInput
+  readonly buckets: number
+}
 
 /**
  * Opens on the `threshold`-th consecutive counted failure; a success resets

@@ -1,40 +1,10 @@
 import * as Duration from "effect/Duration"
+import type * as CB from "../CircuitBreaker.js"
 import type { Validator } from "./validate.js"
 
+type Window = CB.Window
 /** @internal */
-export interface CountWindow {
-  readonly _tag: "CountWindow"
-  readonly size: number
-}
-
-/** @internal */
-export interface TimeWindow {
-  readonly _tag: "TimeWindow"
-  /** As given: decoded (and checked) by {@link validate}, not by the constructor. */
-  readonly duration: Duration.DurationInput
-  readonly buckets: number
-}
-
-/** @internal */
-export type Window = CountWindow | TimeWindow
-
-/** @internal */
-export interface ConsecutiveFailures {
-  readonly _tag: "ConsecutiveFailures"
-  readonly threshold: number
-}
-
-/** @internal */
-export interface FailureRate {
-  readonly _tag: "FailureRate"
-  readonly threshold: number
-  readonly minimumCalls: number
-  readonly window: Window
-  readonly slowCall: { readonly duration: Duration.DurationInput; readonly threshold: number } | undefined
-}
-
-/** @internal */
-export type TripPolicy = ConsecutiveFailures | FailureRate
+export type TripPolicy = CB.TripPolicy
 
 /**
  * The mutable per-breaker counterpart of a {@link TripPolicy}. `record`
