@@ -21,10 +21,12 @@
 import type * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as streams from "./internal/breakerStream.js"
 import * as internal from "./internal/circuitBreaker.js"
 import * as errors from "./internal/errors.js"
 
@@ -400,3 +402,35 @@ export const make: (options: Options) => Effect.Effect<CircuitBreaker, never, Sc
  * @category guards
  */
 export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker = internal.isCircuitBreaker
+
+/**
+ * A stream through a breaker, as one call: running it until its first
+ * element (or its end) goes through `breaker` — rejected while open, timed by
+ * its `callTimeout`, counted as a success or a failure — and a failure after
+ * that counts as one more failed call (the stream still fails with its own
+ * error).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "events" })
+ *   const events = Stream.make(1, 2, 3).pipe(CircuitBreaker.stream(breaker))
+ *   return yield* Stream.runCollect(events)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const stream: {
+  (
+    breaker: CircuitBreaker
+  ): <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E | CircuitOpenError | CallTimeoutError, R>
+  <A, E, R>(
+    self: Stream.Stream<A, E, R>,
+    breaker: CircuitBreaker
+  ): Stream.Stream<A, E | CircuitOpenError | CallTimeoutError, R>
+} = dual(2, <A, E, R>(self: Stream.Stream<A, E, R>, breaker: CircuitBreaker) => streams.stream(breaker, self))
