@@ -73,6 +73,15 @@ export interface Preset {
  * A preset that opens after `failMax` consecutive failures and stays open
  * `resetTimeout` each time — the shape of every preset here.
  *
+ * Two words for one thing: `failMax` and `resetTimeout` are the operator's
+ * knobs (the `RESILIENCE_<NAME>_FAIL_MAX` and `_RESET_TIMEOUT` variables of
+ * `Profile` use them too); they become the breaker's `trip` and `reset`:
+ *
+ * | here | breaker option |
+ * |---|---|
+ * | `failMax: n` | `trip: CircuitBreaker.consecutiveFailures(n)` |
+ * | `resetTimeout: d` | `reset: Schedule.spaced(d)` |
+ *
  * @example
  * ```ts
  * import { Degradation, DegradationLevel, Dependency, Presets } from "@effect-resilience/core"
