@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as internal from "./internal/describe.js"
 
 /**
@@ -37,3 +38,30 @@ import * as internal from "./internal/describe.js"
  * @category utils
  */
 export const describe: (error: unknown) => string = internal.describeError
+
+/**
+ * Why an effect failed, in words — what a dead letter records and a log line
+ * says: {@link describe} of each failure and defect of the `Cause`, each
+ * followed by the errors it wraps (its `cause` chain, a few levels deep: a
+ * store's "Failed to offer element" says little without the driver's
+ * reason), `defect: ` before a cause that holds defects only, and
+ * `interrupted` for one that holds only interruptions. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { Describe } from "@effect-resilience/core"
+ * import { Cause, FiberId } from "effect"
+ *
+ * const driver = new Error("SQLITE_FULL: database or disk is full")
+ * console.log(Describe.cause(Cause.fail(new Error("cannot insert", { cause: driver }))))
+ * // Output: cannot insert: SQLITE_FULL: database or disk is full
+ * console.log(Describe.cause(Cause.die(new Error("boom"))))
+ * // Output: defect: boom
+ * console.log(Describe.cause(Cause.interrupt(FiberId.none)))
+ * // Output: interrupted
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const cause: (cause: Cause.Cause<unknown>) => string = internal.describeFailure

@@ -3,7 +3,21 @@
  * `PersistedQueue` stores: SQLite (the embedded default), any `SqlClient`
  * (Postgres), or Redis (several instances sharing one queue).
  *
+ * The store layers need optional peers, so each lives at a subpath of its
+ * own, whose `DurableQueue` is this module plus that layer — import
+ * `DurableQueue` from there and nothing else changes:
+ *
+ * | import `DurableQueue` from | layer | needs |
+ * |---|---|---|
+ * | `@effect-resilience/platform/sqlite` | `layerSqlite({ filename })` | `@effect/sql`, `@effect/sql-sqlite-node` |
+ * | `@effect-resilience/platform/sql` | `layerSql(options?)` on the `SqlClient` in context | `@effect/sql` and a driver (`@effect/sql-pg`, …) |
+ * | `@effect-resilience/platform/redis` | `layerRedis(options)` | `ioredis` |
+ *
+ * This module itself (`make`, `Store`, the errors) loads none of them.
+ *
  * ```ts
+ * import { DurableQueue } from "@effect-resilience/platform/sqlite"
+ *
  * const Upload = Schema.Struct({ key: Schema.String, body: Schema.String })
  *
  * const S3Live = Layer.unwrapScoped(Effect.gen(function*() {
@@ -51,13 +65,10 @@
  * @since 0.1.0
  */
 import type { Fallback } from "@effect-resilience/core"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { RedisOptions } from "ioredis"
 import * as internal from "./internal/durableQueue.js"
 import * as errors from "./internal/durableQueueError.js"
 import * as stores from "./internal/durableQueueStore.js"
@@ -65,8 +76,8 @@ import * as stores from "./internal/durableQueueStore.js"
 /**
  * A store of durable queues could not be opened or used: it names the
  * store and where it lives (the file, the table, the Redis address), e.g. a
- * corrupt or unreadable SQLite file fails {@link layerSqlite} with it —
- * never an empty queue.
+ * corrupt or unreadable SQLite file fails `layerSqlite` with it — never an
+ * empty queue.
  *
  * @since 0.1.0
  * @category errors
@@ -80,9 +91,10 @@ export const DurableQueueError: typeof errors.DurableQueueError = errors.Durable
 export type DurableQueueError = errors.DurableQueueError
 
 /**
- * The store that {@link make} keeps its queues in; provided by
- * {@link layerSqlite}, {@link layerSql} or {@link layerRedis}. One store
- * holds any number of queues, told apart by name.
+ * The store that {@link make} keeps its queues in; provided by `layerSqlite`
+ * (`@effect-resilience/platform/sqlite`), `layerSql` (`…/sql`) or
+ * `layerRedis` (`…/redis`). One store holds any number of queues, told apart
+ * by name.
  *
  * @since 0.1.0
  * @category tags
@@ -120,7 +132,8 @@ export interface Options<A, I, R> {
  *
  * @example
  * ```ts
- * import { DurableQueue } from "@effect-resilience/platform"
+ * // This module plus `layerSqlite`: the same `make`, the same `Store`.
+ * import { DurableQueue } from "@effect-resilience/platform/sqlite"
  * import { Effect, Schema } from "effect"
  *
  * const Upload = Schema.Struct({ key: Schema.String, body: Schema.String })
@@ -148,7 +161,8 @@ export const make: <A, I, R>(
 ) => Effect.Effect<Fallback.WriteBehindQueue<A>, Fallback.WriteBehindError, Scope.Scope | Store | R> = internal.make
 
 /**
- * Timing options of every store.
+ * Timing options of every store (the options of `layerSql`, `layerSqlite`
+ * and `layerRedis` extend them).
  *
  * @since 0.1.0
  * @category models
@@ -162,84 +176,3 @@ export interface StoreOptions {
    */
   readonly lockExpiration?: Duration.DurationInput | undefined
 }
-
-/**
- * Options of {@link layerSql}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface SqlOptions extends StoreOptions {
-  /**
-   * The queue table (default `effect_resilience_queue`); the dead letters
-   * and replay leases live in `<table>_dead` and `<table>_lease`.
-   */
-  readonly tableName?: string | undefined
-}
-
-/**
- * Options of {@link layerSqlite}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface SqliteOptions extends SqlOptions {
-  /** The database file, created if missing. */
-  readonly filename: string
-  /**
-   * `"normal"` (the default): an accepted offer survives the process being
-   * killed (WAL); `"full"`: it survives a power loss too, at one fsync per offer.
-   */
-  readonly synchronous?: "normal" | "full" | undefined
-}
-
-/**
- * Options of {@link layerRedis}: ioredis' options plus the store's.
- *
- * @since 0.1.0
- * @category models
- */
-export type RedisStoreOptions = RedisOptions & StoreOptions & {
-  /** Prefix of every key of the store (default `"effectq:"`). */
-  readonly prefix?: string | undefined
-  /** Milliseconds the layer waits for Redis to answer at start (default 5000). */
-  readonly connectTimeout?: number | undefined
-}
-
-/**
- * The embedded default: a SQLite file (`@effect/sql-sqlite-node`, WAL) and
- * `@effect/sql`'s `PersistedQueue` store. The file is checked when the layer
- * starts (`PRAGMA quick_check`): a corrupt or unreadable file fails the
- * layer with a {@link DurableQueueError} naming it.
- *
- * Offers made together are committed together: those of the fibers ready
- * when one begins join it in one transaction (one commit instead of one each:
- * a commit is the cost of an offer). Each still returns only once its entry
- * is written; if the transaction fails, every offer of it fails and none of
- * its entries is kept. The connection is the layer's own, so no caller's
- * transaction can take other callers' entries with it.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerSqlite: (options: SqliteOptions) => Layer.Layer<Store, DurableQueueError> = stores.layerSqlite
-
-/**
- * `@effect/sql`'s `PersistedQueue` store on the `SqlClient` in context
- * (SQLite or Postgres dialect): several instances can share one table.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerSql: (options?: SqlOptions) => Layer.Layer<Store, DurableQueueError, SqlClient.SqlClient> =
-  stores.layerSql
-
-/**
- * `@effect/experimental`'s Redis `PersistedQueue` store: several instances
- * sharing one queue. Redis must answer when the layer starts, else it fails
- * with a {@link DurableQueueError} naming the address.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerRedis: (options: RedisStoreOptions) => Layer.Layer<Store, DurableQueueError> = stores.layerRedis

@@ -1,12 +1,19 @@
 /**
  * One forced level for the whole fleet. Behind a load balancer, a
  * maintenance override forced through any instance (an admin route,
- * `Degradation.force`) must hold on all of them: this layer decorates
- * `Degradation` so that `force` and `release` go to Redis first — a key holds
- * the override in force, a channel announces each change — and then apply
- * here; every other instance applies what the channel announces.
+ * `Degradation.force`) must hold on all of them: `FleetOverride.layer`
+ * decorates `Degradation` so that `force` and `release` go to Redis first —
+ * a key holds the override in force, a channel announces each change — and
+ * then apply here; every other instance applies what the channel announces.
+ *
+ * The layers need the optional peer `ioredis`, so they live at
+ * `@effect-resilience/platform/redis`, whose `FleetOverride` is this module
+ * plus `layer`, `layerConfig` and `make`. This module — the fleet status of
+ * a decorated `Degradation` — loads no Redis client.
  *
  * ```ts
+ * import { FleetOverride } from "@effect-resilience/platform/redis"
+ *
  * const DegradationLive = FleetOverride.layer({ redis: "redis://redis:6379" }).pipe(
  *   Layer.provide(Degradation.layer())
  * )
@@ -26,36 +33,8 @@
  * @since 0.1.0
  */
 import type { Degradation } from "@effect-resilience/core"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
-import type { RedisOptions } from "ioredis"
-import * as internal from "./internal/fleetOverride.js"
-
-/**
- * Options of {@link layer} and {@link make}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Options {
-  /** A `redis://` URL or ioredis options (default `redis://127.0.0.1:6379`); the layer opens two connections. */
-  readonly redis?: string | RedisOptions | undefined
-  /**
-   * The prefix of the keys and channel (default `effect-resilience:degradation`):
-   * `<prefix>:override`, `<prefix>:override:seq`, `<prefix>:override:changes`.
-   * One prefix per fleet.
-   */
-  readonly prefix?: string | undefined
-  /** This instance in logs and records (default `<hostname>:<pid>:<random>`). */
-  readonly instance?: string | undefined
-  /** How long a Redis command (and the first connection) may take (default 2 s). */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** How often the override is read again, for a change announced while a connection blipped (default 15 s). */
-  readonly syncInterval?: Duration.DurationInput | undefined
-}
+import * as internal from "./internal/fleetStatus.js"
 
 /**
  * What `/status` shows under `fleet`.
@@ -74,50 +53,19 @@ export interface FleetStatus {
 }
 
 /**
- * Decorates the `Degradation` it is given. Invalid options are a defect
- * (`InvalidOptionError`) naming the option.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: (
-  degradation: Degradation.Service,
-  options?: Options
-) => Effect.Effect<Degradation.Service, never, Scope.Scope> = internal.make
-
-/**
- * Replaces the `Degradation` it is given with the decorated one; dependencies
- * registered through either see the same level.
+ * The fleet status of a decorated `Degradation`; `undefined` for one that is not.
  *
  * @example
  * ```ts
  * import { Degradation } from "@effect-resilience/core"
  * import { FleetOverride } from "@effect-resilience/platform"
- * import { Layer } from "effect"
+ * import { Effect } from "effect"
  *
- * const DegradationLive = FleetOverride.layer({ redis: process.env.REDIS_URL }).pipe(
- *   Layer.provide(Degradation.layer())
- * )
+ * const program = Effect.gen(function*() {
+ *   const fleet = yield* FleetOverride.status(yield* Degradation)
+ *   yield* Effect.log(fleet === undefined ? "not shared with a fleet" : `in sync: ${fleet.connected && !fleet.pending}`)
+ * })
  * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: (options?: Options) => Layer.Layer<Degradation, never, Degradation> = internal.layer
-
-/**
- * {@link layer} with `redis` read from `REDIS_URL` (required: a missing
- * variable is a `ConfigError` naming it).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfig: (
-  options?: Omit<Options, "redis">
-) => Layer.Layer<Degradation, ConfigError.ConfigError, Degradation> = internal.layerConfig
-
-/**
- * The fleet status of a decorated `Degradation`; `undefined` for one that is not.
  *
  * @since 0.1.0
  * @category accessors

@@ -25,6 +25,7 @@ export * as FaultRoutes from "./FaultRoutes.js"
 
 /**
  * A durable write-behind queue on `PersistedQueue` stores: SQLite (embedded default), any `SqlClient`, Redis.
+ * Its store layers are at `@effect-resilience/platform/sqlite`, `/sql` and `/redis`.
  *
  * @since 0.1.0
  */
@@ -32,6 +33,7 @@ export * as DurableQueue from "./DurableQueue.js"
 
 /**
  * One forced level for the whole fleet: force/release shared through Redis; automatic levels stay per instance.
+ * Its layers are at `@effect-resilience/platform/redis`; here, the fleet status.
  *
  * @since 0.1.0
  */

@@ -1,6 +1,9 @@
 import type { Fallback } from "@effect-resilience/core"
 import { InvalidOptionError, Metrics } from "@effect-resilience/core"
 import { DurableQueue } from "@effect-resilience/platform"
+import { DurableQueue as RedisQueue } from "@effect-resilience/platform/redis"
+import { DurableQueue as SqlQueue } from "@effect-resilience/platform/sql"
+import { DurableQueue as SqliteQueue } from "@effect-resilience/platform/sqlite"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -52,12 +55,12 @@ interface StoreCase {
 
 const sqliteFile = path.join(dir, "queue.db")
 const stores: ReadonlyArray<StoreCase> = [
-  { label: "sqlite", layer: () => DurableQueue.layerSqlite({ filename: sqliteFile }) },
+  { label: "sqlite", layer: () => SqliteQueue.layerSqlite({ filename: sqliteFile }) },
   {
     label: "postgres",
-    layer: () => DurableQueue.layerSql({ tableName: pgTable }).pipe(Layer.provide(pgClient), Layer.orDie)
+    layer: () => SqlQueue.layerSql({ tableName: pgTable }).pipe(Layer.provide(pgClient), Layer.orDie)
   },
-  { label: "redis", layer: () => DurableQueue.layerRedis({ host: "127.0.0.1", port: 6379, prefix: redisPrefix }) }
+  { label: "redis", layer: () => RedisQueue.layerRedis({ host: "127.0.0.1", port: 6379, prefix: redisPrefix }) }
 ]
 
 const Entry = Schema.Struct({ n: Schema.Number, label: Schema.String })
@@ -322,7 +325,7 @@ describe("DurableQueue.layerSqlite", () => {
         filename,
         "this is not a sqlite database, but a text file long enough to look like one".repeat(100)
       )
-      const error = yield* Effect.flip(Effect.scoped(Layer.build(DurableQueue.layerSqlite({ filename }))))
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(SqliteQueue.layerSqlite({ filename }))))
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.strictEqual(error.store, "sqlite")
       assert.include(error.message, filename)
@@ -337,7 +340,7 @@ describe("DurableQueue.layerSqlite", () => {
         Effect.gen(function*() {
           const queue = yield* DurableQueue.make({ name, schema: Entry })
           for (const entry of entries(200, "a fairly long label to fill a few pages ")) yield* queue.offer(entry)
-        }).pipe(Effect.provide(DurableQueue.layerSqlite({ filename, synchronous: "full" })))
+        }).pipe(Effect.provide(SqliteQueue.layerSqlite({ filename, synchronous: "full" })))
       )
       // Checkpointed on close (WAL folded into the file); now overwrite a page in the middle.
       const fd = fs.openSync(filename, "r+")
@@ -345,7 +348,7 @@ describe("DurableQueue.layerSqlite", () => {
       assert.isAbove(size, 4096 * 4)
       fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 4096 * 2)
       fs.closeSync(fd)
-      const error = yield* Effect.flip(Effect.scoped(Layer.build(DurableQueue.layerSqlite({ filename }))))
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(SqliteQueue.layerSqlite({ filename }))))
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.include(error.message, filename)
     }))
@@ -354,7 +357,7 @@ describe("DurableQueue.layerSqlite", () => {
     Effect.gen(function*() {
       const filename = path.join(dir, "group.db")
       const name = uniqueName("group")
-      const context = yield* Layer.build(DurableQueue.layerSqlite({ filename, tableName: "grouped" }))
+      const context = yield* Layer.build(SqliteQueue.layerSqlite({ filename, tableName: "grouped" }))
       const queue = yield* DurableQueue.make({ name, schema: Entry }).pipe(Effect.provide(context))
       // A second connection makes one entry fail to insert, as a full disk or a constraint would.
       yield* Effect.gen(function*() {
@@ -393,7 +396,7 @@ describe("DurableQueue.layerSqlite", () => {
       const name = uniqueName("pages")
       yield* Effect.scoped(
         Effect.flatMap(DurableQueue.make({ name, schema: Entry }), (queue) => queue.offer({ n: 1, label: "a" })).pipe(
-          Effect.provide(DurableQueue.layerSqlite({ filename: fresh }))
+          Effect.provide(SqliteQueue.layerSqlite({ filename: fresh }))
         )
       )
       assert.deepStrictEqual(yield* pragmas(fresh), { pageSize: 2048, journalMode: "wal" })
@@ -412,7 +415,7 @@ describe("DurableQueue.layerSqlite", () => {
           yield* queue.offer({ n: 1, label: "a" })
           yield* queue.offer({ n: 2, label: "b" })
           assert.strictEqual(yield* queue.replay(f), 2)
-        }).pipe(Effect.provide(DurableQueue.layerSqlite({ filename: existing })))
+        }).pipe(Effect.provide(SqliteQueue.layerSqlite({ filename: existing })))
       )
       assert.deepStrictEqual(seen.map((s) => s.entry.label), ["a", "b"])
       assert.deepStrictEqual(yield* pragmas(existing), { pageSize: 4096, journalMode: "wal" })
@@ -427,7 +430,7 @@ describe("DurableQueue.layerSqlite", () => {
           DurableQueue.make({ name, schema: Entry }),
           (queue) => Effect.forEach(entries(50), (e) => queue.offer(e), { discard: true })
         ).pipe(
-          Effect.provide(DurableQueue.layerSqlite({ filename, tableName: "planned" }))
+          Effect.provide(SqliteQueue.layerSqlite({ filename, tableName: "planned" }))
         )
       )
       // @effect/sql's SqlPersistedQueue take on SQLite, as it runs it: without statistics SQLite
@@ -450,7 +453,7 @@ describe("DurableQueue.layerSqlite", () => {
   it.effect("a path that cannot be opened fails the layer with a DurableQueueError naming it", () =>
     Effect.gen(function*() {
       const filename = path.join(dir, "no-such-dir", "queue.db")
-      const error = yield* Effect.flip(Effect.scoped(Layer.build(DurableQueue.layerSqlite({ filename }))))
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(SqliteQueue.layerSqlite({ filename }))))
       assert.strictEqual(error._tag, "DurableQueueError")
       assert.include(error.message, filename)
     }))
@@ -462,7 +465,7 @@ describe("DurableQueue.layerRedis", () => {
       const error = yield* Effect.flip(
         Effect.scoped(
           Layer.build(
-            DurableQueue.layerRedis({ host: "127.0.0.1", port: 1, connectTimeout: 500, retryStrategy: () => null })
+            RedisQueue.layerRedis({ host: "127.0.0.1", port: 1, connectTimeout: 500, retryStrategy: () => null })
           )
         )
       )

@@ -1,5 +1,6 @@
 import { Degradation, DegradationLevel, InvalidOptionError } from "@effect-resilience/core"
-import { AdminRoutes, FleetOverride, StatusRoutes } from "@effect-resilience/platform"
+import { AdminRoutes, StatusRoutes } from "@effect-resilience/platform"
+import { FleetOverride } from "@effect-resilience/platform/redis"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"

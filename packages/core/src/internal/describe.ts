@@ -23,6 +23,47 @@ export const describeError = (error: unknown): string => {
   }
 }
 
+/**
+ * Why an effect failed, for a dead letter or a log line: what `describeError`
+ * says of each failure and defect, each followed by the errors it wraps (its
+ * `cause`: a store's "Failed to offer element" says little without the
+ * driver's reason), and `defect: ` before a cause that holds defects only.
+ *
+ * @internal
+ */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  try {
+    const failures = Chunk.toArray(Cause.failures(cause))
+    const defects = Chunk.toArray(Cause.defects(cause))
+    const parts = [...failures, ...defects].map(withWrapped)
+    if (parts.length === 0) return Cause.isInterrupted(cause) ? "interrupted" : "no error (empty cause)"
+    const text = [...new Set(parts)].join("; ")
+    return failures.length === 0 ? `defect: ${text}` : text
+  } catch {
+    return safeString(cause)
+  }
+}
+
+/** `outer: inner: innermost`, down the `cause` chain; a wrapped error that says nothing new is left out. */
+const withWrapped = (error: unknown): string => {
+  let text = describe(error, 0)
+  let current = error
+  for (let depth = 1; depth < maxDepth; depth++) {
+    const inner = wrappedError(current)
+    if (inner === undefined) break
+    const described = describe(inner, 0)
+    if (!text.includes(described)) text = `${text}: ${described}`
+    current = inner
+  }
+  return text
+}
+
+const wrappedError = (error: unknown): unknown => {
+  if (error === null || typeof error !== "object") return undefined
+  const inner = (error as { readonly cause?: unknown }).cause
+  return inner === error ? undefined : inner
+}
+
 /** Nested causes and wrapped errors are followed this deep, no further (a cycle, say). */
 const maxDepth = 4
 

@@ -11,7 +11,7 @@ import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Random from "effect/Random"
 import type * as Fallback from "../Fallback.js"
-import { describeError } from "./describe.js"
+import { describeFailure } from "./describe.js"
 import * as Metrics from "./metrics.js"
 import { validated } from "./validate.js"
 
@@ -43,7 +43,7 @@ export const metrics = (name: string): QueueMetrics => {
     rejected: Metrics.unsafeHook(Metrics.keys.writeBehindRejected, labels),
     deadLettered: Metrics.unsafeHook(Metrics.keys.writeBehindDeadLettered, labels)
   }
-  // Every series exists from creation (DESIGN §6): a counter at 0 is not an absent one.
+  // Every series exists from creation: a counter at 0 is not an absent one (`increase()` sees the first entry).
   hooks.depth.update(0)
   hooks.enqueued.update(0)
   hooks.replayed.update(0)
@@ -52,11 +52,8 @@ export const metrics = (name: string): QueueMetrics => {
   return hooks
 }
 
-/** The last failure of a delivery, as a dead letter's `error`: what `describeError` says, defects marked. */
-export const describeCause = (cause: Cause.Cause<unknown>): string =>
-  Cause.failureOption(cause)._tag === "None" && Cause.isDie(cause)
-    ? `defect: ${describeError(cause)}`
-    : describeError(cause)
+/** The last failure of a delivery, as a dead letter's `error` (`Describe.cause`: defects marked). */
+export const describeCause = (cause: Cause.Cause<unknown>): string => describeFailure(cause)
 
 /**
  * Whether a failed delivery was refused by the dependency (by the replay's

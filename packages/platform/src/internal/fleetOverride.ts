@@ -1,11 +1,12 @@
 /**
  * One forced level for the whole fleet: force/release go through Redis (a
  * key holding the override, a channel announcing each change) and every
- * instance applies them to its own `Degradation`.
+ * instance applies them to its own `Degradation`. Loaded by the `/redis`
+ * subpath only: ioredis is an optional peer.
  *
  * @internal
  */
-import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import { Degradation, DegradationLevel, Describe } from "@effect-resilience/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -15,11 +16,11 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import type { RedisOptions } from "ioredis"
+import { Redis, type RedisOptions } from "ioredis"
 import { hostname } from "node:os"
-import type * as FleetOverride from "../FleetOverride.js"
+import type * as FleetOverride from "../redis/FleetOverride.js"
+import { FleetStatusId } from "./fleetStatus.js"
 import * as options_ from "./options.js"
-import * as peers from "./peers.js"
 import { StatusExtension } from "./status.js"
 
 const module = "FleetOverride.layer"
@@ -76,8 +77,6 @@ export const decode = (text: unknown): OverrideRecord | undefined => {
   }
 }
 
-const describe = (error: unknown): string => error instanceof Error ? error.message : String(error)
-
 const resolveOptions = (options: FleetOverride.Options | undefined) => {
   if (options !== undefined && (options === null || typeof options !== "object")) {
     options_.fail(module, "options", "an object", options)
@@ -132,8 +131,6 @@ export const make = (
     // numbering may have started over; the next message or sync is the truth.
     let resync = false
 
-    // A missing ioredis is a setup error, like a missing module: a defect naming the package.
-    const { Redis } = yield* Effect.orDieWith(peers.ioredis("FleetOverride"), (message) => new Error(message))
     const base: RedisOptions = typeof config.redis === "string" ? {} : config.redis
     const url = typeof config.redis === "string" ? config.redis : undefined
     const connect = (extra: RedisOptions) =>
@@ -161,7 +158,7 @@ export const make = (
     // Without an `error` listener ioredis prints every failed reconnect.
     let lastError: string | undefined
     const onError = (error: unknown) => {
-      lastError = describe(error)
+      lastError = Describe.describe(error)
     }
     subscriber.on("message", onMessage)
     for (const redis of [command, subscriber]) {
@@ -338,7 +335,7 @@ export const make = (
       Effect.matchEffect({
         onFailure: (error) =>
           Effect.logWarning(
-            `FleetOverride: Redis unreachable at start (${describe(lastError ?? error)}); ` +
+            `FleetOverride: Redis unreachable at start (${Describe.describe(lastError ?? error)}); ` +
               "the override is shared once it is back"
           ),
         onSuccess: () =>
@@ -408,19 +405,6 @@ export const make = (
     })
     return decorated
   })
-
-/** Where the fleet status hides on a decorated service. @internal */
-export const FleetStatusId = Symbol.for("@effect-resilience/platform/FleetOverride/Status")
-
-/** @internal */
-export const status = (
-  degradation: Degradation.Service
-): Effect.Effect<FleetOverride.FleetStatus | undefined> => {
-  const fleet = (degradation as unknown as { readonly [FleetStatusId]?: Effect.Effect<FleetOverride.FleetStatus> })[
-    FleetStatusId
-  ]
-  return fleet ?? Effect.succeed(undefined)
-}
 
 /** @internal */
 export const layer = (options?: FleetOverride.Options): Layer.Layer<Degradation, never, Degradation> =>
