@@ -44,7 +44,8 @@ const cases = [
 ]
 
 const child = async (id) => {
-  const { DurableQueue } = await import(dist)
+  // The store layers live at the subpaths that need their peers.
+  const { DurableQueue } = await import(dist.replace(/index\.js$/, id.startsWith("sqlite") ? "sqlite.js" : "redis.js"))
   const Effect = await load("effect/Effect")
   const Layer = await load("effect/Layer")
   const Schema = await load("effect/Schema")

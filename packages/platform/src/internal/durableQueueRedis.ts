@@ -115,7 +115,13 @@ const connect = (
 ): Effect.Effect<Redis, DurableQueueError, Scope.Scope> =>
   Effect.acquireRelease(
     // ioredis' own option types disagree under `exactOptionalPropertyTypes`.
-    Effect.sync(() => new Redis({ ...options.redisOptions, lazyConnect: true, maxRetriesPerRequest: 3 } as any)),
+    Effect.sync(() => {
+      const redis = new Redis({ ...options.redisOptions, lazyConnect: true, maxRetriesPerRequest: 3 } as any)
+      // Failures reach us through the commands; without a listener ioredis prints every
+      // reconnection error as "Unhandled error event".
+      redis.on("error", () => {})
+      return redis
+    }),
     (redis) => Effect.sync(() => redis.disconnect())
   ).pipe(
     Effect.tap((redis) =>
