@@ -18,6 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as PrometheusServer from "../../packages/otel/test/utils/PrometheusServer.js"
 import {
   type AiServer,
@@ -131,8 +133,14 @@ beforeAll(async () => {
   await run(prometheus.waitFor(`count_over_time(up{job="${job}"}[1m]) >= 2`, (s) => s.length === 1))
   startTraffic()
 
-  // Optimal: a poisoned upload (a content type no HTTP client sends) fails every delivery → dead-lettered.
-  const poison = await service.post("/uploads", { key: "poison.txt", contentType: "text/plain\nx", content: "never" })
+  // Optimal: a poisoned upload fails every delivery → dead-lettered. A file where s3rver needs the
+  // folder `poison/` makes it answer 500 for that key alone (the service refuses invalid uploads itself).
+  fs.writeFileSync(path.join(s3.directory, s3.bucket, "poison"), "")
+  const poison = await service.post("/uploads", {
+    key: "poison/never.txt",
+    contentType: "text/plain",
+    content: "never"
+  })
   expect(poison.status).toBe(202)
   await waitForMetric("write_behind_dead_lettered_total", { dependency: "s3" }, (v) => v >= 1)
   // A short S3 blip: uploads queued, then replayed once it is back.

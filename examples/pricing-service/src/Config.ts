@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url"
 /** Where the embedded SQLite database, the object store and the upload queue live by default. */
 export const defaultDataDir = fileURLToPath(new URL("../data", import.meta.url))
 
+/** The S3-protocol object store (`S3_ENDPOINT` + `S3_BUCKET`, region and credentials). */
 export interface S3Settings {
   readonly endpoint: string
   readonly bucket: string
@@ -24,12 +25,34 @@ export interface S3Settings {
   readonly secretAccessKey: Option.Option<Redacted.Redacted>
 }
 
+/** The OpenAI-compatible API (`OPENAI_API_KEY`, base URL and model). */
 export interface OpenAiSettings {
   readonly baseUrl: Option.Option<string>
   readonly apiKey: Redacted.Redacted
   readonly model: string
 }
 
+/** Bounds of the HTTP server: how long a client may take, and how many may be connected at once. */
+export interface HttpSettings {
+  /** Until the request's headers are in (`HTTP_HEADERS_TIMEOUT`, default 10 s). */
+  readonly headersTimeout: Duration.Duration
+  /** Until the whole request is in (`HTTP_REQUEST_TIMEOUT`, default 30 s; at least the headers timeout). */
+  readonly requestTimeout: Duration.Duration
+  /** How long an idle keep-alive connection stays open (`HTTP_KEEP_ALIVE_TIMEOUT`, default 5 s). */
+  readonly keepAliveTimeout: Duration.Duration
+  /** Connections at once; more are closed on arrival (`HTTP_MAX_CONNECTIONS`, default 1000). */
+  readonly maxConnections: number
+}
+
+/** Bounds of the queue that holds uploads while the object store is down. */
+export interface UploadQueueSettings {
+  /** Uploads queued at most (`UPLOAD_QUEUE_CAPACITY`, default 1000). */
+  readonly capacity: number
+  /** Bytes of queued content at most (`UPLOAD_QUEUE_MAX_BYTES`, default 256 MiB). */
+  readonly maxBytes: number
+}
+
+/** Everything the service reads at start. */
 export interface AppConfig {
   readonly port: number
   readonly host: Option.Option<string>
@@ -40,6 +63,8 @@ export interface AppConfig {
   readonly openai: Option.Option<OpenAiSettings>
   /** How often queued uploads are retried while the object store admits calls. */
   readonly uploadReplayInterval: Duration.Duration
+  readonly uploadQueue: UploadQueueSettings
+  readonly http: HttpSettings
 }
 
 /** A number of seconds or a duration string (`"500 millis"`), as `Profile` reads its overrides. */
@@ -60,6 +85,41 @@ const duration = (name: string) =>
       })
     })
   )
+
+/** A whole number from 1 to `max`. */
+const count = (name: string, max: number) =>
+  Config.integer(name).pipe(
+    Config.validate({
+      message: `Expected a whole number from 1 to ${max}`,
+      validation: (value) => value >= 1 && value <= max
+    })
+  )
+
+const http = Config.all({
+  headersTimeout: duration("HTTP_HEADERS_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
+  requestTimeout: duration("HTTP_REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
+  keepAliveTimeout: duration("HTTP_KEEP_ALIVE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  maxConnections: count("HTTP_MAX_CONNECTIONS", 1_000_000).pipe(Config.withDefault(1000))
+}).pipe(
+  // Node refuses a headers timeout longer than the request timeout.
+  Config.mapOrFail((settings) =>
+    Duration.greaterThan(settings.headersTimeout, settings.requestTimeout)
+      ? Either.left(
+        ConfigError.InvalidData(
+          ["HTTP_HEADERS_TIMEOUT"],
+          `HTTP_HEADERS_TIMEOUT (${Duration.format(settings.headersTimeout)}) must not exceed HTTP_REQUEST_TIMEOUT (${
+            Duration.format(settings.requestTimeout)
+          })`
+        )
+      )
+      : Either.right(settings)
+  )
+)
+
+const uploadQueue = Config.all({
+  capacity: count("UPLOAD_QUEUE_CAPACITY", 10_000_000).pipe(Config.withDefault(1000)),
+  maxBytes: count("UPLOAD_QUEUE_MAX_BYTES", Number.MAX_SAFE_INTEGER).pipe(Config.withDefault(256 * 1024 * 1024))
+})
 
 const url = (name: string) =>
   Config.string(name).pipe(
@@ -112,6 +172,7 @@ const openai = Config.all({
     : Either.right(Option.some<OpenAiSettings>({ baseUrl, apiKey: apiKey.value, model }))
 ))
 
+/** The service's configuration, each field from its variable (see the README). */
 export const config: Config.Config<AppConfig> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
   host: Config.option(Config.nonEmptyString("HOST")),
@@ -120,7 +181,9 @@ export const config: Config.Config<AppConfig> = Config.all({
   redisUrl: Config.option(url("REDIS_URL")),
   s3,
   openai,
-  uploadReplayInterval: duration("UPLOAD_REPLAY_INTERVAL").pipe(Config.withDefault(Duration.seconds(30)))
+  uploadReplayInterval: duration("UPLOAD_REPLAY_INTERVAL").pipe(Config.withDefault(Duration.seconds(30))),
+  uploadQueue,
+  http
 })
 
 /** Read once at start; the layers share it. */
@@ -151,6 +214,7 @@ export const describeBackends = (c: AppConfig) => {
       onNone: () => "rule-based pricing model",
       onSome: (o) => `openai ${Option.getOrElse(o.baseUrl, () => "https://api.openai.com/v1")} model ${o.model}`
     }),
-    uploadQueue: `sqlite ${c.dataDir}/upload-queue.sqlite`
+    uploadQueue:
+      `sqlite ${c.dataDir}/upload-queue.sqlite (at most ${c.uploadQueue.capacity} uploads, ${c.uploadQueue.maxBytes} bytes)`
   }
 }

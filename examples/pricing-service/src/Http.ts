@@ -5,30 +5,37 @@
  * and metrics routes.
  * `DegradationMiddleware` sheds writes from Minimal and everything but
  * status routes at Emergency.
+ *
+ * Requests are checked against what the backends accept (`Requests`, read
+ * by `Body`) before any backend is called; a request a backend refuses all
+ * the same is answered `409`/`422`, never as an outage. An unknown path is
+ * a JSON `404`, a known path with another method a JSON `405` with `allow`.
  */
 import type { Fallback } from "@effect-resilience/core"
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
 import { AdminRoutes, DegradationMiddleware, FaultRoutes, StatusRoutes } from "@effect-resilience/platform"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { Ai, unavailableNotice } from "./services/Ai.js"
+import * as Body from "./Body.js"
+import { json, Refusal } from "./Body.js"
+import * as Requests from "./Requests.js"
+import { Ai, baseline, unavailableNotice } from "./services/Ai.js"
 import { Cache } from "./services/Cache.js"
-import { Db, type Product } from "./services/Db.js"
-import { ObjectStore } from "./services/ObjectStore.js"
+import { Db, type DbError, type Product } from "./services/Db.js"
+import * as Failure from "./services/Failure.js"
+import { ObjectStore, type ObjectStoreError } from "./services/ObjectStore.js"
+import { UploadQueueFull } from "./UploadQueue.js"
 
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson(body, { status, headers })
-
-const badRequest = (message: string) => json({ error: "invalid_request", message }, 400)
-
-const notFound = (id: number) => json({ error: "not_found", message: `no product ${id}` }, 404)
+const notFound = (id: number) => json({ error: "not_found", field: "id", message: `no product ${id}` }, 404)
 
 const unavailable = (message: string, retryAfterSeconds: number) =>
   json({ error: "unavailable", message, action: "Retry later." }, 503, {
@@ -71,8 +78,13 @@ const remember = (read: Read) =>
 const cacheThenDb = (id: number) =>
   Effect.flatMap(fromCache(id), (hit) => Option.isSome(hit) ? Effect.succeed(hit) : fromDb(id))
 
-const enhance = (read: Read) =>
-  Effect.flatMap(Ai, (ai) => ai.enhancePrices([{ name: read.product.name, price: read.product.price }]))
+const enhance = (read: Read) => {
+  const items = [{ name: read.product.name, price: read.product.price }]
+  return Effect.flatMap(Ai, (ai) => ai.enhancePrices(items)).pipe(
+    // The model refused this product's prompt: it is not down, and this price gets the baseline.
+    Effect.catchIf(Failure.isRejection, () => Effect.succeed(baseline(items)))
+  )
+}
 
 const body = (
   read: Read,
@@ -116,13 +128,11 @@ const priceUnavailable = unavailable(
 )
 
 /** Answers the read: 200 with the price, 404 for an unknown id, 503 when no source answers. */
-const respond = (read: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cache | Ai>, id: number) =>
+const answer = (read: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cache | Ai>, id: number) =>
   read.pipe(
     Effect.map(Option.match({ onNone: () => notFound(id), onSome: (b) => json(b) })),
     Effect.catchAll(() => Effect.succeed(priceUnavailable))
   )
-
-const PriceParams = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) })
 
 /**
  * The seed's handler, exhaustive over the level:
@@ -133,15 +143,13 @@ const PriceParams = Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(
  * - Emergency: status only (the middleware answers before this handler runs).
  */
 const getPrice = Effect.gen(function*() {
-  const params = yield* Effect.either(HttpRouter.schemaPathParams(PriceParams))
-  if (params._tag === "Left") return badRequest("id must be a positive integer")
-  const id = params.right.id
+  const { id } = yield* Effect.flatMap(HttpRouter.params, (params) => Body.decode(Requests.PriceParams, params))
   const level = yield* Effect.flatMap(Degradation, (d) => d.current)
   return yield* DegradationLevel.$match(level, {
-    Optimal: () => respond(priced(level, cacheThenDb(id), { fillCache: true }), id),
-    Degraded: () => respond(priced(level, Effect.catchAll(fromDb(id), () => fromCache(id)), { fillCache: false }), id),
+    Optimal: () => answer(priced(level, cacheThenDb(id), { fillCache: true }), id),
+    Degraded: () => answer(priced(level, Effect.catchAll(fromDb(id), () => fromCache(id)), { fillCache: false }), id),
     Limited: () =>
-      respond(
+      answer(
         Effect.map(
           cacheThenDb(id),
           Option.map((r) => body(r, level, Math.round(r.product.price * 1.3 * 100) / 100, false, unavailableNotice))
@@ -149,7 +157,7 @@ const getPrice = Effect.gen(function*() {
         id
       ),
     Minimal: () =>
-      respond(
+      answer(
         Effect.map(
           cacheThenDb(id),
           Option.map((r) => body(r, level, r.product.price, false, "Read-only mode: showing the last cached price"))
@@ -161,12 +169,7 @@ const getPrice = Effect.gen(function*() {
         "retry-after": "5"
       }))
   })
-})
-
-const NewProduct = Schema.Struct({
-  name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-  price: Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
-})
+}).pipe(Effect.catchTag("Refusal", Body.answer))
 
 const retryAfterOf = (error: Fallback.UnavailableError) => {
   const cause = error.cause as { readonly retryAfter?: Duration.Duration } | undefined
@@ -175,89 +178,166 @@ const retryAfterOf = (error: Fallback.UnavailableError) => {
     : 5
 }
 
-const createProduct = Effect.gen(function*() {
-  const input = yield* Effect.either(HttpServerRequest.schemaBodyJson(NewProduct))
-  if (input._tag === "Left") return badRequest("body must be { \"name\": non-empty string, \"price\": number ≥ 0 }")
-  const db = yield* Db
-  return yield* db.createProduct(input.right).pipe(
-    Effect.map((product) => json(product, 201)),
-    Effect.catchTags({
-      UnavailableError: (e) =>
-        Effect.succeed(json({ error: "writes_blocked", message: e.message, action: e.action }, 503, {
-          "retry-after": String(Math.max(1, Math.ceil(retryAfterOf(e))))
-        })),
-      DbError: () => Effect.succeed(unavailable("The product could not be stored.", 5))
-    })
+/**
+ * A JSON route: its body read as `schema` under `limit` bytes, then
+ * `handle`; every refusal on the way answered as JSON.
+ */
+const jsonRoute = <A, I, R>(
+  schema: Schema.Schema<A, I>,
+  limit: number,
+  handle: (input: A) => Effect.Effect<HttpServerResponse.HttpServerResponse, Refusal, R>
+) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Body.readJson(request, schema)).pipe(
+    Effect.flatMap(handle),
+    Effect.catchTag("Refusal", Body.answer),
+    HttpIncomingMessage.withMaxBodySize(Option.some(limit))
   )
-})
 
-const EnhanceBody = Schema.Struct({
-  items: Schema.Array(Schema.Struct({ name: Schema.String, price: Schema.Number.pipe(Schema.finite()) })).pipe(
-    Schema.maxItems(100)
-  )
-})
-
-const enhancePrices = Effect.gen(function*() {
-  const input = yield* Effect.either(HttpServerRequest.schemaBodyJson(EnhanceBody))
-  if (input._tag === "Left") return badRequest("body must be { \"items\": [{ \"name\": string, \"price\": number }] }")
-  const ai = yield* Ai
-  return yield* ai.enhancePrices(input.right.items).pipe(
-    Effect.map((e) => json({ prices: e.prices, enhanced: e.enhanced, ...(e.notice ? { notice: e.notice } : {}) })),
-    Effect.catchAll(() => Effect.succeed(unavailable("The pricing model failed.", 5)))
-  )
-})
-
-const OcrBody = Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(100_000)) })
-
-const enhanceOcr = Effect.gen(function*() {
-  const input = yield* Effect.either(HttpServerRequest.schemaBodyJson(OcrBody))
-  if (input._tag === "Left") return badRequest("body must be { \"text\": string }")
-  const ai = yield* Ai
-  return yield* ai.cleanText(input.right.text).pipe(
-    Effect.map((cleaned) => json(cleaned)),
-    Effect.catchAll(() => Effect.succeed(unavailable("The OCR model failed.", 5)))
-  )
-})
-
-const UploadBody = Schema.Struct({
-  key: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9._\-/]{1,200}$/))),
-  contentType: Schema.optional(Schema.String),
-  content: Schema.String.pipe(Schema.maxLength(1_000_000))
-})
-
-/** `201 stored` when the object store took it, `202 queued` when it waits in the durable queue. */
-const upload = Effect.gen(function*() {
-  const input = yield* Effect.either(HttpServerRequest.schemaBodyJson(UploadBody))
-  if (input._tag === "Left") {
-    return badRequest(
-      "body must be { \"content\": string, \"key\"?: [A-Za-z0-9._-/]{1,200}, \"contentType\"?: string }"
-    )
-  }
-  const store = yield* ObjectStore
-  const key = input.right.key ?? `uploads/${randomUUID()}`
-  return yield* store.put({
-    key,
-    contentType: input.right.contentType ?? "application/octet-stream",
-    content: input.right.content
+/** The database refused the row: a conflict (`409`), a value it cannot take (`422`), or our own bad statement. */
+const dbRefusal = (error: DbError) =>
+  Effect.gen(function*() {
+    const code = error.code ?? ""
+    const field = error.column ?? "body"
+    if (code === "23505" || /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(code)) {
+      return new Refusal({
+        status: 409,
+        error: "conflict",
+        field,
+        message: `The database refused the product: ${error.message}`
+      })
+    }
+    if (/^2[23]/.test(code) || code.startsWith("SQLITE_")) {
+      return new Refusal({
+        status: 422,
+        error: "unprocessable",
+        field,
+        message: `The database refused the product: ${error.message}`
+      })
+    }
+    // Anything else it refuses (a syntax or access rule) is a statement of ours: a bug to look at.
+    yield* Effect.logError("The database refused a statement of this service", error)
+    return new Refusal({ status: 500, error: "internal_error", message: "The product could not be stored." })
   })
-    .pipe(
-      Effect.map((result) => json(result, result.status === "stored" ? 201 : 202)),
+
+const createProduct = jsonRoute(
+  Requests.NewProduct,
+  Requests.bodyLimits.json,
+  (input) =>
+    Effect.flatMap(Db, (db) => db.createProduct(input)).pipe(
+      Effect.map((product) => json(product, 201)),
+      Effect.catchTags({
+        UnavailableError: (e) =>
+          Effect.succeed(json({ error: "writes_blocked", message: e.message, action: e.action }, 503, {
+            "retry-after": String(Math.max(1, Math.ceil(retryAfterOf(e))))
+          })),
+        DbError: (e) =>
+          e.kind === "rejection"
+            ? Effect.flatMap(dbRefusal(e), Effect.fail)
+            : Effect.succeed(unavailable("The product could not be stored.", 5))
+      })
+    )
+)
+
+/** The model refused this request (a `4xx` for this prompt): not an outage, and not the fallback's to answer. */
+const aiRefusal = () =>
+  new Refusal({
+    status: 422,
+    error: "unprocessable",
+    field: "body",
+    message: "The model refused this request."
+  })
+
+const enhancePrices = jsonRoute(
+  Requests.EnhanceBody,
+  Requests.bodyLimits.json,
+  (input) =>
+    Effect.flatMap(Ai, (ai) => ai.enhancePrices(input.items)).pipe(
+      Effect.map((e) => json({ prices: e.prices, enhanced: e.enhanced, ...(e.notice ? { notice: e.notice } : {}) })),
       Effect.catchAll((error) =>
-        Effect.succeed(unavailable(
-          error._tag === "WriteBehindError" ? "The upload queue is full." : "The upload could not be stored.",
-          5
-        ))
+        Failure.isRejection(error)
+          ? Effect.fail(aiRefusal())
+          : Effect.succeed(unavailable("The pricing model failed.", 5))
       )
     )
-})
+)
+
+const enhanceOcr = jsonRoute(
+  Requests.OcrBody,
+  Requests.bodyLimits.json,
+  (input) =>
+    Effect.flatMap(Ai, (ai) => ai.cleanText(input.text)).pipe(
+      Effect.map((cleaned) => json(cleaned)),
+      Effect.catchAll((error) =>
+        Failure.isRejection(error) ? Effect.fail(aiRefusal()) : Effect.succeed(unavailable("The OCR model failed.", 5))
+      )
+    )
+)
+
+/** What the store said, without the paths or hosts it may name: the S3 error code, or the errno. */
+const storeCode = (error: ObjectStoreError) => {
+  const cause = error.cause as { readonly name?: unknown; readonly code?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : typeof cause?.name === "string" ? cause.name : undefined
+  return code === undefined || code === "Error" ? "" : ` (${code})`
+}
+
+/** The store refused this upload: its key (`400`), another object in its way (`409`), or anything else (`422`). */
+const storeRefusal = (error: ObjectStoreError) =>
+  error.reason === "invalid_key"
+    ? Body.invalid("key", error.message)
+    : error.reason === "conflict"
+    ? new Refusal({
+      status: 409,
+      error: "conflict",
+      field: "key",
+      message: `Another object is in the way of key ${
+        JSON.stringify(error.key)
+      }: a key cannot name both an object and a folder${storeCode(error)}`
+    })
+    : new Refusal({
+      status: 422,
+      error: "unprocessable",
+      field: "body",
+      message: `The object store refused this upload${storeCode(error)}`
+    })
+
+/**
+ * `201 stored` when the object store took it, `202 queued` when it waits in
+ * the durable queue; an upload the store refused is answered `4xx` (never
+ * queued), and one the full queue cannot take `503`.
+ */
+const upload = jsonRoute(Requests.UploadBody, Requests.bodyLimits.upload, (input) =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const key = input.key ?? `uploads/${randomUUID()}`
+    return yield* store.put({
+      key,
+      contentType: input.contentType ?? "application/octet-stream",
+      content: input.content
+    }).pipe(
+      Effect.map((result) => json(result, result.status === "stored" ? 201 : 202)),
+      Effect.catchTags({
+        ObjectStoreError: (error) =>
+          error.kind === "rejection"
+            ? Effect.fail(storeRefusal(error))
+            : Effect.succeed(unavailable("The upload could not be stored.", 5)),
+        WriteBehindError: (error) =>
+          Effect.succeed(unavailable(
+            error.cause instanceof UploadQueueFull ? "The upload queue is full." : "The upload could not be queued.",
+            5
+          ))
+      })
+    )
+  }))
 
 /** AI computations are POSTs but not writes: they stay available while writes are blocked. */
 const computations = new Set(["/prices/enhance", "/ocr/enhance"])
 
+/** Sheds writes from Minimal and everything but the status routes at Emergency; AI computations are not writes. */
 export const middleware = DegradationMiddleware.make({
   isWrite: (request) => DegradationMiddleware.defaultIsWrite(request) && !computations.has(request.url.split("?")[0]!)
 })
 
+/** Every route of the service, the status, admin, fault-drill and metrics routes included. */
 export const router = HttpRouter.empty.pipe(
   HttpRouter.get("/prices/:id", getPrice),
   HttpRouter.post("/prices/enhance", enhancePrices),
@@ -270,3 +350,71 @@ export const router = HttpRouter.empty.pipe(
   // Fault drills (`RESILIENCE_FAULTS=on`), behind the same admin token.
   HttpRouter.concat(FaultRoutes.router)
 )
+
+/** A route's path as a pattern: `:param` one segment, `*` the rest. */
+const compile = (path: string) =>
+  new RegExp(
+    `^${
+      path.split("/").map((segment) =>
+        segment.startsWith(":") ? "[^/]+" : segment === "*" ? ".*" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      ).join("/")
+    }$`
+  )
+
+const patterns = Chunk.toReadonlyArray(router.routes).map((route) => ({
+  method: route.method,
+  matches: compile(route.path),
+  exact: !/[:*]/.test(route.path)
+}))
+
+/**
+ * The methods `pathname` is served with; none for an unknown path. A path
+ * that a route names exactly (`/prices/enhance`) goes by those routes only,
+ * as the router prefers them (GET on it is not `/prices/:id`). Admin paths
+ * are never advertised: they answer `404` to anyone without the token.
+ */
+export const allowedMethods = (pathname: string): ReadonlyArray<string> => {
+  if (pathname === "/admin" || pathname.startsWith("/admin/")) return []
+  const matching = patterns.filter((pattern) => pattern.matches.test(pathname))
+  const exact = matching.filter((pattern) => pattern.exact)
+  const methods = new Set((exact.length > 0 ? exact : matching).map((pattern) => pattern.method))
+  // The router answers HEAD with the GET route.
+  if (methods.has("GET")) methods.add("HEAD")
+  return [...methods].sort()
+}
+
+/** The path as the client sent it, cut short: it is echoed in an answer. */
+const pathOf = (request: HttpServerRequest.HttpServerRequest) => {
+  const path = request.url.split("?")[0]!
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path
+}
+
+const unknownRoute = (request: HttpServerRequest.HttpServerRequest) =>
+  Body.answer(Body.unread(
+    request,
+    new Refusal({
+      status: 404,
+      error: "not_found",
+      message: `No route for ${request.method.slice(0, 20)} ${pathOf(request)}`
+    })
+  ))
+
+const wrongMethod = (request: HttpServerRequest.HttpServerRequest, allow: ReadonlyArray<string>) =>
+  Body.answer(Body.unread(
+    request,
+    new Refusal({
+      status: 405,
+      error: "method_not_allowed",
+      message: `${pathOf(request)} answers ${allow.join(", ")}, not ${request.method.slice(0, 20)}`,
+      headers: { allow: allow.join(", ") },
+      allow
+    })
+  ))
+
+/** The router, with JSON `404` and `405` (with `allow`) for requests it has no route for. */
+export const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  const allow = allowedMethods(request.url.split("?")[0]!)
+  return allow.length > 0 && !allow.includes(request.method)
+    ? wrongMethod(request, allow)
+    : Effect.catchTag(router, "RouteNotFound", () => unknownRoute(request))
+})

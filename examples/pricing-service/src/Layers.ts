@@ -7,34 +7,32 @@
  * `RESILIENCE_FAULTS_ALLOW_PRODUCTION=true`) an operator can make a backend
  * fail, hang or slow down through `/admin/faults` for a drill; off (the
  * default), the raw service is used as is.
+ *
+ * Each breaker's `isFailure` reads the `kind` of its backend's errors: a
+ * request the backend refused never counts towards opening it, and never
+ * reaches a fallback (a refused upload is not queued).
  */
-import { Degradation, Dependency, Fallback, Presets, Profile } from "@effect-resilience/core"
-import { DurableQueue } from "@effect-resilience/platform"
-import { Faults } from "@effect-resilience/simulation"
-import * as Context from "effect/Context"
+import { Degradation, Dependency, Fallback, Faults, Presets, Profile } from "@effect-resilience/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import * as path from "node:path"
 import type { AppConfig } from "./Config.js"
 import * as Ai from "./services/Ai.js"
 import * as Cache from "./services/Cache.js"
 import * as Db from "./services/Db.js"
 import * as ObjectStore from "./services/ObjectStore.js"
+import * as UploadQueue from "./UploadQueue.js"
 
-const UploadSchema = Schema.Struct({ key: Schema.String, contentType: Schema.String, content: Schema.String })
+/** `preset` whose breaker tells outages from rejections by `isFailure`. */
+const classified = (preset: Presets.Preset, isFailure: (error: unknown) => boolean): Presets.Preset => ({
+  ...preset,
+  breaker: { ...preset.breaker, isFailure }
+})
 
-/** Uploads accepted while the object store is down: durable before `202` is answered. */
-export class UploadQueue extends Context.Tag("pricing-service/UploadQueue")<
-  UploadQueue,
-  Fallback.WriteBehindQueue<ObjectStore.Upload>
->() {}
-
-const UploadQueueLive = (config: AppConfig) =>
-  Layer.scoped(UploadQueue, DurableQueue.make({ name: "s3", schema: UploadSchema, maxAttempts: 20 })).pipe(
-    Layer.provide(DurableQueue.layerSqlite({ filename: path.join(config.dataDir, "upload-queue.sqlite") }))
-  )
+const dbPreset = classified(Presets.db, Db.isFailure)
+const redisPreset = classified(Presets.redis, Cache.isFailure)
+const s3Preset = classified(Presets.s3, ObjectStore.isFailure)
+const openaiPreset = classified(Presets.openai, Ai.isFailure)
 
 const DbRaw = (config: AppConfig) =>
   Option.match(config.databaseUrl, { onNone: () => Db.layerSqlite(config.dataDir), onSome: Db.layerPg })
@@ -45,7 +43,7 @@ const CacheRaw = (config: AppConfig) =>
     onNone: () => Cache.layerMemory,
     onSome: (url) =>
       Layer.unwrapEffect(
-        Effect.map(Profile.dependency(Presets.redis), (preset) => Cache.layerRedis(url, preset.callTimeout))
+        Effect.map(Profile.dependency(redisPreset), (preset) => Cache.layerRedis(url, preset.callTimeout))
       )
   })
 
@@ -56,46 +54,44 @@ const AiRaw = (config: AppConfig) =>
   Option.match(config.openai, { onNone: () => Ai.layerRules, onSome: Ai.layerOpenAi })
 
 const DbLive = (config: AppConfig) =>
-  Dependency.layerConfig(Db.Db, Presets.db, {
+  Dependency.layerConfig(Db.Db, dbPreset, {
     health: (db) => db.ping,
     fallback: { createProduct: Presets.writesBlocked("db") }
   }).pipe(Layer.provide(Faults.layerConfig(Db.Db, { name: Presets.db.name })), Layer.provide(DbRaw(config)))
 
 // No fallbacks: the handlers choose what a cache miss or a cache outage means (read the DB).
 const CacheLive = (config: AppConfig) =>
-  Dependency.layerConfig(Cache.Cache, Presets.redis, { health: (cache) => cache.ping }).pipe(
+  Dependency.layerConfig(Cache.Cache, redisPreset, { health: (cache) => cache.ping }).pipe(
     Layer.provide(Faults.layerConfig(Cache.Cache, { name: Presets.redis.name })),
     Layer.provide(CacheRaw(config))
   )
 
 const AiLive = (config: AppConfig) =>
-  Dependency.layerConfig(Ai.Ai, Presets.openai, {
+  Dependency.layerConfig(Ai.Ai, openaiPreset, {
     health: (ai) => ai.ping,
     fallback: {
-      enhancePrices: Fallback.sync((_error, items: ReadonlyArray<Ai.PriceItem>): Ai.Enhanced => ({
-        prices: items.map((item) => Math.round(item.price * 1.3 * 100) / 100),
-        enhanced: false,
-        notice: Ai.unavailableNotice
-      })),
+      enhancePrices: Fallback.sync((_error, items: ReadonlyArray<Ai.PriceItem>): Ai.Enhanced => Ai.baseline(items)),
       cleanText: Fallback.sync((_error, text: string): Ai.CleanedText => ({ text, ocr_enhanced: false }))
     }
   }).pipe(Layer.provide(Faults.layerConfig(Ai.Ai, { name: Presets.openai.name })), Layer.provide(AiRaw(config)))
 
 /** Queued uploads are replayed every `UPLOAD_REPLAY_INTERVAL` while the store takes calls. */
 const ObjectStoreLive = (config: AppConfig) =>
-  Layer.unwrapEffect(Effect.map(UploadQueue, (queue) =>
-    Dependency.layerConfig(ObjectStore.ObjectStore, Presets.s3, {
-      health: (store) => store.ping,
-      replayInterval: config.uploadReplayInterval,
-      fallback: {
-        put: (_error, upload: ObjectStore.Upload) =>
-          Effect.as(queue.offer(upload), { status: "queued" as const, key: upload.key })
-      },
-      replay: [{ queue, run: (store, upload: ObjectStore.Upload) => store.put(upload) }]
-    }))).pipe(
-      Layer.provide(Faults.layerConfig(ObjectStore.ObjectStore, { name: Presets.s3.name })),
-      Layer.provide(ObjectStoreRaw(config))
-    )
+  Layer.unwrapEffect(
+    Effect.map(UploadQueue.UploadQueue, (queue) =>
+      Dependency.layerConfig(ObjectStore.ObjectStore, s3Preset, {
+        health: (store) => store.ping,
+        replayInterval: config.uploadReplayInterval,
+        fallback: {
+          put: (_error, upload: ObjectStore.Upload) =>
+            Effect.as(queue.offer(upload), { status: "queued" as const, key: upload.key })
+        },
+        replay: [{ queue, run: (store, upload: ObjectStore.Upload) => store.put(upload) }]
+      }))
+  ).pipe(
+    Layer.provide(Faults.layerConfig(ObjectStore.ObjectStore, { name: Presets.s3.name })),
+    Layer.provide(ObjectStoreRaw(config))
+  )
 
 /**
  * Every dependency, wrapped, with the `Degradation` they register with, the
@@ -104,7 +100,7 @@ const ObjectStoreLive = (config: AppConfig) =>
  */
 export const make = (config: AppConfig) =>
   Layer.mergeAll(DbLive(config), CacheLive(config), AiLive(config), ObjectStoreLive(config)).pipe(
-    Layer.provideMerge(UploadQueueLive(config)),
+    Layer.provideMerge(UploadQueue.layer(config.dataDir, config.uploadQueue)),
     Layer.provideMerge(Faults.layerRegistry),
     Layer.provideMerge(Degradation.layerConfig())
   )

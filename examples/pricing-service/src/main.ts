@@ -3,19 +3,18 @@
  * With no backend variables it runs on embedded defaults (SQLite, an
  * in-process cache, a folder as object store, a rule-based pricing model).
  */
+import { Faults } from "@effect-resilience/core"
 import { Prometheus } from "@effect-resilience/otel"
 import { AdminRoutes } from "@effect-resilience/platform"
-import { Faults } from "@effect-resilience/simulation"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import { createServer } from "node:http"
 import * as AppConfig from "./Config.js"
 import * as Http from "./Http.js"
 import * as Layers from "./Layers.js"
+import * as Server from "./Server.js"
 
 const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const config = yield* AppConfig.load
@@ -25,15 +24,12 @@ const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   yield* Effect.sync(() => fs.mkdirSync(config.dataDir, { recursive: true }))
   const backends = AppConfig.describeBackends(config)
   yield* Effect.log("pricing-service backends").pipe(Effect.annotateLogs(backends))
-  return HttpServer.serve(Http.router, Http.middleware).pipe(
+  return HttpServer.serve(Http.app, Http.middleware).pipe(
     HttpServer.withLogAddress,
     Layer.provide(AdminRoutes.layerConfig),
     Layer.provide(Prometheus.layerHttpApp({ resource: { serviceName: "pricing-service" } })),
     Layer.provide(Layers.make(config)),
-    Layer.provide(NodeHttpServer.layer(createServer, {
-      port: config.port,
-      ...(Option.isSome(config.host) ? { host: config.host.value } : {})
-    }))
+    Layer.provide(Server.layer(config))
   )
 }))
 

@@ -25,6 +25,29 @@ describe("Config", () => {
       expect(Option.isNone(config.openai)).toBe(true)
       expect(config.dataDir).toBe(AppConfig.defaultDataDir)
       expect(AppConfig.describeBackends(config)).toMatchObject({ cache: "in-process", ai: "rule-based pricing model" })
+      // Bounded by default: slow clients, many connections and a long object-store outage.
+      expect(Duration.toMillis(config.http.headersTimeout)).toBe(10_000)
+      expect(Duration.toMillis(config.http.requestTimeout)).toBe(30_000)
+      expect(Duration.toMillis(config.http.keepAliveTimeout)).toBe(5_000)
+      expect(config.http.maxConnections).toBe(1000)
+      expect(config.uploadQueue).toEqual({ capacity: 1000, maxBytes: 256 * 1024 * 1024 })
+    }))
+
+  it.effect("the HTTP bounds and the upload queue's from their variables", () =>
+    Effect.gen(function*() {
+      const config = yield* load({
+        HTTP_HEADERS_TIMEOUT: "2",
+        HTTP_REQUEST_TIMEOUT: "3 seconds",
+        HTTP_KEEP_ALIVE_TIMEOUT: "500 millis",
+        HTTP_MAX_CONNECTIONS: "50",
+        UPLOAD_QUEUE_CAPACITY: "10",
+        UPLOAD_QUEUE_MAX_BYTES: "1048576"
+      })
+      expect(Duration.toMillis(config.http.headersTimeout)).toBe(2000)
+      expect(Duration.toMillis(config.http.requestTimeout)).toBe(3000)
+      expect(Duration.toMillis(config.http.keepAliveTimeout)).toBe(500)
+      expect(config.http.maxConnections).toBe(50)
+      expect(config.uploadQueue).toEqual({ capacity: 10, maxBytes: 1_048_576 })
     }))
 
   it.effect("real backends from their variables; secrets are redacted in the startup log", () =>
@@ -57,7 +80,12 @@ describe("Config", () => {
       [{ OPENAI_BASE_URL: "http://llm:8000/v1" }, "OPENAI_API_KEY"],
       [{ PORT: "seventy" }, "PORT"],
       [{ REDIS_URL: "not a url" }, "REDIS_URL"],
-      [{ UPLOAD_REPLAY_INTERVAL: "0" }, "UPLOAD_REPLAY_INTERVAL"]
+      [{ UPLOAD_REPLAY_INTERVAL: "0" }, "UPLOAD_REPLAY_INTERVAL"],
+      [{ HTTP_HEADERS_TIMEOUT: "soon" }, "HTTP_HEADERS_TIMEOUT"],
+      [{ HTTP_HEADERS_TIMEOUT: "40", HTTP_REQUEST_TIMEOUT: "30" }, "HTTP_HEADERS_TIMEOUT"],
+      [{ HTTP_MAX_CONNECTIONS: "0" }, "HTTP_MAX_CONNECTIONS"],
+      [{ UPLOAD_QUEUE_CAPACITY: "-1" }, "UPLOAD_QUEUE_CAPACITY"],
+      [{ UPLOAD_QUEUE_MAX_BYTES: "1.5" }, "UPLOAD_QUEUE_MAX_BYTES"]
     ] as const
   )("bad config %j: a ConfigError naming %s", ([env, name]) =>
     Effect.gen(function*() {

@@ -4,6 +4,7 @@
  * `@effect/sql`'s migrator.
  */
 import type { CircuitBreaker, Fallback } from "@effect-resilience/core"
+import { Classify } from "@effect-resilience/core"
 import { NodeContext } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
@@ -18,20 +19,41 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Failure from "./Failure.js"
 
+/** A stored product. */
 export interface Product {
   readonly id: number
   readonly name: string
   readonly price: number
 }
 
+/** A product to store: its id is the database's. */
 export interface NewProduct {
   readonly name: string
   readonly price: number
 }
 
-export class DbError extends Data.TaggedError("DbError")<{ readonly message: string; readonly cause?: unknown }> {}
+/**
+ * The database failed (`kind: "outage"`) or refused this statement
+ * (`kind: "rejection"`: a value out of range, a constraint), by `Classify.sql`
+ * on what the driver threw. `code` is the SQLSTATE (Postgres) or result code
+ * (SQLite) when the driver gave one; `column` and `constraint` what Postgres
+ * names of a refused row.
+ */
+export class DbError extends Data.TaggedError("DbError")<{
+  readonly message: string
+  readonly kind: Failure.Kind
+  readonly code?: string | undefined
+  readonly column?: string | undefined
+  readonly constraint?: string | undefined
+  readonly cause?: unknown
+}> {}
 
+/** The db breaker's `isFailure`: a statement the database refused never counts against it. */
+export const isFailure = Failure.isFailure(Classify.sql)
+
+/** The product database. */
 export class Db extends Context.Tag("pricing-service/Db")<Db, {
   readonly getProduct: (id: number) => Effect.Effect<Option.Option<Product>, DbError | CircuitBreaker.Unavailable>
   /** Blocked with `Fallback.UnavailableError` while the database is down. */
@@ -39,8 +61,45 @@ export class Db extends Context.Tag("pricing-service/Db")<Db, {
   readonly ping: Effect.Effect<void, DbError | CircuitBreaker.Unavailable>
 }>() {}
 
-const toDbError = (cause: unknown) =>
-  new DbError({ message: cause instanceof Error ? cause.message : String(cause), cause })
+/** The first string `field` along the cause chain (the driver's error sits under `SqlError`). */
+const fieldOf = (cause: unknown, field: string): string | undefined => {
+  for (const link of Classify.causes(cause)) {
+    const value = (link as Record<string, unknown>)[field]
+    if (typeof value === "string" && value !== "") return value
+  }
+  return undefined
+}
+
+/** The driver's own words: the innermost message (`SqlError` says only "Failed to execute statement"). */
+const messageOf = (cause: unknown): string => {
+  let message = String(cause)
+  for (const link of Classify.causes(cause)) {
+    const value = (link as { readonly message?: unknown }).message
+    if (typeof value === "string" && value !== "") message = value
+  }
+  return message
+}
+
+/**
+ * The column a refused row names: Postgres in `column`, or in the detail of a
+ * unique violation (`Key (name)=(Lamp) already exists.`); SQLite in its
+ * message (`UNIQUE constraint failed: products.name`).
+ */
+const columnOf = (cause: unknown): string | undefined =>
+  fieldOf(cause, "column") ??
+    /^Key \(([^)]+)\)=/.exec(fieldOf(cause, "detail") ?? "")?.[1] ??
+    /constraint failed: \w+\.(\w+)$/.exec(messageOf(cause))?.[1]
+
+/** Built from what the driver threw: its kind, code and message. */
+export const toDbError = (cause: unknown): DbError =>
+  new DbError({
+    message: messageOf(cause),
+    kind: Failure.kindOf(Classify.sql, cause),
+    code: fieldOf(cause, "code"),
+    column: columnOf(cause),
+    constraint: fieldOf(cause, "constraint"),
+    cause
+  })
 
 const migrations = Migrator.fromRecord({
   "1_products": Effect.gen(function*() {
@@ -83,7 +142,7 @@ const rawFromSql = Effect.gen(function*() {
       } RETURNING id, name, price`.pipe(
         Effect.flatMap((rows) =>
           rows[0] === undefined
-            ? Effect.fail(new DbError({ message: "insert returned no row" }))
+            ? Effect.fail(new DbError({ message: "insert returned no row", kind: "outage" }))
             : Effect.succeed(normalize(rows[0]))
         ),
         Effect.mapError((e) => (e instanceof DbError ? e : toDbError(e)))
