@@ -1,7 +1,7 @@
 /**
- * The seed's pricing service, as far as the scenarios need it: its four
+ * The pricing service, as far as the scenarios need it: its four
  * dependencies defined as the application defines them — services with
- * members, wrapped by `Dependency.layer` with the seed's presets and
+ * members, wrapped by `Dependency.layer` with their presets and
  * fallbacks — over in-memory raw services, each wrapped by `Faults.layer`
  * so that a scenario can take it down.
  *
@@ -62,13 +62,13 @@ export interface Upload {
   readonly body: string
 }
 
-/** The four dependencies, as the seed names them. */
+/** The four dependencies, by name. */
 export type DependencyKey = "openai" | "db" | "redis" | "s3"
 
 /** The name of each dependency: of its breaker, its metrics and its `Faults` control. */
 export type Names = Readonly<Record<DependencyKey, string>>
 
-/** The seed's names (`openai`, `db`, `redis`, `s3`), each followed by `-suffix` when given. */
+/** The dependencies' names (`openai`, `db`, `redis`, `s3`), each followed by `-suffix` when given. */
 export const names = (suffix?: string): Names => {
   const name = (base: DependencyKey) => suffix === undefined ? base : `${base}-${suffix}`
   return { openai: name("openai"), db: name("db"), redis: name("redis"), s3: name("s3") }
@@ -167,13 +167,13 @@ export const S3Live = (names: Names, queue: Fallback.WriteBehindQueue<Upload>) =
 // the whole, with faults
 // -----------------------------------------------------------------------------
 
-/** The recovery fiber's interval (the seed's 30 s). */
+/** The recovery fiber's interval: 30 s. */
 export const recoveryInterval = "30 seconds"
 
 /**
  * A layer put between a dependency's `Faults`-wrapped raw service and its
  * `Dependency` layer: it sees every call the breaker lets through, and the
- * health checks (the seed's tests count them).
+ * health checks (tests count them).
  */
 export type Tap = <I, S>(tag: Context.Tag<I, S>, dependency: DependencyKey) => Layer.Layer<I, never, I>
 
@@ -192,7 +192,7 @@ export type Services =
 /**
  * The four dependencies over their in-memory raw services, each raw service
  * wrapped by `Faults.layer` under the dependency's name, and `Degradation`
- * with the seed's 30 s recovery interval. Without a `store`, every build
+ * with a 30 s recovery interval. Without a `store`, every build
  * gets a fresh one (so one layer serves any number of runs).
  */
 export const layer = (options?: {

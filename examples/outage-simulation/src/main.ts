@@ -1,7 +1,7 @@
 /**
- * `pnpm demo`: runs the seed's outage scenarios in virtual time, prints each
+ * `pnpm demo`: runs the outage scenarios in virtual time, prints each
  * timeline, writes an SVG chart per scenario to `out/<scenario>.svg`, and
- * exits with code 1 when a scenario does not end as the seed says.
+ * exits with code 1 when a scenario's checks fail.
  */
 import { Simulation } from "@effect-resilience/simulation"
 import * as Effect from "effect/Effect"
@@ -38,7 +38,7 @@ const program = Effect.gen(function*() {
   console.log(`${reports.length} scenarios in ${(wall / 1000).toFixed(1)} s of wall time`)
   if (failed.length > 0) {
     console.error(
-      `${failed.length} scenario(s) did not end as the seed describes: ${failed.map((r) => r.name).join(", ")}`
+      `${failed.length} scenario(s) failed their checks: ${failed.map((r) => r.name).join(", ")}`
     )
     process.exitCode = 1
   }

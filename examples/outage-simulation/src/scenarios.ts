@@ -1,9 +1,9 @@
 /**
- * The seed's outage scenarios, on the pricing service's own layers
- * (`./app.ts`: its four dependencies with the seed's presets and fallbacks,
- * over `Faults`-wrapped in-memory services, and a 30 s recovery interval),
- * under 10 calls per second per dependency. Each scenario states what the
- * seed says must happen as `expect` checks.
+ * The pricing service's outage scenarios, on its own layers (`./app.ts`: its
+ * four dependencies with their presets and fallbacks, over `Faults`-wrapped
+ * in-memory services, and a 30 s recovery interval), under 10 calls per
+ * second per dependency. Each scenario states what must happen as `expect`
+ * checks.
  */
 import { DegradationLevel } from "@effect-resilience/core"
 import { Faults } from "@effect-resilience/core"
@@ -214,7 +214,7 @@ export const partialRecovery: Scenario = {
   ]
 }
 
-/** Not in the seed: a flaky OpenAI. 10 % failures never make 5 in a row; 60 % do, again and again. */
+/** A flaky OpenAI: 10 % failures never make 5 in a row; 60 % do, again and again. */
 export const flakyOpenai: Scenario = {
   ...base,
   name: "flaky-openai",
@@ -240,8 +240,8 @@ export const flakyOpenai: Scenario = {
   ]
 }
 
-/** The seed's scenarios, in the order of the seed. */
-export const seedScenarios: ReadonlyArray<Scenario> = [
+/** The outage scenarios the service is designed for: one dependency or several down, and back. */
+export const outageScenarios: ReadonlyArray<Scenario> = [
   redisDownThenBack,
   openaiAndRedisDown,
   openaiBackRedisStillDown,
@@ -250,5 +250,5 @@ export const seedScenarios: ReadonlyArray<Scenario> = [
   partialRecovery
 ]
 
-/** Everything the demo runs: the seed's scenarios, then the extra ones. */
-export const scenarios: ReadonlyArray<Scenario> = [...seedScenarios, flakyOpenai]
+/** Everything the demo runs: the outage scenarios, then a flaky dependency. */
+export const scenarios: ReadonlyArray<Scenario> = [...outageScenarios, flakyOpenai]

@@ -1,11 +1,12 @@
 import { Simulation } from "@effect-resilience/simulation"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { dbDown, flakyOpenai, partialRecovery, scenarios, seedScenarios } from "../src/scenarios.js"
+import { dbDown, flakyOpenai, outageScenarios, partialRecovery, scenarios } from "../src/scenarios.js"
 
 describe("outage-simulation scenarios", () => {
-  it("cover the seed's six scenarios", () => {
-    expect(seedScenarios.map((s) => s.name)).toEqual([
+  it("cover the six outage scenarios, then a flaky dependency", () => {
+    expect(scenarios.map((s) => s.name)).toEqual([...outageScenarios.map((s) => s.name), "flaky-openai"])
+    expect(outageScenarios.map((s) => s.name)).toEqual([
       "redis-down-then-back",
       "openai-and-redis-down",
       "openai-back-redis-still-down",
@@ -16,7 +17,7 @@ describe("outage-simulation scenarios", () => {
   })
 
   for (const scenario of scenarios) {
-    it.effect(`${scenario.name} ends as the seed describes`, () =>
+    it.effect(`${scenario.name} passes its checks`, () =>
       Effect.gen(function*() {
         const report = yield* Simulation.run(scenario)
         const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.description}: ${c.detail}`)
@@ -28,6 +29,22 @@ describe("outage-simulation scenarios", () => {
         expect(Simulation.renderSvg(report)).toContain(scenario.name)
       }), 60_000)
   }
+
+  it.effect(
+    "the DB hanging: reads wait the 5 s call timeout before the cache answers them",
+    () =>
+      Effect.gen(function*() {
+        const report = yield* Simulation.run({ ...dbDown, clock: "virtual" })
+        const reads = report.traffic["db.getPrice"]!
+        // The fallback answers the reads cut at the timeout: no caller sees the CallTimeoutError.
+        expect([reads.errors, reads.timedOut]).toEqual([0, 0])
+        expect(reads.latency).toEqual({ p50: 0, p99: 5_000, max: 5_000 })
+        expect(report.perDependency.db!.timeouts).toBeGreaterThanOrEqual(3)
+        // Nothing else waits: the other dependencies answer at once.
+        expect(report.traffic["redis.getPrice"]!.latency).toEqual({ p50: 0, p99: 0, max: 0 })
+      }),
+    60_000
+  )
 
   it.effect("the same scenario run twice gives the same level and breaker transitions", () =>
     Effect.gen(function*() {

@@ -1,8 +1,11 @@
 /**
- * The error every constructor of the toolkit dies with when an option is
- * invalid: `CircuitBreaker.make`, `Dependency.layer`, `Degradation.layer`,
- * `Fallback.memoryQueue`, and the other packages' constructors (`Simulation.run`,
- * the platform's layers) alike.
+ * The error of an invalid option. One rule for the whole toolkit: every
+ * constructor and runner dies with it (`CircuitBreaker.make`,
+ * `Dependency.layer`, `Degradation.layer`, `Fallback.memoryQueue`, the
+ * platform's layers, `Simulation.run`): bad options are a bug of the caller,
+ * not an outcome to handle, so the error is a defect, never in an Effect's
+ * error channel. A plain function that builds a value (`Faults.flaky`,
+ * `Simulation.calls`) throws it.
  *
  * A test tells it apart with `Cause.squash(exit.cause) instanceof
  * InvalidOptionError`, as the example of {@link InvalidOptionError} shows.

@@ -48,12 +48,7 @@
  *
  * @since 0.1.0
  */
-import type {
-  CircuitBreaker,
-  Degradation,
-  DegradationLevel as Level,
-  InvalidOptionError
-} from "@effect-resilience/core"
+import type { CircuitBreaker, Degradation, DegradationLevel as Level } from "@effect-resilience/core"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -174,6 +169,33 @@ export type CallableMember<S> =
  * call. Named `tag-key.member` unless `name` says otherwise:
  * `Simulation.calls(Cache, "getPrice", { perSecond: 10, args: (i) => [`p${i % 50}`] })`.
  *
+ * Bad arguments throw an `InvalidOptionError` from `Simulation.calls` naming
+ * the one at fault: `tag`, `member`, `options`, `perSecond` (a finite number
+ * ≥ 0), `args`, `name`. Whether the layer has that Tag and member is checked
+ * by {@link run} (`traffic[1]`, `traffic[1].member`).
+ *
+ * @example
+ * ```ts
+ * import { InvalidOptionError } from "@effect-resilience/core"
+ * import { Simulation } from "@effect-resilience/simulation"
+ * import { Context, Effect } from "effect"
+ *
+ * class Cache extends Context.Tag("Cache")<Cache, {
+ *   readonly get: (key: string) => Effect.Effect<string>
+ * }>() {}
+ *
+ * const reads = Simulation.calls(Cache, "get", { perSecond: 10, args: (i) => [`p${i % 50}`] })
+ * console.log(reads.name, reads.perSecond)
+ * // Output: Cache.get 10
+ *
+ * try {
+ *   Simulation.calls(Cache, "get", { perSecond: Number.NaN })
+ * } catch (error) {
+ *   if (error instanceof InvalidOptionError) console.log(error.message)
+ *   // Output: Simulation.calls: option "perSecond" must be a finite number ≥ 0, got NaN
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category traffic
  */
@@ -192,6 +214,10 @@ export const calls: <I, S, K extends CallableMember<S>>(
  * runs per second, or one run `every` interval (rounded to steps):
  * `Simulation.traffic("GET /price", getPrice("p1"), { perSecond: 5 })`,
  * `Simulation.traffic("sync", syncAll, { every: "1 minute" })`.
+ *
+ * Bad arguments throw an `InvalidOptionError` from `Simulation.traffic`
+ * naming the one at fault: `name` (a non-empty string), `effect`, `options`
+ * (`perSecond` or `every`, not both), `perSecond`, `every` (a positive duration).
  *
  * @since 0.1.0
  * @category traffic
@@ -226,7 +252,10 @@ export interface Scenario<ROut = any, E = any> {
   readonly layer: Layer.Layer<ROut | Degradation, E>
   readonly faults?: ReadonlyArray<ScheduledFault> | undefined
   readonly traffic?: ReadonlyArray<Traffic<NoInfer<ROut | Degradation>>> | undefined
-  /** Seed of the run's `Random` (flaky faults, jittered schedules). Default 0. */
+  /**
+   * Seed of the run's `Random` (flaky faults, jittered schedules): an
+   * integer or a non-empty string. Default 0.
+   */
   readonly seed?: number | string | undefined
   /**
    * The clock (default `"TestClock"`). `"virtual"` runs `TestClock`'s
@@ -315,6 +344,22 @@ export interface DependencyReport {
 }
 
 /**
+ * How long the runs of one {@link Traffic} took, in virtual milliseconds
+ * from a run's start (its step's instant) to its end: over every run that
+ * ended, answered or failed (runs still in flight at the end are left out).
+ * Nearest-rank percentiles: `p50` is the latency half the runs stayed
+ * within, `p99` the one 99 % did.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Latency {
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+/**
  * What the callers of one {@link Traffic} got. Every run ends as `answered`
  * or `errors`, or is still `inFlight` at the end.
  *
@@ -330,16 +375,30 @@ export interface TrafficReport {
   readonly answered: number
   /** Runs whose caller got an error. */
   readonly errors: number
+  /**
+   * Runs whose caller got a breaker's `CallTimeoutError` (the one with
+   * `breaker` and `timeout`): answered with that error at the deadline of
+   * the call's `callTimeout`. Counted in `errors` too. A fallback that
+   * answers after a timeout counts as `answered`: its wait shows in
+   * `latency`, and the dependency's `timeouts` and `fallbacks` count it.
+   */
+  readonly timedOut: number
   /** `errors` by the `_tag` of the error (`Defect` for a defect). */
   readonly errorsByTag: Readonly<Record<string, number>>
   /** The first error of each `_tag`: when, and its message. */
   readonly errorSamples: Readonly<Record<string, { readonly at: number; readonly message: string }>>
   /** Runs still going when the scenario ended (interrupted then). */
   readonly inFlight: number
+  /** Latency of the runs that answered or failed; `undefined` when none did. */
+  readonly latency: Latency | undefined
 }
 
 /**
- * A log line of the simulated program (`Degradation: Optimal → Degraded (redis down)`).
+ * A log line of the simulated program (`Degradation: Optimal → Degraded (redis down)`),
+ * with its cause when it has one. Paths in it are relative: the working
+ * directory reads `.`, and a stack frame outside it keeps only its file name
+ * (or its path from `node_modules`), so a saved report reads the same on
+ * every machine.
  *
  * @since 0.1.0
  * @category models
@@ -435,10 +494,14 @@ export interface Expectation {
  * applying faults and issuing traffic, until `duration`; closes the layer.
  *
  * A scenario that is wrong — a bad duration or time (negative, NaN), faults
- * out of time order, a probability outside [0, 1], a dependency or member
- * the layer does not have, a layer without `Degradation` — fails with an
- * `InvalidOptionError` naming the field before the clock moves or any
- * traffic runs. A layer that fails to build fails the run with its error.
+ * out of time order, a probability outside [0, 1], a seed that is not an
+ * integer or a non-empty string, a dependency or member the layer does not
+ * have, a layer without `Degradation` — is a bug of the caller: the run dies
+ * with an `InvalidOptionError` naming the field (`faults[3].at`,
+ * `traffic[1].member`) before the clock moves or any traffic runs, as every
+ * constructor of the toolkit does (a test reads it with
+ * `Cause.squash(exit.cause)`). A layer that fails to build fails the run
+ * with its error.
  *
  * @example
  * ```ts
@@ -486,7 +549,7 @@ export interface Expectation {
  * @since 0.1.0
  * @category running
  */
-export const run: <ROut, E>(scenario: Scenario<ROut, E>) => Effect.Effect<Report, E | InvalidOptionError> = internal.run
+export const run: <ROut, E>(scenario: Scenario<ROut, E>) => Effect.Effect<Report, E> = internal.run
 
 /**
  * The level in force at `at` (after everything that happened at that instant).
@@ -594,7 +657,8 @@ export interface TimelineOptions {
 /**
  * A terminal timeline: faults, breaker transitions and level changes in
  * order (`00:01:00  level    Optimal → Degraded  (redis down)`), time at each
- * level, a per-dependency table and the checks.
+ * level, a per-dependency table, per traffic what its callers got (calls,
+ * answered, errors, timed out, in flight, latency p50 / p99 / max) and the checks.
  *
  * @since 0.1.0
  * @category rendering

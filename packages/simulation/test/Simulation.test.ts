@@ -8,6 +8,7 @@ import {
 } from "@effect-resilience/core"
 import { Faults, Simulation } from "@effect-resilience/simulation"
 import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -16,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
@@ -344,6 +346,34 @@ describe("Simulation.run", () => {
       })
       expect(report.traffic.query!.errorSamples.CallTimeoutError!.at).toBe(10_000)
       expect(report.perDependency[db]).toMatchObject({ successes: 5, timeouts: 9, rejections: 16, failures: 0 })
+      // Their callers waited the 5 s call timeout; the others were answered at once.
+      expect(report.traffic.query).toMatchObject({ timedOut: 9, latency: { p50: 0, p99: 5_000, max: 5_000 } })
+      expect(Simulation.renderTimeline(report)).toMatch(
+        /query\s+30\s+5\s+25\s+9\s+0\s+0ms\s+5s\s+5s\s+CallTimeoutError 9/
+      )
+    }))
+
+  it.effect("a fallback that answers after a call timeout: answered, not timed out, and its wait in the latency", () =>
+    Effect.gen(function*() {
+      const cache = uniqueName("cache")
+      const report = yield* Simulation.run({
+        name: "cache hangs",
+        duration: "20 seconds",
+        layer: cacheLayer(cache, { fallback: true }).pipe(Layer.provideMerge(Degradation.layer())),
+        faults: [{ at: "10 seconds", dependency: cache, member: "get", fault: Faults.hang }],
+        traffic: [Simulation.calls(Cache, "get", { perSecond: 2, args: (i) => [`k${i}`], name: "get" })]
+      })
+      // The calls of 10 s, 11 s and 12 s are cut at the 2 s call timeout (12 s, 13 s, 14 s) and answered
+      // by the fallback then; the 3rd timeout opens the breaker at 13 s, before that step's calls, and
+      // the fallback answers every call it rejects from then on at once.
+      expect(report.perDependency[cache]).toMatchObject({ timeouts: 6, fallbacks: 6 + 14 })
+      expect(report.traffic.get).toMatchObject({
+        calls: 40,
+        answered: 40,
+        errors: 0,
+        timedOut: 0,
+        latency: { p50: 0, p99: 2_000, max: 2_000 }
+      })
     }))
 
   it.effect("a fault on one member leaves the others alone", () =>
@@ -408,16 +438,22 @@ describe("Simulation.run", () => {
 })
 
 describe("Simulation.run: bad scenarios", () => {
-  /** The typed error of a bad scenario, and whether anything ran: raw calls and clock. */
+  /**
+   * The defect a bad scenario dies with — an InvalidOptionError, never a
+   * typed failure — and that nothing ran: no raw call, no clock move.
+   */
   const rejected = (change: (scenario: ReturnType<typeof small>) => unknown) =>
     Effect.gen(function*() {
       const rawCalls = yield* Ref.make(0)
       const before = yield* TestClock.currentTimeMillis
-      const error = yield* Effect.flip(Simulation.run(change(small({ rawCalls })) as Simulation.Scenario))
-      assert(error instanceof InvalidOptionError, `not an InvalidOptionError: ${String(error)}`)
+      const exit = yield* Effect.exit(Simulation.run(change(small({ rawCalls })) as Simulation.Scenario))
+      assert(Exit.isFailure(exit), "the run did not fail")
+      expect(Option.isNone(Cause.failureOption(exit.cause))).toBe(true)
+      const defect = Cause.dieOption(exit.cause)
+      assert(Option.isSome(defect) && defect.value instanceof InvalidOptionError, `not an InvalidOptionError: ${exit}`)
       expect(yield* Ref.get(rawCalls)).toBe(0)
       expect(yield* TestClock.currentTimeMillis).toBe(before)
-      return error
+      return defect.value
     })
 
   it.effect("names the field: times, order, probabilities", () =>
@@ -448,9 +484,13 @@ describe("Simulation.run: bad scenarios", () => {
         ],
         [
           "negative traffic",
-          (s) => ({ ...s, traffic: [Simulation.calls(Cache, "get", { perSecond: -1 })] }),
+          (s) => ({ ...s, traffic: [{ ...Simulation.calls(Cache, "get", { perSecond: 1 }), perSecond: -1 }] }),
           "traffic[0].perSecond"
         ],
+        ["NaN seed", (s) => ({ ...s, seed: Number.NaN }), "seed"],
+        ["infinite seed", (s) => ({ ...s, seed: Number.POSITIVE_INFINITY }), "seed"],
+        ["fractional seed", (s) => ({ ...s, seed: 1.5 }), "seed"],
+        ["empty seed", (s) => ({ ...s, seed: "" }), "seed"],
         ["not a layer", (s) => ({ ...s, layer: {} }), "layer"],
         ["no name", (s) => ({ ...s, name: "" }), "name"],
         ["unknown clock", (s) => ({ ...s, clock: "wall" }), "clock"]
@@ -469,18 +509,24 @@ describe("Simulation.run: bad scenarios", () => {
       expect(unknownName.message).toContain(unknownName.actual as string)
       expect(unknownName.expected).toContain("Faults.layer")
       const unwrapped = yield* rejected((s) => ({ ...s, faults: [{ ...s.faults[0], dependency: Db }] }))
-      expect([unwrapped.option, unwrapped.actual]).toEqual(["faults[0].dependency", "Tag test/Simulation/Db"])
+      expect([unwrapped.option, unwrapped.actual]).toEqual(["faults[0].dependency", Db])
+      expect(unwrapped.message).toContain("got the Tag test/Simulation/Db")
       const member = yield* rejected((s) => ({ ...s, faults: [{ ...s.faults[0], member: "set" }] }))
       expect([member.option, member.actual]).toEqual(["faults[0].member", "set"])
       expect(member.expected).toContain("get, ping")
       const traffic = yield* rejected((s) => ({ ...s, traffic: [Simulation.calls(Db, "query", { perSecond: 1 })] }))
       expect(traffic.option).toBe("traffic[0]")
+      const notAMember = yield* rejected((s) => ({
+        ...s,
+        traffic: [s.traffic[0], Simulation.calls(Cache, "set" as "get", { perSecond: 1 })]
+      }))
+      expect([notAMember.option, notAMember.actual]).toEqual(["traffic[1].member", "set"])
       const noDegradation = yield* rejected((s) => ({
         ...s,
         layer: Layer.succeed(Cache, { get: Effect.succeed, ping: Effect.void })
       }))
       expect(noDegradation.option).toBe("layer")
-      expect(Emergency()._tag).toBe("Emergency")
+      expect(noDegradation.message).toContain("must be a Layer that provides Degradation")
     }))
 })
 
@@ -544,7 +590,10 @@ describe("Simulation renderers", () => {
       expect(text).toContain(`00:01:00  level    Degraded → Optimal  (${cache} up) [recover]`)
       expect(text).toMatch(/Degraded\s+49s\s+70\.0%/)
       expect(text).toMatch(new RegExp(`${cache}\\s+78\\s+5\\s+0\\s+57\\s+0\\s+0\\s+30s`))
-      expect(text).toMatch(/get\s+140\s+78\s+62\s+0\s+FaultInjectedError 5, CircuitOpenError 57/)
+      expect(text).toMatch(
+        /traffic\s+calls\s+answered\s+errors\s+timed out\s+in flight\s+p50\s+p99\s+max\s+error types/
+      )
+      expect(text).toMatch(/get\s+140\s+78\s+62\s+0\s+0\s+0ms\s+0ms\s+0ms\s+FaultInjectedError 5, CircuitOpenError 57/)
       expect(text).toContain("✘ final level is Emergency  — final level was Optimal")
       const all = Simulation.renderTimeline(report, { allBreakerTransitions: true, color: true })
       expect(all).toContain("\x1b[")

@@ -6,15 +6,7 @@
  *
  * @internal
  */
-import {
-  Degradation,
-  DegradationLevel as Level,
-  Describe,
-  Faults,
-  InvalidOptionError,
-  Metrics,
-  Validation
-} from "@effect-resilience/core"
+import { Degradation, DegradationLevel as Level, Describe, Faults, Metrics, Validation } from "@effect-resilience/core"
 import type { CircuitBreaker as CB } from "@effect-resilience/core"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -27,15 +19,17 @@ import * as FiberRef from "effect/FiberRef"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import type * as Simulation from "../Simulation.js"
+import { collector } from "./logs.js"
+import { checked, describeValue, modules, nested, OptionError, perSecond } from "./options.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual } from "./virtualClock.js"
 
@@ -60,43 +54,62 @@ export const calls = <I, S, K extends Simulation.CallableMember<S>>(
     readonly args?: ((i: number) => Simulation.MemberArgs<S[K]>) | undefined
     readonly name?: string | undefined
   }
-): Simulation.Traffic<I> => {
-  const args = options?.args
-  return {
-    name: options?.name ?? `${tag?.key}.${String(member)}`,
-    perSecond: options?.perSecond,
-    target: { tag, member, args },
-    call: (i) =>
-      Effect.flatMap(tag, (service) => {
-        const m = (service as any)[member]
-        if (isEffect(m)) return m
-        return m.apply(service, args === undefined ? [] : args(i)) as Effect.Effect<unknown, unknown>
-      }) as Effect.Effect<unknown, unknown, I>
-  }
-}
+): Simulation.Traffic<I> =>
+  checked(() => {
+    const v = Validation.validator(modules.calls)
+    if (!Context.isTag(tag)) v.fail("tag", "the Context.Tag of a service the scenario's layer provides", tag)
+    v.nonEmptyString("member", member)
+    v.object("options", options)
+    const rate = perSecond(v, "perSecond", options.perSecond)
+    const args = options.args
+    if (args !== undefined) v.func("args", args, "a function from the call's index to its arguments")
+    if (options.name !== undefined) v.nonEmptyString("name", options.name)
+    return {
+      name: options.name ?? `${tag.key}.${String(member)}`,
+      perSecond: rate,
+      target: { tag, member, args },
+      call: (i) =>
+        Effect.flatMap(tag, (service) => {
+          const m = (service as any)[member]
+          if (isEffect(m)) return m
+          return m.apply(service, args === undefined ? [] : args(i)) as Effect.Effect<unknown, unknown>
+        }) as Effect.Effect<unknown, unknown, I>
+    }
+  })
 
 /** @internal */
 export const traffic = <R>(
   name: string,
   effect: Effect.Effect<unknown, unknown, R> | ((i: number) => Effect.Effect<unknown, unknown, R>),
   options: { readonly perSecond: number } | { readonly every: Duration.DurationInput }
-): Simulation.Traffic<R> => {
-  const perSecond = options !== null && typeof options === "object" && "every" in options
-    ? 1000 / Duration.toMillis(v.duration("traffic.every", options.every))
-    : (options as { readonly perSecond: number } | undefined)?.perSecond
-  return {
-    name,
-    perSecond: perSecond as number,
-    target: undefined,
-    call: isEffect(effect) ? () => effect : effect as (i: number) => Effect.Effect<unknown, unknown, R>
-  }
-}
+): Simulation.Traffic<R> =>
+  checked(() => {
+    const v = Validation.validator(modules.traffic)
+    v.nonEmptyString("name", name)
+    if (!isEffect(effect) && typeof effect !== "function") {
+      v.fail("effect", "an Effect, or a function from the run's index to an Effect", effect)
+    }
+    v.object("options", options)
+    const given = options as { readonly perSecond?: unknown; readonly every?: unknown }
+    if (given.every !== undefined && given.perSecond !== undefined) {
+      v.fail("options", "{ perSecond } or { every }, not both", options)
+    }
+    const rate = given.every !== undefined
+      ? 1000 / Duration.toMillis(v.duration("every", given.every))
+      : perSecond(v, "perSecond", given.perSecond)
+    return {
+      name,
+      perSecond: rate,
+      target: undefined,
+      call: isEffect(effect) ? () => effect : effect as (i: number) => Effect.Effect<unknown, unknown, R>
+    }
+  })
 
 // -----------------------------------------------------------------------------
 // validation
 // -----------------------------------------------------------------------------
 
-const module = "Simulation.run"
+const module = modules.run
 const v = Validation.validator(module)
 const invalid = v.fail
 
@@ -105,18 +118,6 @@ const toMillis = (input: unknown, option: string, allowZero: boolean): number =>
 
 /** Milliseconds of a duration given to an expectation or a query (no validation beyond `decode`). */
 const millisOf = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
-
-/** Re-raises a check of a nested value with its path in the scenario (`faults[2].fault.flaky.probability`). */
-const nested = <A>(prefix: string, f: () => A): A => {
-  try {
-    return f()
-  } catch (error) {
-    if (error instanceof InvalidOptionError) {
-      throw new InvalidOptionError({ ...error, module, option: `${prefix}.${error.option}` })
-    }
-    throw error
-  }
-}
 
 interface ResolvedFault {
   readonly index: number
@@ -137,12 +138,11 @@ interface Resolved {
   readonly clock: "TestClock" | "virtual"
   readonly duration: number
   readonly step: number
+  /** Traffic steps: the last one may be cut short by the end. */
+  readonly steps: number
   readonly faults: ReadonlyArray<ResolvedFault>
   readonly traffic: ReadonlyArray<ResolvedTraffic>
 }
-
-const describeRef = (ref: unknown): string =>
-  typeof ref === "string" ? ref : Context.isTag(ref) ? `Tag ${(ref as Context.Tag<any, any>).key}` : String(ref)
 
 const resolve = (scenario: Simulation.Scenario): Resolved => {
   v.object("scenario", scenario)
@@ -153,13 +153,28 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
   if (!Layer.isLayer(scenario.layer)) {
     invalid("layer", "a Layer providing the app's services and Degradation", scenario.layer)
   }
-  if (scenario.seed !== undefined && typeof scenario.seed !== "number" && typeof scenario.seed !== "string") {
-    invalid("seed", "a number or a string", scenario.seed)
+  const seed = scenario.seed
+  if (
+    seed !== undefined && !(typeof seed === "number" && Number.isInteger(seed)) &&
+    !(typeof seed === "string" && seed !== "")
+  ) {
+    invalid("seed", "an integer or a non-empty string", seed)
   }
-  const faultList = scenario.faults ?? []
-  if (!Array.isArray(faultList)) invalid("faults", "an array", faultList)
+  const faults = resolveFaults(scenario.faults ?? [], duration)
+  const traffic = resolveTraffic(scenario.traffic ?? [], step)
+  for (const [i, expectation] of (scenario.expect ?? []).entries()) {
+    if (typeof expectation?.check !== "function") invalid(`expect[${i}]`, "a Simulation expectation", expectation)
+  }
+  const clock = scenario.clock ?? "TestClock"
+  if (clock !== "TestClock" && clock !== "virtual") invalid("clock", `"TestClock" or "virtual"`, clock)
+  const steps = Math.ceil(duration / step - 1e-9)
+  return { scenario, clock, duration, step, steps, faults, traffic }
+}
+
+const resolveFaults = (list: ReadonlyArray<Simulation.ScheduledFault>, duration: number): Array<ResolvedFault> => {
+  if (!Array.isArray(list)) invalid("faults", "an array", list)
   let previous = 0
-  const faults = faultList.map((scheduled, index): ResolvedFault => {
+  return list.map((scheduled, index): ResolvedFault => {
     const at = `faults[${index}]`
     v.object(at, scheduled)
     const millis = toMillis(scheduled.at, `${at}.at`, true)
@@ -187,13 +202,15 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
     const fault = scheduled.fault as Simulation.FaultAction | undefined
     const action: Simulation.FaultAction = (fault as { _tag?: unknown } | undefined)?._tag === "Recovered"
       ? recovered
-      : nested(at, () => Faults.unsafeValidate(module, fault))
+      : nested(module, at, () => Faults.unsafeValidate(module, fault))
     return { index, at: millis, dependencies: refs, member: scheduled.member, fault: action }
   })
-  const trafficList = scenario.traffic ?? []
-  if (!Array.isArray(trafficList)) invalid("traffic", "an array", trafficList)
+}
+
+const resolveTraffic = (list: ReadonlyArray<Simulation.Traffic<any>>, step: number): Array<ResolvedTraffic> => {
+  if (!Array.isArray(list)) invalid("traffic", "an array", list)
   const names = new Set<string>()
-  const traffic = trafficList.map((t, index): ResolvedTraffic => {
+  return list.map((t, index): ResolvedTraffic => {
     const at = `traffic[${index}]`
     if (t === null || typeof t !== "object" || typeof t.call !== "function") {
       invalid(at, "a Simulation.calls(…) or Simulation.traffic(…)", t)
@@ -201,17 +218,9 @@ const resolve = (scenario: Simulation.Scenario): Resolved => {
     v.nonEmptyString(`${at}.name`, t.name)
     if (names.has(t.name)) invalid(`${at}.name`, "a name no other traffic of the scenario uses", t.name)
     names.add(t.name)
-    if (typeof t.perSecond !== "number" || !Number.isFinite(t.perSecond) || t.perSecond < 0) {
-      invalid(`${at}.perSecond`, "a finite number ≥ 0", t.perSecond)
-    }
+    perSecond(v, `${at}.perSecond`, t.perSecond)
     return { index, traffic: t, perStep: t.perSecond * step / 1000 }
   })
-  for (const [i, expectation] of (scenario.expect ?? []).entries()) {
-    if (typeof expectation?.check !== "function") invalid(`expect[${i}]`, "a Simulation expectation", expectation)
-  }
-  const clock = scenario.clock ?? "TestClock"
-  if (clock !== "TestClock" && clock !== "virtual") invalid("clock", `"TestClock" or "virtual"`, clock)
-  return { scenario, clock, duration, step, faults, traffic }
 }
 
 /**
@@ -240,17 +249,24 @@ interface ScriptedFault {
   readonly fault: Simulation.FaultAction
 }
 
+/** The script bound to the built layer: its faults' controls, and the dependency each traffic calls. */
+interface Script {
+  readonly faults: ReadonlyArray<ScriptedFault>
+  /** Per traffic, the `Faults` name of the dependency {@link calls} targets. */
+  readonly targets: ReadonlyArray<string | undefined>
+}
+
 /** The script against the built layer: every dependency and member must exist. */
 const bind = (
   resolved: Resolved,
   context: Context.Context<never>,
   byName: Map<string, Faults.Control<any>>
-): { readonly faults: ReadonlyArray<ScriptedFault>; readonly targets: ReadonlyArray<string | undefined> } => {
+): Script => {
   const known = () => byName.size === 0 ? "none: wrap a raw service with Faults.layer" : [...byName.keys()].join(", ")
   const faults = resolved.faults.map((f): ScriptedFault => {
     const controls = f.dependencies.map((ref) =>
       controlOf(context, byName, ref) ??
-        invalid(`faults[${f.index}].dependency`, `a dependency wrapped by Faults.layer (${known()})`, describeRef(ref))
+        invalid(`faults[${f.index}].dependency`, `a dependency wrapped by Faults.layer (${known()})`, ref)
     )
     if (f.member !== undefined) {
       for (const control of controls) {
@@ -270,7 +286,7 @@ const bind = (
     if (target === undefined) return undefined
     const service = Option.getOrUndefined(Context.getOption(context as Context.Context<any>, target.tag))
     if (service === undefined) {
-      invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", describeRef(target.tag))
+      invalid(`traffic[${index}]`, "a Tag the scenario's layer provides", target.tag)
     }
     const member = (service as Record<string, unknown>)[target.member]
     if (!isEffect(member) && typeof member !== "function") {
@@ -282,31 +298,46 @@ const bind = (
 }
 
 // -----------------------------------------------------------------------------
-// the run
+// the runs of a traffic
 // -----------------------------------------------------------------------------
-
-const typeName = (u: unknown): string =>
-  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? "an object" : typeof u
 
 const tagOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
     : typeof error
 
+/** A breaker's own `CallTimeoutError` (`breaker` and `timeout` set), not an app's error of that tag. */
+const isCallTimeout = (error: unknown): boolean => {
+  const e = error as { readonly _tag?: unknown; readonly breaker?: unknown; readonly timeout?: unknown } | null
+  return typeof e === "object" && e !== null && e._tag === "CallTimeoutError" && typeof e.breaker === "string" &&
+    Duration.isDuration(e.timeout)
+}
+
+/** Latencies kept at first, per traffic: a longer run grows the array as it goes. */
+const latencyCapacity = 1 << 16
+
 class TrafficRun {
   carry = 0
   issued = 0
   answered = 0
   errors = 0
+  timedOut = 0
   readonly errorsByTag: Record<string, number> = {}
   readonly errorSamples: Record<string, { readonly at: number; readonly message: string }> = {}
+  /**
+   * Virtual milliseconds from the start of each run that ended to its end:
+   * the first `ended` entries, numbers in one array rather than an object per run.
+   */
+  private latencies: Float64Array
+  private ended = 0
   /** The `i`-th run. */
   readonly call: (i: number) => Effect.Effect<unknown, unknown>
   constructor(
     readonly resolved: ResolvedTraffic,
     readonly dependency: string | undefined,
     readonly now: () => number,
-    context: Context.Context<never>
+    context: Context.Context<never>,
+    steps: number
   ) {
     const target = resolved.traffic.target
     const service = target === undefined
@@ -332,14 +363,16 @@ class TrafficRun {
       }
       return isEffect(result)
         ? result as Effect.Effect<unknown, unknown>
-        : Effect.die(new TypeError(`traffic ${name}: run ${i} answered ${typeName(result)}, not an Effect`))
+        : Effect.die(new TypeError(`traffic ${name}: run ${i} answered ${describeValue(result)}, not an Effect`))
     }
+    this.latencies = new Float64Array(Math.min(Math.ceil(resolved.perStep * steps) + 1, latencyCapacity))
   }
 
-  /** Counts the outcome of a run; one interrupted at the end stays in flight. */
-  record(exit: Exit.Exit<unknown, unknown>): void {
+  /** Counts the outcome of a run started at `startedAt`; one interrupted at the end stays in flight. */
+  record(exit: Exit.Exit<unknown, unknown>, startedAt: number): void {
     if (exit._tag === "Success") {
       this.answered++
+      this.ends(startedAt)
       return
     }
     const cause = exit.cause
@@ -348,10 +381,21 @@ class TrafficRun {
     const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
     const tag = failure._tag === "Some" ? tagOf(error) : "Defect"
     this.errors++
+    if (failure._tag === "Some" && isCallTimeout(error)) this.timedOut++
     this.errorsByTag[tag] = (this.errorsByTag[tag] ?? 0) + 1
     if (this.errorSamples[tag] === undefined) {
       this.errorSamples[tag] = { at: this.now(), message: Describe.describe(error) }
     }
+    this.ends(startedAt)
+  }
+
+  private ends(startedAt: number): void {
+    if (this.ended === this.latencies.length) {
+      const grown = new Float64Array(this.latencies.length * 2)
+      grown.set(this.latencies)
+      this.latencies = grown
+    }
+    this.latencies[this.ended++] = this.now() - startedAt
   }
 
   /** How many runs the step at hand issues; `share` < 1 for a last step cut short by the end. */
@@ -360,6 +404,30 @@ class TrafficRun {
     const n = Math.floor(this.carry + 1e-9)
     this.carry -= n
     return n
+  }
+
+  /** The latencies of the runs that ended, by rank (nearest-rank percentiles). */
+  latency(): Simulation.Latency | undefined {
+    const n = this.ended
+    if (n === 0) return undefined
+    const sorted = this.latencies.subarray(0, n).sort()
+    const rank = (q: number) => sorted[Math.ceil(q * n) - 1]!
+    return { p50: rank(0.5), p99: rank(0.99), max: sorted[n - 1]! }
+  }
+
+  report(): Simulation.TrafficReport {
+    return {
+      name: this.resolved.traffic.name,
+      dependency: this.dependency,
+      calls: this.issued,
+      answered: this.answered,
+      errors: this.errors,
+      timedOut: this.timedOut,
+      errorsByTag: { ...this.errorsByTag },
+      errorSamples: { ...this.errorSamples },
+      inFlight: this.issued - this.answered - this.errors,
+      latency: this.latency()
+    }
   }
 }
 
@@ -392,11 +460,64 @@ interface Locals {
   readonly locals: ReadonlyMap<unknown, readonly [readonly [unknown, unknown], ...Array<unknown>]>
 }
 
-/** The runs a worker has left: `next` up to `end`, exclusive. */
+/** The runs a worker has left: `next` up to `end`, exclusive, all issued at `at`. */
 interface Batch {
   next: number
   end: number
+  readonly at: number
 }
+
+/** Runs the runs of `batch` one after the other while they answer synchronously and leave the FiberRefs alone. */
+const worker = (r: TrafficRun, batch: Batch): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const refs = peekFiberRefs(fiber)
+    return Effect.whileLoop({
+      // A run that set a FiberRef retires the worker: the next run starts on a fresh one.
+      while: () => batch.next < batch.end && sameRefs(refs, peekFiberRefs(fiber)),
+      body: () => Effect.exit(r.call(batch.next++)),
+      step: (exit) => r.record(exit, batch.at)
+    })
+  })
+
+/**
+ * Issues the runs of a step, in order, each started as soon as the one before
+ * it answers or suspends — exactly as with a fiber per run started at once,
+ * but a fiber is forked only where a run suspends: a worker runs them one
+ * after the other while they answer synchronously, and when one suspends the
+ * worker is left with it and the next run goes to a new worker. Each run
+ * starts from the worker's own FiberRefs, as a fiber of its own would.
+ * Workers still running when the run ends are interrupted.
+ */
+const issuer = (
+  context: Context.Context<never>,
+  now: () => number
+): Effect.Effect<(r: TrafficRun, n: number) => void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>().pipe(Effect.provide(context)))
+    const inFlight = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    yield* Effect.addFinalizer(() => Fiber.interruptAll(inFlight))
+    return (r, n) => {
+      let next = r.issued
+      const end = next + n
+      r.issued = end
+      const at = now()
+      while (next < end) {
+        const batch: Batch = { next, end, at }
+        const fiber = runFork(worker(r, batch))
+        next = batch.next
+        if (fiber.unsafePoll() === null) {
+          // Suspended in run `next - 1`: the worker ends with it, a new one takes the rest.
+          batch.end = next
+          inFlight.add(fiber)
+          fiber.addObserver(() => inFlight.delete(fiber))
+        }
+      }
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// the run
+// -----------------------------------------------------------------------------
 
 type Counts = Record<"success" | "failure" | "timeout" | "rejected" | "ignored" | "fallback", number>
 
@@ -414,9 +535,6 @@ const readCounts = (breaker: CB.CircuitBreaker): Effect.Effect<Counts> =>
       fallback: (yield* Metric.value(Metrics.breakerFallbackCalls.pipe(Metric.tagged("breaker", breaker.name)))).count
     }
   })
-
-const formatMessage = (message: unknown): string =>
-  Array.isArray(message) ? message.map((m) => typeof m === "string" ? m : String(m)).join(" ") : String(message)
 
 const timeInStates = (
   transitions: ReadonlyArray<Simulation.BreakerTransition>,
@@ -445,259 +563,282 @@ const isTestClock = (clock: unknown): clock is TestClock.TestClock =>
   typeof (clock as Partial<TestClock.TestClock>).adjust === "function" &&
   (clock as Partial<TestClock.TestClock>).sleeps !== undefined
 
-const program = (resolved: Resolved, clock: DriverClock) =>
+/** What the run built: the app's services, its `Degradation`, and the script bound to them. */
+interface App {
+  readonly context: Context.Context<never>
+  readonly degradation: Degradation.Service
+  readonly script: Script
+}
+
+/**
+ * Builds the scenario's layer in the run's scope and binds the script to it.
+ * A layer without `Degradation`, or a script naming a dependency or member it
+ * does not have, is a bad scenario: the run dies with an `InvalidOptionError`.
+ */
+const build = (resolved: Resolved): Effect.Effect<App, unknown, Scope.Scope> =>
   Effect.gen(function*() {
+    const layer = resolved.scenario.layer as Layer.Layer<unknown, unknown>
+    // A registry of the run's own, unless the app's layer brings one: the Faults layers register there.
+    const context = (yield* Layer.build(layer.pipe(Layer.provideMerge(Faults.layerRegistry)))) as Context.Context<
+      never
+    >
+    const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
+    if (degradation._tag === "None") {
+      return yield* Effect.die(
+        new OptionError({
+          module,
+          option: "layer",
+          expected: "a Layer that provides Degradation (merge Degradation.layer() into it)",
+          actual: layer
+        })
+      )
+    }
+    const controls = yield* controlsOf(context)
+    const script = yield* Effect.sync(() => checked(() => bind(resolved, context, controls)))
+    return { context, degradation: degradation.value, script }
+  })
+
+/** What the breakers and the level do from now on, and where they start. */
+interface Observed {
+  readonly breakers: ReadonlyArray<readonly [string, CB.CircuitBreaker]>
+  readonly initialStates: ReadonlyMap<string, StateTag>
+  readonly before: ReadonlyMap<string, Counts>
+  readonly breakerTransitions: ReadonlyArray<Simulation.BreakerTransition>
+  readonly levelTransitions: ReadonlyArray<Simulation.LevelTransition>
+  readonly initial: Degradation.Status
+  readonly recoveryInterval: number
+}
+
+const observe = (
+  service: Degradation.Service,
+  clock: DriverClock,
+  origin: number
+): Effect.Effect<Observed, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const breakers = [...(yield* service.breakers).entries()]
+    const breakerTransitions: Array<Simulation.BreakerTransition> = []
+    const initialStates = new Map<string, StateTag>()
+    const before = new Map<string, Counts>()
+    for (const [dependency, breaker] of breakers) {
+      initialStates.set(dependency, breaker.unsafeState()._tag)
+      before.set(dependency, yield* readCounts(breaker))
+      yield* breaker.onChange((change) => {
+        breakerTransitions.push({ at: change.at - origin, dependency, from: change.from._tag, to: change.to._tag })
+      })
+    }
+    const levelTransitions: Array<Simulation.LevelTransition> = []
+    // Subscribed here, in this fiber: no transition after this line is missed.
+    const pull = yield* Stream.toPull(service.transitions)
+    yield* pull.pipe(
+      Effect.map(Chunk.forEach((t) => {
+        levelTransitions.push({ at: t.at - origin, from: t.from, to: t.to, kind: t.kind, reason: t.reason })
+      })),
+      Effect.forever,
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    const initial = yield* service.status
+    const recoveryInterval = (yield* service.nextRecoveryAt) - clock.unsafeCurrentTimeMillis()
+    return { breakers, initialStates, before, breakerTransitions, levelTransitions, initial, recoveryInterval }
+  })
+
+/**
+ * The script's faults, in order: `faultsUntil(t)` applies every fault due by
+ * `t`, each in place 1 ms before its instant (before the timers and traffic
+ * due then); `until(t)` sleeps to `t`.
+ */
+const scriptOf = (faults: ReadonlyArray<ScriptedFault>, now: () => number) => {
+  const applied: Array<Simulation.AppliedFault> = []
+  const apply = (f: ScriptedFault) =>
+    Effect.forEach(f.controls, (control) => {
+      applied.push({ at: f.at, dependency: control.dependency, member: f.member, fault: f.fault })
+      const target = f.member === undefined ? undefined : { member: f.member }
+      return f.fault._tag === "Recovered" ? control.recover(target) : control.inject(f.fault, target)
+    }, { discard: true })
+  const until = (t: number) => Effect.suspend(() => t > now() ? Effect.sleep(t - now()) : Effect.void)
+  let next = 0
+  const faultsUntil = (t: number) =>
+    Effect.whileLoop({
+      while: () => next < faults.length && faults[next]!.at <= t,
+      body: () => {
+        const f = faults[next++]!
+        return Effect.zipRight(until(f.at - 1), apply(f))
+      },
+      step: () => {}
+    })
+  return { applied, until, faultsUntil }
+}
+
+interface Driven {
+  readonly runs: ReadonlyArray<TrafficRun>
+  readonly applied: ReadonlyArray<Simulation.AppliedFault>
+  /** Traffic runs issued, all traffic together. */
+  readonly issued: number
+}
+
+/**
+ * Moves the clock to the end of the scenario. The driver sleeps on the clock
+ * from one instant of the script to the next, and the clock moves in one
+ * `adjust` over the whole run: every wake-up settles the program once (a
+ * separate `adjust` per step would settle it twice).
+ */
+const drive = (
+  resolved: Resolved,
+  app: App,
+  clock: DriverClock,
+  now: () => number
+): Effect.Effect<Driven, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { duration, step, steps } = resolved
+    const runs = resolved.traffic.map((t, i) => new TrafficRun(t, app.script.targets[i], now, app.context, steps))
+    const issue = yield* issuer(app.context, now)
+    const script = scriptOf(app.script.faults, now)
+    let issued = 0
+    const driver = Effect.gen(function*() {
+      for (let i = 0; i < steps; i++) {
+        const t = i * step
+        yield* script.faultsUntil(t)
+        yield* script.until(t)
+        // Woken by `TestClock.adjust`, which next settles the program with real
+        // `setTimeout(0)`s: yielding once lets it start the first of them, so the
+        // step's calls (microtasks, which run before any timer) use its wait.
+        yield* Effect.yieldNow()
+        const share = Math.min(1, (duration - t) / step)
+        for (const r of runs) {
+          const n = r.take(share)
+          if (n > 0) issue(r, n)
+          issued += n
+        }
+      }
+      yield* script.faultsUntil(duration)
+    })
+    const driving = yield* Effect.forkScoped(driver)
+    yield* clock.adjust(duration - now())
+    yield* Fiber.join(driving)
+    return { runs, applied: script.applied, issued }
+  })
+
+const dependencyReports = (
+  observed: Observed,
+  after: ReadonlyArray<Counts>,
+  duration: number
+): Record<string, Simulation.DependencyReport> => {
+  const reports: Record<string, Simulation.DependencyReport> = {}
+  const whenDown = new Map(observed.initial.dependencies.map((d) => [d.name, d.whenDown]))
+  observed.breakers.forEach(([dependency], i) => {
+    const end = after[i]!
+    const start = observed.before.get(dependency)!
+    const delta = (k: keyof Counts) => end[k] - start[k]
+    reports[dependency] = {
+      name: dependency,
+      whenDown: whenDown.get(dependency) ?? Level.Degraded(),
+      successes: delta("success"),
+      failures: delta("failure"),
+      timeouts: delta("timeout"),
+      rejections: delta("rejected"),
+      ignored: delta("ignored"),
+      fallbacks: delta("fallback"),
+      timeInState: timeInStates(
+        observed.breakerTransitions.filter((t) => t.dependency === dependency),
+        observed.initialStates.get(dependency)!,
+        duration
+      )
+    }
+  })
+  return reports
+}
+
+/** Milliseconds at each level, and the worst level reached. */
+const levelTimes = (
+  initial: DegradationLevel,
+  transitions: ReadonlyArray<Simulation.LevelTransition>,
+  duration: number
+): { readonly timeAtLevel: Record<Level.Tag, number>; readonly worst: DegradationLevel } => {
+  const timeAtLevel = Object.fromEntries(Level.all.map((l) => [l._tag, 0])) as Record<Level.Tag, number>
+  let level: DegradationLevel = initial
+  let worst = level
+  let since = 0
+  for (const t of transitions) {
+    timeAtLevel[level._tag] += t.at - since
+    level = t.to
+    worst = Level.worst(worst, level)
+    since = t.at
+  }
+  timeAtLevel[level._tag] += duration - since
+  return { timeAtLevel, worst }
+}
+
+/** The report's `checks`: every expectation evaluated on it (one that throws fails). */
+const withChecks = (
+  report: Simulation.Report,
+  expectations: ReadonlyArray<Simulation.Expectation>
+): Simulation.Report => {
+  const checks = expectations.map((expectation): Simulation.Check => {
+    try {
+      const { detail, ok } = expectation.check(report)
+      return { description: expectation.description, ok, detail }
+    } catch (error) {
+      return { description: expectation.description, ok: false, detail: `the check threw: ${String(error)}` }
+    }
+  })
+  return { ...report, checks, ok: checks.every((c) => c.ok) }
+}
+
+const program = (resolved: Resolved, clock: DriverClock): Effect.Effect<Simulation.Report, unknown> =>
+  Effect.suspend(() => {
     const wallStart = performance.now()
     const { duration, scenario, step } = resolved
     const origin = clock.unsafeCurrentTimeMillis()
     const now = () => clock.unsafeCurrentTimeMillis() - origin
-    const logs: Array<Simulation.LogLine> = []
-    const collector = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
-      const text = formatMessage(message)
-      logs.push({
-        at: now(),
-        level: logLevel.label,
-        message: Cause.isEmpty(cause) ? text : `${text}\n${Cause.pretty(cause)}`
-      })
-    })
-
-    return yield* Effect.locally(
+    const logs = collector(now)
+    return Effect.locally(
       Effect.scoped(Effect.gen(function*() {
-        // A registry of the run's own, unless the app's layer brings one: the Faults layers register there.
-        const context = yield* Layer.build(
-          (scenario.layer as Layer.Layer<unknown, unknown>).pipe(Layer.provideMerge(Faults.layerRegistry))
-        )
-        const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
-        if (degradation._tag === "None") {
-          return yield* Effect.fail(
-            new InvalidOptionError({
-              module,
-              option: "layer",
-              expected: "a layer that provides Degradation",
-              actual: "none"
-            })
-          )
-        }
-        const service = degradation.value
-        const controls = yield* controlsOf(context as Context.Context<never>)
-        const script = yield* Effect.try({
-          try: () => bind(resolved, context as Context.Context<never>, controls),
-          catch: (error) => error as InvalidOptionError
-        })
-
-        // What the breakers and the level do, from now on.
-        const breakers = [...(yield* service.breakers).entries()]
-        const breakerTransitions: Array<Simulation.BreakerTransition> = []
-        const initialStates = new Map<string, StateTag>()
-        const before = new Map<string, Counts>()
-        for (const [dependency, breaker] of breakers) {
-          initialStates.set(dependency, breaker.unsafeState()._tag)
-          before.set(dependency, yield* readCounts(breaker))
-          yield* breaker.onChange((change) => {
-            breakerTransitions.push({ at: change.at - origin, dependency, from: change.from._tag, to: change.to._tag })
-          })
-        }
-        const levelTransitions: Array<Simulation.LevelTransition> = []
-        // Subscribed here, in this fiber: no transition after this line is missed.
-        const pull = yield* Stream.toPull(service.transitions)
-        yield* pull.pipe(
-          Effect.map(Chunk.forEach((t) => {
-            levelTransitions.push({ at: t.at - origin, from: t.from, to: t.to, kind: t.kind, reason: t.reason })
-          })),
-          Effect.forever,
-          Effect.ignore,
-          Effect.forkScoped
-        )
-        const initial = yield* service.status
-        const recoveryInterval = (yield* service.nextRecoveryAt) - clock.unsafeCurrentTimeMillis()
-
-        // The driver.
-        const runs = resolved.traffic.map((t, i) =>
-          new TrafficRun(t, script.targets[i], now, context as Context.Context<never>)
-        )
-        // The runs of a step, in order, each started as soon as the one before
-        // it answers or suspends — exactly as with a fiber per run started at
-        // once, but a fiber is forked only where a run suspends: a worker
-        // runs them one after the other while they answer synchronously, and
-        // when one suspends the worker is left with it and the next run goes
-        // to a new worker. Each run starts from the worker's own FiberRefs, as
-        // a fiber of its own would. Workers still running when the run ends
-        // are interrupted.
-        const runFork = Runtime.runFork(yield* Effect.runtime<never>().pipe(Effect.provide(context)))
-        const inFlight = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-        yield* Effect.addFinalizer(() => Fiber.interruptAll(inFlight))
-        const worker = (r: TrafficRun, batch: Batch): Effect.Effect<void> =>
-          Effect.withFiberRuntime((fiber) => {
-            const refs = peekFiberRefs(fiber)
-            return Effect.whileLoop({
-              // A run that set a FiberRef retires the worker: the next run starts on a fresh one.
-              while: () => batch.next < batch.end && sameRefs(refs, peekFiberRefs(fiber)),
-              body: () => Effect.exit(r.call(batch.next++)),
-              step: (exit) => r.record(exit)
-            })
-          })
-        const issue = (r: TrafficRun, n: number) => {
-          let next = r.issued
-          const end = next + n
-          r.issued = end
-          while (next < end) {
-            const batch: Batch = { next, end }
-            const fiber = runFork(worker(r, batch))
-            next = batch.next
-            if (fiber.unsafePoll() === null) {
-              // Suspended in run `next - 1`: the worker ends with it, a new one takes the rest.
-              batch.end = next
-              inFlight.add(fiber)
-              fiber.addObserver(() => inFlight.delete(fiber))
-            }
-          }
-        }
-        const applied: Array<Simulation.AppliedFault> = []
-        const apply = (f: ScriptedFault) =>
-          Effect.forEach(f.controls, (control) => {
-            applied.push({ at: f.at, dependency: control.dependency, member: f.member, fault: f.fault })
-            const target = f.member === undefined ? undefined : { member: f.member }
-            return f.fault._tag === "Recovered" ? control.recover(target) : control.inject(f.fault, target)
-          }, { discard: true })
-        // The driver sleeps on the TestClock from one instant of the script to
-        // the next, and the clock moves in one `adjust` over the whole run:
-        // every wake-up settles the program once (a separate `adjust` per step
-        // would settle it twice).
-        const until = (t: number) => Effect.suspend(() => t > now() ? Effect.sleep(t - now()) : Effect.void)
-        let next = 0
-        // Faults due by `t`, each in place 1 ms before its instant: before the timers and traffic due then.
-        const faultsUntil = (t: number) =>
-          Effect.whileLoop({
-            while: () => next < script.faults.length && script.faults[next]!.at <= t,
-            body: () => {
-              const f = script.faults[next++]!
-              return Effect.zipRight(until(f.at - 1), apply(f))
-            },
-            step: () => {}
-          })
-        const steps = Math.ceil(duration / step - 1e-9)
-        let issued = 0
-        const driver = Effect.gen(function*() {
-          for (let i = 0; i < steps; i++) {
-            const t = i * step
-            yield* faultsUntil(t)
-            yield* until(t)
-            // Woken by `TestClock.adjust`, which next settles the program with real
-            // `setTimeout(0)`s: yielding once lets it start the first of them, so the
-            // step's calls (microtasks, which run before any timer) use its wait.
-            yield* Effect.yieldNow()
-            const share = Math.min(1, (duration - t) / step)
-            for (const r of runs) {
-              const n = r.take(share)
-              if (n > 0) issue(r, n)
-              issued += n
-            }
-          }
-          yield* faultsUntil(duration)
-        })
-        const driving = yield* Effect.forkScoped(driver)
-        yield* clock.adjust(duration - now())
-        yield* Fiber.join(driving)
-        const finalLevel = yield* service.current
-
-        const perDependency: Record<string, Simulation.DependencyReport> = {}
-        const whenDown = new Map(initial.dependencies.map((d) => [d.name, d.whenDown]))
-        for (const [dependency, breaker] of breakers) {
-          const after = yield* readCounts(breaker)
-          const start = before.get(dependency)!
-          const delta = (k: keyof Counts) => after[k] - start[k]
-          perDependency[dependency] = {
-            name: dependency,
-            whenDown: whenDown.get(dependency) ?? Level.Degraded(),
-            successes: delta("success"),
-            failures: delta("failure"),
-            timeouts: delta("timeout"),
-            rejections: delta("rejected"),
-            ignored: delta("ignored"),
-            fallbacks: delta("fallback"),
-            timeInState: timeInStates(
-              breakerTransitions.filter((t) => t.dependency === dependency),
-              initialStates.get(dependency)!,
-              duration
-            )
-          }
-        }
-        const trafficReports: Record<string, Simulation.TrafficReport> = {}
-        for (const r of runs) {
-          trafficReports[r.resolved.traffic.name] = {
-            name: r.resolved.traffic.name,
-            dependency: r.dependency,
-            calls: r.issued,
-            answered: r.answered,
-            errors: r.errors,
-            errorsByTag: { ...r.errorsByTag },
-            errorSamples: { ...r.errorSamples },
-            inFlight: r.issued - r.answered - r.errors
-          }
-        }
-        const timeAtLevel = Object.fromEntries(Level.all.map((l) => [l._tag, 0])) as Record<Level.Tag, number>
-        let level: DegradationLevel = initial.level
-        let worst = level
-        let since = 0
-        for (const t of levelTransitions) {
-          timeAtLevel[level._tag] += t.at - since
-          level = t.to
-          worst = Level.worst(worst, level)
-          since = t.at
-        }
-        timeAtLevel[level._tag] += duration - since
+        const app = yield* build(resolved)
+        const observed = yield* observe(app.degradation, clock, origin)
+        const driven = yield* drive(resolved, app, clock, now)
+        const finalLevel = yield* app.degradation.current
+        const after = yield* Effect.forEach(observed.breakers, ([, breaker]) => readCounts(breaker))
+        const { timeAtLevel, worst } = levelTimes(observed.initial.level, observed.levelTransitions, duration)
         const report: Simulation.Report = {
           name: scenario.name,
           description: scenario.description,
           duration,
           step,
-          recoveryInterval,
-          initialLevel: initial.level,
-          faults: applied,
-          levelTransitions: [...levelTransitions],
-          breakerTransitions: [...breakerTransitions],
-          perDependency,
-          traffic: trafficReports,
+          recoveryInterval: observed.recoveryInterval,
+          initialLevel: observed.initial.level,
+          faults: driven.applied,
+          levelTransitions: [...observed.levelTransitions],
+          breakerTransitions: [...observed.breakerTransitions],
+          perDependency: dependencyReports(observed, after, duration),
+          traffic: Object.fromEntries(driven.runs.map((r) => [r.resolved.traffic.name, r.report()])),
           timeAtLevel,
           finalLevel,
           worstLevel: worst,
           checks: [],
           ok: true,
-          logs,
-          stats: { steps, calls: issued, wallMillis: performance.now() - wallStart }
+          logs: logs.lines,
+          stats: { steps: resolved.steps, calls: driven.issued, wallMillis: performance.now() - wallStart }
         }
-        const checks = (scenario.expect ?? []).map((expectation): Simulation.Check => {
-          try {
-            const { detail, ok } = expectation.check(report)
-            return { description: expectation.description, ok, detail }
-          } catch (error) {
-            return { description: expectation.description, ok: false, detail: `the check threw: ${String(error)}` }
-          }
-        })
-        return { ...report, checks, ok: checks.every((c) => c.ok) }
+        return withChecks(report, scenario.expect ?? [])
       })),
       FiberRef.currentLoggers,
-      HashSet.make(collector)
+      HashSet.make(logs.logger)
     )
   })
 
 /** @internal */
-export const run = <ROut, E>(
-  scenario: Simulation.Scenario<ROut, E>
-): Effect.Effect<Simulation.Report, E | InvalidOptionError> =>
+export const run = <ROut, E>(scenario: Simulation.Scenario<ROut, E>): Effect.Effect<Simulation.Report, E> =>
   Effect.suspend(() => {
     let resolved: Resolved
     try {
-      resolved = resolve(scenario)
+      resolved = checked(() => resolve(scenario))
     } catch (error) {
-      return error instanceof InvalidOptionError ? Effect.fail(error) : Effect.die(error)
+      // A bad scenario is a bug of the caller, not an outcome: the run dies with it.
+      return Effect.die(error)
     }
     const seeded = <A, E1>(effect: Effect.Effect<A, E1>) => Effect.withRandom(effect, Random.make(scenario.seed ?? 0))
     if (resolved.clock === "virtual") {
-      return runVirtual((clock) => seeded(program(resolved, clock))) as Effect.Effect<
-        Simulation.Report,
-        E | InvalidOptionError
-      >
+      return runVirtual((clock) => seeded(program(resolved, clock))) as Effect.Effect<Simulation.Report, E>
     }
     return Effect.clockWith((clock) =>
       isTestClock(clock)
@@ -707,7 +848,7 @@ export const run = <ROut, E>(
           Effect.clockWith((testClock) => seeded(program(resolved, testClock as TestClock.TestClock))),
           TestContext.TestContext
         )
-    ) as Effect.Effect<Simulation.Report, E | InvalidOptionError>
+    ) as Effect.Effect<Simulation.Report, E>
   })
 
 // -----------------------------------------------------------------------------

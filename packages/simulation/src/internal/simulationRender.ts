@@ -158,24 +158,13 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAlign: (column: 
   )
 }
 
-/** @internal */
-export const renderTimeline = (report: Simulation.Report, options?: Simulation.TimelineOptions): string => {
-  const color = options?.color === true
-  const paint: Paint = color ? (code, text) => `${ansi[code]}${text}${ansi.reset}` : (_, text) => text
+/** Faults, breaker transitions and level changes, in order, one line each. */
+const timelineEvents = (
+  report: Simulation.Report,
+  paint: Paint,
+  options: Simulation.TimelineOptions | undefined
+): Array<string> => {
   const level = (tag: Level.Tag) => paint(levelColor[tag], tag)
-  const out: Array<string> = []
-  const dependencies = Object.values(report.perDependency)
-
-  out.push(
-    paint("bold", `━━ ${report.name} ━━`) + paint(
-      "dim",
-      `  ${formatSpan(report.duration)} simulated, traffic every ${formatSpan(report.step)}, ` +
-        `recovery every ${formatSpan(report.recoveryInterval)}, ${dependencies.length} dependencies`
-    )
-  )
-  if (report.description !== undefined) out.push(report.description)
-  out.push("")
-
   const lines: Array<Line> = [{ at: 0, order: -1, text: `level    ${level(report.initialLevel._tag)}` }]
   for (const f of report.faults) {
     const paintFault = f.fault._tag === "Recovered"
@@ -186,7 +175,7 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
     const target = f.member === undefined ? f.dependency : `${f.dependency}.${f.member}`
     lines.push({ at: f.at, order: 0, text: `fault    ${target} ${paint(paintFault, describeFault(f.fault))}` })
   }
-  for (const d of dependencies) {
+  for (const d of Object.values(report.perDependency)) {
     const breaker = breakerLines(
       d.name,
       report.breakerTransitions.filter((t) => t.dependency === d.name),
@@ -204,11 +193,13 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
     })
   }
   lines.sort((a, b) => a.at - b.at || a.order - b.order)
-  for (const line of lines) out.push(`  ${paint("cyan", formatTime(line.at))}  ${line.text}`)
-  out.push("")
+  return lines.map((line) => `  ${paint("cyan", formatTime(line.at))}  ${line.text}`)
+}
 
-  // Time at each level, with a bar.
-  out.push(paint("bold", "Time at level"))
+/** Time at each level, with a bar, then the final and the worst level. */
+const timeAtLevelLines = (report: Simulation.Report, paint: Paint): Array<string> => {
+  const level = (tag: Level.Tag) => paint(levelColor[tag], tag)
+  const out = [paint("bold", "Time at level")]
   const barWidth = 30
   for (const l of Level.all) {
     const millis = report.timeAtLevel[l._tag]
@@ -222,11 +213,13 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
     )
   }
   out.push(`  final ${level(report.finalLevel._tag)}, worst ${level(report.worstLevel._tag)}`)
-  out.push("")
+  return out
+}
 
-  out.push(paint("bold", "Breakers (every caller)"))
+/** Per dependency, what its breaker saw. */
+const breakerTable = (report: Simulation.Report, paint: Paint): Array<string> => {
   const header = ["dependency", "ok", "failed", "timeout", "rejected", "ignored", "fallback", "open"]
-  const rows = dependencies.map((d) => [
+  const rows = Object.values(report.perDependency).map((d) => [
     d.name,
     String(d.successes),
     String(d.failures),
@@ -236,25 +229,68 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
     String(d.fallbacks),
     ((open) => open === 0 ? "-" : formatSpan(open))((d.timeInState.Open ?? 0) + (d.timeInState.ForcedOpen ?? 0))
   ])
-  for (const line of table([header, ...rows], (c) => c >= 1)) out.push(`  ${line}`)
-  out.push("")
+  return [paint("bold", "Breakers (every caller)"), ...table([header, ...rows], (c) => c >= 1).map((l) => `  ${l}`)]
+}
 
-  const traffic = Object.values(report.traffic)
-  if (traffic.length > 0) {
-    out.push(paint("bold", "Traffic (what callers got)"))
-    const header = ["traffic", "calls", "answered", "errors", "in flight", "error types"]
-    const rows = traffic.map((t) => [
-      t.name,
-      String(t.calls),
-      String(t.answered),
-      String(t.errors),
-      String(t.inFlight),
-      Object.entries(t.errorsByTag).map(([tag, n]) => `${tag} ${n}`).join(", ")
-    ])
-    for (const line of table([header, ...rows], (c) => c >= 1 && c <= 4)) out.push(`  ${line}`)
+/** Per traffic, what its callers got: counts, timeouts, latency and error types. */
+const trafficTable = (report: Simulation.Report, paint: Paint): Array<string> => {
+  const header = [
+    "traffic",
+    "calls",
+    "answered",
+    "errors",
+    "timed out",
+    "in flight",
+    "p50",
+    "p99",
+    "max",
+    "error types"
+  ]
+  const latency = (millis: number | undefined) => millis === undefined ? "-" : formatSpan(millis)
+  const rows = Object.values(report.traffic).map((t) => [
+    t.name,
+    String(t.calls),
+    String(t.answered),
+    String(t.errors),
+    String(t.timedOut),
+    String(t.inFlight),
+    latency(t.latency?.p50),
+    latency(t.latency?.p99),
+    latency(t.latency?.max),
+    Object.entries(t.errorsByTag).map(([tag, n]) => `${tag} ${n}`).join(", ")
+  ])
+  return [
+    paint("bold", "Traffic (what callers got)"),
+    ...table([header, ...rows], (c) => c >= 1 && c <= 8).map((l) => `  ${l}`),
+    paint("dim", "  latency: virtual time from a run's start to its answer or its error, over the runs that ended")
+  ]
+}
+
+/** @internal */
+export const renderTimeline = (report: Simulation.Report, options?: Simulation.TimelineOptions): string => {
+  const color = options?.color === true
+  const paint: Paint = color ? (code, text) => `${ansi[code]}${text}${ansi.reset}` : (_, text) => text
+  const out: Array<string> = [
+    paint("bold", `━━ ${report.name} ━━`) + paint(
+      "dim",
+      `  ${formatSpan(report.duration)} simulated, traffic every ${formatSpan(report.step)}, ` +
+        `recovery every ${formatSpan(report.recoveryInterval)}, ${
+          Object.keys(report.perDependency).length
+        } dependencies`
+    )
+  ]
+  if (report.description !== undefined) out.push(report.description)
+  const sections = [
+    timelineEvents(report, paint, options),
+    timeAtLevelLines(report, paint),
+    breakerTable(report, paint)
+  ]
+  if (Object.keys(report.traffic).length > 0) sections.push(trafficTable(report, paint))
+  out.push("")
+  for (const section of sections) {
+    for (const line of section) out.push(line)
     out.push("")
   }
-
   if (report.checks.length > 0) {
     out.push(paint("bold", "Checks"))
     for (const c of report.checks) {
@@ -342,21 +378,34 @@ const wrap = (text: string, width: number): Array<string> => {
   return lines
 }
 
-/** @internal */
-export const renderSvg = (report: Simulation.Report): string => {
+/** Where things go: the plot's horizontal extent, and time to x. */
+interface Frame {
+  readonly width: number
+  readonly left: number
+  readonly right: number
+  readonly plotWidth: number
+  /** Milliseconds the x axis spans (at least 1). */
+  readonly duration: number
+  readonly x: (t: number) => number
+}
+
+/** One decimal at most: the coordinates of the chart. */
+const fmt = (n: number): string => (Math.round(n * 10) / 10).toString()
+
+const frameOf = (report: Simulation.Report): Frame => {
   const width = 1100
   const left = 130
   const right = 30
   const plotWidth = width - left - right
   const duration = Math.max(1, report.duration)
   const x = (t: number) => left + (Math.min(Math.max(t, 0), duration) / duration) * plotWidth
-  const fmt = (n: number) => (Math.round(n * 10) / 10).toString()
-  const dependencies = Object.values(report.perDependency)
-  const el: Array<string> = []
+  return { width, left, right, plotWidth, duration, x }
+}
 
-  // Title
+/** The title, the checks' verdict and the description; the y of the last line. */
+const svgTitle = (report: Simulation.Report, f: Frame, el: Array<string>): number => {
   let y = 30
-  el.push(`<text x="${left}" y="${y}" class="title">${escape(report.name)}</text>`)
+  el.push(`<text x="${f.left}" y="${y}" class="title">${escape(report.name)}</text>`)
   const statusText = report.checks.length === 0
     ? ""
     : report.ok
@@ -364,7 +413,7 @@ export const renderSvg = (report: Simulation.Report): string => {
     : `${report.checks.filter((c) => !c.ok).length} of ${report.checks.length} checks FAILED`
   if (statusText !== "") {
     el.push(
-      `<text x="${width - right}" y="${y}" text-anchor="end" class="${report.ok ? "ok" : "fail"}">${
+      `<text x="${f.width - f.right}" y="${y}" text-anchor="end" class="${report.ok ? "ok" : "fail"}">${
         escape(statusText)
       }</text>`
     )
@@ -372,60 +421,90 @@ export const renderSvg = (report: Simulation.Report): string => {
   if (report.description !== undefined) {
     for (const line of wrap(report.description, 135)) {
       y += 18
-      el.push(`<text x="${left}" y="${y}" class="sub">${escape(line)}</text>`)
+      el.push(`<text x="${f.left}" y="${y}" class="sub">${escape(line)}</text>`)
     }
   }
+  return y
+}
 
-  // Level chart: one row per level, Optimal on top.
+/** The vertical layout: the level chart (one row per level, Optimal on top), the lanes, the axis. */
+interface Rows {
+  readonly rowHeight: number
+  readonly chartTop: number
+  readonly chartHeight: number
+  readonly rowY: (tag: Level.Tag) => number
+  readonly laneTop: number
+  readonly laneRow: number
+  readonly laneHeight: number
+  readonly axisY: number
+}
+
+const rowsOf = (titleBottom: number, dependencies: number): Rows => {
   const rowHeight = 24
-  const chartTop = y + 36
+  const chartTop = titleBottom + 36
   const chartHeight = rowHeight * Level.all.length
   const rowY = (tag: Level.Tag) => chartTop + (Level.rank(Level.fromString(tag)!) - 1) * rowHeight + rowHeight / 2
-  el.push(`<text x="${left}" y="${chartTop - 6}" class="section">Degradation level</text>`)
-  for (const l of Level.all) {
-    const top = chartTop + (Level.rank(l) - 1) * rowHeight
-    el.push(
-      `<rect x="${left}" y="${top}" width="${plotWidth}" height="${rowHeight}" fill="${
-        levelFill[l._tag]
-      }" fill-opacity="0.08"/>`
-    )
-    el.push(
-      `<text x="${left - 10}" y="${top + rowHeight / 2 + 4}" text-anchor="end" class="label" fill="${
-        levelFill[l._tag]
-      }">${l._tag}</text>`
-    )
-  }
-
   // Lanes: per dependency a fault row and a breaker row.
   const laneTop = chartTop + chartHeight + 34
   const laneRow = 14
   const laneGap = 12
   const laneHeight = laneRow * 2 + 4 + laneGap
-  const lanesHeight = dependencies.length * laneHeight
-  const axisY = laneTop + lanesHeight
+  const axisY = laneTop + dependencies * laneHeight
+  return { rowHeight, chartTop, chartHeight, rowY, laneTop, laneRow, laneHeight, axisY }
+}
 
-  // Grid and time axis.
-  const tick = tickSteps.find((s) => duration / s <= 12) ?? 3_600_000
-  for (let t = 0; t <= duration + 1e-6; t += tick) {
-    const tx = fmt(x(t))
-    el.push(`<line x1="${tx}" y1="${chartTop}" x2="${tx}" y2="${axisY}" class="grid"/>`)
-    el.push(`<text x="${tx}" y="${axisY + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`)
+/** The level chart's rows, the grid and the time axis. */
+const svgAxes = (f: Frame, r: Rows, el: Array<string>): void => {
+  el.push(`<text x="${f.left}" y="${r.chartTop - 6}" class="section">Degradation level</text>`)
+  for (const l of Level.all) {
+    const top = r.chartTop + (Level.rank(l) - 1) * r.rowHeight
+    el.push(
+      `<rect x="${f.left}" y="${top}" width="${f.plotWidth}" height="${r.rowHeight}" fill="${
+        levelFill[l._tag]
+      }" fill-opacity="0.08"/>`
+    )
+    el.push(
+      `<text x="${f.left - 10}" y="${top + r.rowHeight / 2 + 4}" text-anchor="end" class="label" fill="${
+        levelFill[l._tag]
+      }">${l._tag}</text>`
+    )
   }
-  el.push(`<line x1="${left}" y1="${axisY}" x2="${left + plotWidth}" y2="${axisY}" class="axis"/>`)
+  const tick = tickSteps.find((s) => f.duration / s <= 12) ?? 3_600_000
+  for (let t = 0; t <= f.duration + 1e-6; t += tick) {
+    const tx = fmt(f.x(t))
+    el.push(`<line x1="${tx}" y1="${r.chartTop}" x2="${tx}" y2="${r.axisY}" class="grid"/>`)
+    el.push(`<text x="${tx}" y="${r.axisY + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`)
+  }
+  el.push(`<line x1="${f.left}" y1="${r.axisY}" x2="${f.left + f.plotWidth}" y2="${r.axisY}" class="axis"/>`)
   el.push(
-    `<text x="${left + plotWidth / 2}" y="${
-      axisY + 34
+    `<text x="${f.left + f.plotWidth / 2}" y="${
+      r.axisY + 34
     }" text-anchor="middle" class="label">time (h:mm:ss of virtual time)</text>`
   )
+}
 
-  // While any fault is active: one light band across the level chart.
-  const active: Array<{ from: number; to: number }> = []
-  for (const d of dependencies) {
-    const faults = report.faults.filter((f) => f.dependency === d.name)
-    faults.forEach((f, i) => {
-      if (f.fault._tag !== "Recovered") active.push({ from: f.at, to: faults[i + 1]?.at ?? duration })
-    })
-  }
+/** The faults of one dependency as windows: from each fault to the next change (or the end). */
+const faultWindows = (
+  report: Simulation.Report,
+  dependency: string,
+  end: number
+): Array<{ readonly from: number; readonly to: number; readonly fault: Simulation.AppliedFault }> => {
+  const faults = report.faults.filter((f) => f.dependency === dependency)
+  return faults.flatMap((f, i) =>
+    f.fault._tag === "Recovered" ? [] : [{ from: f.at, to: faults[i + 1]?.at ?? end, fault: f }]
+  )
+}
+
+/** While any fault is active: one light band across the level chart. */
+const svgFaultBand = (
+  report: Simulation.Report,
+  dependencies: ReadonlyArray<Simulation.DependencyReport>,
+  f: Frame,
+  r: Rows,
+  el: Array<string>
+): void => {
+  const active = dependencies.flatMap((d) => faultWindows(report, d.name, f.duration))
+    .map(({ from, to }) => ({ from, to }))
   active.sort((a, b) => a.from - b.from)
   const merged: Array<{ from: number; to: number }> = []
   for (const w of active) {
@@ -435,13 +514,15 @@ export const renderSvg = (report: Simulation.Report): string => {
   }
   for (const w of merged) {
     el.push(
-      `<rect x="${fmt(x(w.from))}" y="${chartTop}" width="${
-        fmt(Math.max(1, x(w.to) - x(w.from)))
-      }" height="${chartHeight}" fill="${faultBand.fill}" fill-opacity="${faultBand.opacity}"/>`
+      `<rect x="${fmt(f.x(w.from))}" y="${r.chartTop}" width="${
+        fmt(Math.max(1, f.x(w.to) - f.x(w.from)))
+      }" height="${r.chartHeight}" fill="${faultBand.fill}" fill-opacity="${faultBand.opacity}"/>`
     )
   }
+}
 
-  // The level as a step line, coloured by level.
+/** The level as a step line, coloured by level, with a numbered marker at each transition. */
+const svgLevelLine = (report: Simulation.Report, f: Frame, r: Rows, el: Array<string>): void => {
   const segments: Array<{ from: number; to: number; level: Level.Tag }> = []
   let current: Level.Tag = report.initialLevel._tag
   let since = 0
@@ -450,7 +531,9 @@ export const renderSvg = (report: Simulation.Report): string => {
     current = t.to._tag
     since = t.at
   }
-  segments.push({ from: since, to: duration, level: current })
+  segments.push({ from: since, to: f.duration, level: current })
+  const { rowY } = r
+  const { x } = f
   let previous: (typeof segments)[number] | undefined
   for (const s of segments) {
     if (previous !== undefined && previous.level !== s.level) {
@@ -478,63 +561,67 @@ export const renderSvg = (report: Simulation.Report): string => {
     )
     el.push(`<text x="${fmt(cx)}" y="${fmt(cy + 4)}" text-anchor="middle" class="marker">${i + 1}</text>`)
   })
+}
 
-  // Dependency lanes.
+/** One dependency's lane: its name, its faults (upper row) and its breaker's states (lower row). */
+const svgLane = (
+  report: Simulation.Report,
+  d: Simulation.DependencyReport,
+  top: number,
+  f: Frame,
+  r: Rows,
+  el: Array<string>
+): void => {
+  const { laneRow } = r
+  const { x } = f
+  el.push(`<text x="${f.left - 10}" y="${top + laneRow + 3}" text-anchor="end" class="label">${escape(d.name)}</text>`)
   el.push(
-    `<text x="${left}" y="${laneTop - 8}" class="section">Faults (upper row) and breaker state (lower row)</text>`
+    `<text x="${f.left - 10}" y="${
+      top + laneRow * 2 + 1
+    }" text-anchor="end" class="tiny">${d.whenDown._tag} when down</text>`
   )
-  dependencies.forEach((d, i) => {
-    const top = laneTop + i * laneHeight
-    el.push(`<text x="${left - 10}" y="${top + laneRow + 3}" text-anchor="end" class="label">${escape(d.name)}</text>`)
+  el.push(`<rect x="${f.left}" y="${top}" width="${f.plotWidth}" height="${laneRow}" class="lane"/>`)
+  for (const { fault, from, to } of faultWindows(report, d.name, f.duration)) {
+    const w = Math.max(1, x(to) - x(from))
     el.push(
-      `<text x="${left - 10}" y="${
-        top + laneRow * 2 + 1
-      }" text-anchor="end" class="tiny">${d.whenDown._tag} when down</text>`
+      `<rect x="${fmt(x(from))}" y="${top}" width="${fmt(w)}" height="${laneRow}" fill="${
+        faultFill[fault.fault._tag]
+      }"/>`
     )
-    // Fault row
-    el.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${laneRow}" class="lane"/>`)
-    const faults = report.faults.filter((f) => f.dependency === d.name)
-    faults.forEach((f, j) => {
-      if (f.fault._tag === "Recovered") return
-      const end = faults[j + 1]?.at ?? duration
-      const w = Math.max(1, x(end) - x(f.at))
+    const label = describeFault(fault.fault)
+    if (w > label.length * 6.5 + 8) {
       el.push(
-        `<rect x="${fmt(x(f.at))}" y="${top}" width="${fmt(w)}" height="${laneRow}" fill="${faultFill[f.fault._tag]}"/>`
-      )
-      const label = describeFault(f.fault)
-      if (w > label.length * 6.5 + 8) {
-        el.push(
-          `<text x="${fmt(x(f.at) + 4)}" y="${top + laneRow - 3}" class="inlane"${
-            f.fault._tag === "Flaky" ? ` style="fill:#333"` : ""
-          }>${escape(label)}</text>`
-        )
-      }
-    })
-    // Breaker row
-    const rowTop = top + laneRow + 4
-    const transitions = report.breakerTransitions.filter((t) => t.dependency === d.name)
-    let state: StateTag = transitions[0]?.from ?? "Closed"
-    let from = 0
-    const band = (to: number) => {
-      const w = x(to) - x(from)
-      if (w <= 0 && state !== "HalfOpen") return
-      el.push(
-        `<rect x="${fmt(x(from))}" y="${rowTop}" width="${
-          fmt(Math.max(w, state === "HalfOpen" ? 1.5 : 0))
-        }" height="${laneRow}" fill="${stateFill[state]}"/>`
+        `<text x="${fmt(x(from) + 4)}" y="${top + laneRow - 3}" class="inlane"${
+          fault.fault._tag === "Flaky" ? ` style="fill:#333"` : ""
+        }>${escape(label)}</text>`
       )
     }
-    for (const t of transitions) {
-      band(t.at)
-      state = t.to
-      from = t.at
-    }
-    band(duration)
-  })
+  }
+  const rowTop = top + laneRow + 4
+  const transitions = report.breakerTransitions.filter((t) => t.dependency === d.name)
+  let state: StateTag = transitions[0]?.from ?? "Closed"
+  let since = 0
+  const band = (to: number) => {
+    const w = x(to) - x(since)
+    if (w <= 0 && state !== "HalfOpen") return
+    el.push(
+      `<rect x="${fmt(x(since))}" y="${rowTop}" width="${
+        fmt(Math.max(w, state === "HalfOpen" ? 1.5 : 0))
+      }" height="${laneRow}" fill="${stateFill[state]}"/>`
+    )
+  }
+  for (const t of transitions) {
+    band(t.at)
+    state = t.to
+    since = t.at
+  }
+  band(f.duration)
+}
 
-  // Legend.
-  let ly = axisY + 58
-  let lx = left
+/** The legend, below the axis; the y of its line. */
+const svgLegend = (f: Frame, r: Rows, el: Array<string>): number => {
+  const ly = r.axisY + 58
+  let lx = f.left
   const legend = (fill: string, label: string, opacity?: string) => {
     el.push(
       `<rect x="${lx}" y="${ly - 10}" width="14" height="12" fill="${fill}"${
@@ -555,18 +642,21 @@ export const renderSvg = (report: Simulation.Report): string => {
   legend(stateFill.ForcedOpen, "forced open")
   lx += 20
   legend(faultBand.fill, "any fault active", faultBand.opacity)
+  return ly
+}
 
-  // Transition list and checks.
-  ly += 28
-  el.push(`<text x="${left}" y="${ly}" class="section">Level transitions</text>`)
+/** The numbered level transitions and the checks, from `y` down; the y of the last line. */
+const svgLists = (report: Simulation.Report, f: Frame, y: number, el: Array<string>): number => {
+  let ly = y + 28
+  el.push(`<text x="${f.left}" y="${ly}" class="section">Level transitions</text>`)
   if (report.levelTransitions.length === 0) {
     ly += 18
-    el.push(`<text x="${left}" y="${ly}" class="item">none: Optimal throughout</text>`)
+    el.push(`<text x="${f.left}" y="${ly}" class="item">none: Optimal throughout</text>`)
   }
   report.levelTransitions.forEach((t, i) => {
     ly += 18
     el.push(
-      `<text x="${left}" y="${ly}" class="item"><tspan class="num">${i + 1}</tspan>  ${formatTime(t.at)}  ` +
+      `<text x="${f.left}" y="${ly}" class="item"><tspan class="num">${i + 1}</tspan>  ${formatTime(t.at)}  ` +
         `<tspan fill="${levelFill[t.from._tag]}">${t.from._tag}</tspan> → ` +
         `<tspan fill="${levelFill[t.to._tag]}" font-weight="bold">${t.to._tag}</tspan>  ${
           escape(`(${t.reason})`)
@@ -575,46 +665,61 @@ export const renderSvg = (report: Simulation.Report): string => {
   })
   if (report.checks.length > 0) {
     ly += 28
-    el.push(`<text x="${left}" y="${ly}" class="section">Checks</text>`)
+    el.push(`<text x="${f.left}" y="${ly}" class="section">Checks</text>`)
     for (const c of report.checks) {
       ly += 18
       el.push(
-        `<text x="${left}" y="${ly}" class="item"><tspan class="${c.ok ? "ok" : "fail"}">${c.ok ? "✔" : "✘"}</tspan> ${
-          escape(c.description)
-        } <tspan class="detail">— ${escape(c.detail)}</tspan></text>`
+        `<text x="${f.left}" y="${ly}" class="item"><tspan class="${c.ok ? "ok" : "fail"}">${
+          c.ok ? "✔" : "✘"
+        }</tspan> ${escape(c.description)} <tspan class="detail">— ${escape(c.detail)}</tspan></text>`
       )
     }
   }
-  const height = ly + 24
+  return ly
+}
 
-  const style = [
-    "text{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;fill:#222}",
-    ".title{font-size:20px;font-weight:bold}",
-    ".sub{font-size:13px;fill:#555}",
-    ".section{font-size:13px;font-weight:bold;fill:#333}",
-    ".label{font-size:12px}",
-    ".tiny{font-size:10px;fill:#666}",
-    ".tick{font-size:11px;fill:#555}",
-    ".item{font-size:12px}",
-    ".num{font-weight:bold}",
-    ".detail{fill:#777}",
-    ".marker{font-size:10px;font-weight:bold}",
-    ".inlane{font-size:10px;fill:#fff;font-weight:bold}",
-    ".ok{fill:#2e9d4f;font-weight:bold;font-size:13px}",
-    ".fail{fill:#d13438;font-weight:bold;font-size:13px}",
-    ".grid{stroke:#e4e4e4;stroke-width:1}",
-    ".axis{stroke:#888;stroke-width:1}",
-    ".lane{fill:#f4f4f4}",
-    ".level{stroke-width:5;stroke-linecap:butt}",
-    ".riser{stroke:#999;stroke-width:1.5;stroke-dasharray:3 2}"
-  ].join("")
+const svgStyle = [
+  "text{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;fill:#222}",
+  ".title{font-size:20px;font-weight:bold}",
+  ".sub{font-size:13px;fill:#555}",
+  ".section{font-size:13px;font-weight:bold;fill:#333}",
+  ".label{font-size:12px}",
+  ".tiny{font-size:10px;fill:#666}",
+  ".tick{font-size:11px;fill:#555}",
+  ".item{font-size:12px}",
+  ".num{font-weight:bold}",
+  ".detail{fill:#777}",
+  ".marker{font-size:10px;font-weight:bold}",
+  ".inlane{font-size:10px;fill:#fff;font-weight:bold}",
+  ".ok{fill:#2e9d4f;font-weight:bold;font-size:13px}",
+  ".fail{fill:#d13438;font-weight:bold;font-size:13px}",
+  ".grid{stroke:#e4e4e4;stroke-width:1}",
+  ".axis{stroke:#888;stroke-width:1}",
+  ".lane{fill:#f4f4f4}",
+  ".level{stroke-width:5;stroke-linecap:butt}",
+  ".riser{stroke:#999;stroke-width:1.5;stroke-dasharray:3 2}"
+].join("")
 
+/** @internal */
+export const renderSvg = (report: Simulation.Report): string => {
+  const f = frameOf(report)
+  const dependencies = Object.values(report.perDependency)
+  const el: Array<string> = []
+  const r = rowsOf(svgTitle(report, f, el), dependencies.length)
+  svgAxes(f, r, el)
+  svgFaultBand(report, dependencies, f, r, el)
+  svgLevelLine(report, f, r, el)
+  el.push(
+    `<text x="${f.left}" y="${r.laneTop - 8}" class="section">Faults (upper row) and breaker state (lower row)</text>`
+  )
+  dependencies.forEach((d, i) => svgLane(report, d, r.laneTop + i * r.laneHeight, f, r, el))
+  const height = svgLists(report, f, svgLegend(f, r, el), el) + 24
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${fmt(height)}" viewBox="0 0 ${width} ${
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${f.width}" height="${fmt(height)}" viewBox="0 0 ${f.width} ${
       fmt(height)
     }" role="img">`,
     `<title>${escape(`${report.name}: degradation level over time`)}</title>`,
-    `<style>${style}</style>`,
+    `<style>${svgStyle}</style>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     ...el,
     `</svg>`,
