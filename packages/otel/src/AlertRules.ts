@@ -6,10 +6,13 @@
  * | alert | severity | fires when |
  * |---|---|---|
  * | `CircuitBreakerOpen` | critical | a breaker has been open on some instance for more than 5 minutes (half-open counts once a probe has failed: an idle half-open one does not page) |
+ * | `KeyedCircuitBreakerOpen` | critical | more than half of a keyed breaker's live keys (summed over instances) have been open or forced open for 5 minutes |
  * | `DegradationLevelLimited` | warning | the degradation level is Limited (3) or worse |
  * | `HighFallbackRate` | warning | more than 10 % of a breaker's calls fell back over 5 minutes |
  * | `WriteBehindQueueGrowing` | warning | a write-behind queue is deeper than 15 minutes ago and nothing was replayed meanwhile |
  * | `WriteBehindDeadLettered` | warning | a write-behind entry was dead-lettered in the last 15 minutes |
+ * | `RetryBudgetExhausted` | warning | calls of a dependency have found its retry budget empty for 5 minutes (rate over 2 minutes > 0) |
+ * | `BulkheadRejecting` | warning | a bulkhead has refused more than 1 call per second (rate over 2 minutes, all instances and classes) for 5 minutes |
  * | `CircuitBreakerTransition` | info | a breaker changed state in the last 5 minutes |
  * | `DegradationLevelTransition` | info | the degradation level changed in the last 5 minutes |
  *
@@ -60,7 +63,14 @@ export const testFile: string = `${directory}effect-resilience.rules.test.yml`
  * @category constants
  */
 export const alerts = {
-  critical: ["CircuitBreakerOpen"],
-  warning: ["DegradationLevelLimited", "HighFallbackRate", "WriteBehindQueueGrowing", "WriteBehindDeadLettered"],
+  critical: ["CircuitBreakerOpen", "KeyedCircuitBreakerOpen"],
+  warning: [
+    "DegradationLevelLimited",
+    "HighFallbackRate",
+    "WriteBehindQueueGrowing",
+    "WriteBehindDeadLettered",
+    "RetryBudgetExhausted",
+    "BulkheadRejecting"
+  ],
   info: ["CircuitBreakerTransition", "DegradationLevelTransition"]
 } as const

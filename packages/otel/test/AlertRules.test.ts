@@ -26,7 +26,7 @@ describe("alert rules", () => {
   it.effect("promtool check rules accepts the rule file", () =>
     Effect.gen(function*() {
       const result = yield* run(promtool, ["check", "rules", AlertRules.rulesFile])
-      expect(result.output).toContain("SUCCESS: 7 rules found")
+      expect(result.output).toContain("SUCCESS: 10 rules found")
       expect(result.code).toBe(0)
     }))
 
@@ -110,6 +110,73 @@ describe("alert rules", () => {
     ["level transitions that always fire", [
       "(increase(degradation_transitions_total[5m])) > 0",
       "(increase(degradation_transitions_total[5m])) >= 0"
+    ]],
+    ["keyed breaker: exactly half of the keys open fires", [
+      "sum by (job, breaker) (circuit_breaker_keys)\n          > 0.5",
+      "sum by (job, breaker) (circuit_breaker_keys)\n          >= 0.5"
+    ]],
+    ["keyed breaker open for 4 minutes", [/(\(circuit_breaker_keys\)\n\s+> 0\.5\n\s+)for: 5m/, "$1for: 4m"]],
+    ["keyed breaker: forced-open keys not counted as open", [
+      "circuit_breaker_keys{state=~\"open|forced_open\"}",
+      "circuit_breaker_keys{state=\"open\"}"
+    ]],
+    ["keyed breaker: idle half-open keys counted as open", [
+      "circuit_breaker_keys{state=~\"open|forced_open\"}",
+      "circuit_breaker_keys{state=~\"open|forced_open|half_open\"}"
+    ]],
+    ["keyed breaker: open ratio per instance", [
+      /sum by \(job, breaker\) \(circuit_breaker_keys/g,
+      "sum by (job, breaker, instance) (circuit_breaker_keys"
+    ]],
+    ["keyed breaker: open keys over the closed ones instead of all keys", [
+      "sum by (job, breaker) (circuit_breaker_keys)\n",
+      "sum by (job, breaker) (circuit_breaker_keys{state=\"closed\"})\n"
+    ]],
+    ["retry budget: an alert that always fires", [
+      "(rate(retry_calls_total{outcome=\"budget_exhausted\"}[2m])) > 0",
+      "(rate(retry_calls_total{outcome=\"budget_exhausted\"}[2m])) >= 0"
+    ]],
+    ["retry budget exhausted for 4 minutes", [/(retry_calls_total\{[^\n]*\n\s+)for: 5m/, "$1for: 4m"]],
+    ["retry budget: calls that gave up counted as exhausted", [
+      "outcome=\"budget_exhausted\"",
+      "outcome=~\"budget_exhausted|gave_up\""
+    ]],
+    ["retry budget: every retry outcome counted", [
+      "retry_calls_total{outcome=\"budget_exhausted\"}",
+      "retry_calls_total"
+    ]],
+    ["retry budget: exhaustion over 5 minutes (a 2-minute burst stretched to fire)", [
+      "outcome=\"budget_exhausted\"}[2m]",
+      "outcome=\"budget_exhausted\"}[5m]"
+    ]],
+    ["retry budget: exhaustion over the last minute only", [
+      "outcome=\"budget_exhausted\"}[2m]",
+      "outcome=\"budget_exhausted\"}[1m]"
+    ]],
+    ["retry budget exhaustion per instance", [
+      "sum by (job, dependency) (rate(retry_calls_total",
+      "sum by (job, dependency, instance) (rate(retry_calls_total"
+    ]],
+    ["bulkhead: exactly 1 refusal per second fires", [
+      "(rate(bulkhead_rejected_total[2m])) > 1",
+      "(rate(bulkhead_rejected_total[2m])) >= 1"
+    ]],
+    ["bulkhead refusing for 4 minutes", [/(bulkhead_rejected_total\[2m\]\)\) > 1\n\s+)for: 5m/, "$1for: 4m"]],
+    ["bulkhead refusals per instance", [
+      "sum by (job, bulkhead) (",
+      "sum by (job, bulkhead, instance) ("
+    ]],
+    ["bulkhead refusals per criticality class", [
+      "sum by (job, bulkhead) (",
+      "sum by (job, bulkhead, criticality) ("
+    ]],
+    ["bulkhead refusals over 5 minutes (a 2-minute burst stretched to fire)", [
+      "bulkhead_rejected_total[2m]",
+      "bulkhead_rejected_total[5m]"
+    ]],
+    ["bulkhead refusals over the last minute only", [
+      "bulkhead_rejected_total[2m]",
+      "bulkhead_rejected_total[1m]"
     ]]
   ]
   for (const [name, replace] of mutations) {

@@ -3,8 +3,8 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 
-// DESIGN §6, as Prometheus names the series.
-const histograms = ["circuit_breaker_call_duration_seconds", "fallback_duration_seconds"]
+// Every series the toolkit exports, as Prometheus names them.
+const histograms = ["circuit_breaker_call_duration_seconds", "fallback_duration_seconds", "bulkhead_wait_seconds"]
 const metrics = new Set([
   "circuit_breaker_state",
   "circuit_breaker_failures_total",
@@ -21,11 +21,18 @@ const metrics = new Set([
   "write_behind_dead_lettered_total",
   "http_requests_shed_total",
   "admin_actions_total",
+  "retry_calls_total",
+  "retry_attempts_total",
+  "retry_budget_available",
+  "circuit_breaker_keys",
+  "bulkhead_inflight",
+  "bulkhead_limit",
+  "bulkhead_rejected_total",
   ...histograms.flatMap((h) => [`${h}_bucket`, `${h}_sum`, `${h}_count`])
 ])
 const metricRefs = (expr: string) =>
   [...expr.matchAll(
-    /\b((?:circuit_breaker|fallback|degradation|dependency|write_behind|http_requests|admin_actions)_[a-z_]+)\b/g
+    /\b((?:circuit_breaker|fallback|degradation|dependency|write_behind|http_requests|admin_actions|retry|bulkhead)_[a-z_]+)\b/g
   )].map((m) => m[1]!)
 
 const load = Dashboards.load.pipe(Effect.provide(NodeContext.layer))
@@ -86,7 +93,7 @@ describe("Grafana dashboards", () => {
       }
     }))
 
-  it.effect("query only DESIGN §6 metrics, and together show all of them", () =>
+  it.effect("query only the toolkit's metrics, and together show all of them", () =>
     Effect.gen(function*() {
       const seen = new Set<string>()
       for (const dashboard of yield* load) {
@@ -118,7 +125,7 @@ describe("Grafana dashboards", () => {
           if (/_bucket\b/.test(expr)) expect(expr, where).toMatch(/sum by \([^)]*\ble\b[^)]*\)/)
           for (
             const selector of expr.matchAll(
-              /\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+|write_behind_\w+|http_requests_\w+|admin_actions_\w+)\{([^}]*)\}/g
+              /\b(circuit_breaker_\w+|fallback_\w+|degradation_\w+|dependency_\w+|write_behind_\w+|http_requests_\w+|admin_actions_\w+|retry_\w+|bulkhead_\w+)\{([^}]*)\}/g
             )
           ) {
             expect(selector[2], `${where}: ${selector[1]} must honour $job`).toContain("job=~\"$job\"")
@@ -127,15 +134,28 @@ describe("Grafana dashboards", () => {
       }
     }))
 
-  it.effect("carry the panels the seed asks for", () =>
+  it.effect("carry the panels an operator needs", () =>
     Effect.gen(function*() {
       const titles = Object.fromEntries((yield* load).map((d) => [d.uid, panelsOf(d).map((p) => p.title)]))
       expect(titles["effect-resilience-breakers"]).toEqual(expect.arrayContaining([
         "State per breaker",
         "Openings",
         "Failures",
-        "Fallbacks"
+        "Fallbacks",
+        "Retry ratio",
+        "Retry budget tokens",
+        "Calls by retry outcome",
+        "Retry budget exhausted",
+        "Keys per state",
+        "Keyed breakers: open ratio",
+        "Bulkhead in flight vs limit",
+        "Bulkhead rejections by criticality",
+        "Bulkhead wait p99"
       ]))
+      const rows = Object.fromEntries(
+        (yield* load).map((d) => [d.uid, d.panels.filter((p) => p.type === "row").map((p) => p.title)])
+      )
+      expect(rows["effect-resilience-breakers"]).toEqual(["Retries", "Keyed breakers", "Bulkheads"])
       expect(titles["effect-resilience-degradation"]).toEqual(expect.arrayContaining([
         "Level timeline",
         "Time at each level",

@@ -17,6 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
@@ -29,7 +30,10 @@ const names = {
   cycle: Scenario.uniqueName("e2e-cycle"),
   ok: Scenario.uniqueName("e2e-ok"),
   fallback: Scenario.uniqueName("e2e-fallback"),
-  queue: Scenario.uniqueName("e2e-queue")
+  queue: Scenario.uniqueName("e2e-queue"),
+  retry: Scenario.uniqueName("e2e-retry"),
+  keyed: Scenario.uniqueName("e2e-keyed"),
+  bulkhead: Scenario.uniqueName("e2e-bulkhead")
 }
 
 class E2E extends Context.Tag("test/E2E")<E2E, {
@@ -52,6 +56,60 @@ const adminAction = (action: string, outcome: string) =>
     Metric.tagged("action", action),
     Metric.tagged("outcome", outcome)
   )
+
+// The retry stage's, keyed breakers' and bulkheads' series, under the names and labels core exports
+// them with, fed by hand until this scenario runs those modules: a budget that keeps running dry,
+// most keys of a keyed breaker open, a bulkhead refusing 10 calls a second.
+const retryCalls = (outcome: string) =>
+  Metric.counter("retry_calls_total", { incremental: true }).pipe(
+    Metric.tagged("dependency", names.retry),
+    Metric.tagged("outcome", outcome)
+  )
+const retryAttempts = Metric.counter("retry_attempts_total", { incremental: true }).pipe(
+  Metric.tagged("dependency", names.retry)
+)
+const retryBudget = Metric.gauge("retry_budget_available").pipe(Metric.tagged("dependency", names.retry))
+const keys = (state: string) =>
+  Metric.gauge("circuit_breaker_keys").pipe(Metric.tagged("breaker", names.keyed), Metric.tagged("state", state))
+const bulkhead = {
+  inflight: Metric.gauge("bulkhead_inflight").pipe(Metric.tagged("bulkhead", names.bulkhead)),
+  limit: Metric.gauge("bulkhead_limit").pipe(Metric.tagged("bulkhead", names.bulkhead)),
+  rejected: (criticality: string) =>
+    Metric.counter("bulkhead_rejected_total", { incremental: true }).pipe(
+      Metric.tagged("bulkhead", names.bulkhead),
+      Metric.tagged("criticality", criticality)
+    ),
+  wait: Metric.histogram(
+    "bulkhead_wait_seconds",
+    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 })
+  ).pipe(Metric.tagged("bulkhead", names.bulkhead))
+}
+
+const StandInsLive = Layer.scopedDiscard(Effect.gen(function*() {
+  const outcomes = ["first_try", "after_retry", "gave_up", "budget_exhausted", "stopped_open"]
+  for (const outcome of outcomes) yield* Metric.incrementBy(retryCalls(outcome), 0)
+  yield* Metric.incrementBy(retryAttempts, 0)
+  const criticalities = ["critical_plus", "critical", "sheddable_plus", "sheddable"]
+  for (const criticality of criticalities) yield* Metric.incrementBy(bulkhead.rejected(criticality), 0)
+  // 4 of 7 keys open or forced open: above the alert's half.
+  const states = { closed: 2, open: 3, half_open: 1, forced_open: 1, disabled: 0 }
+  for (const [state, count] of Object.entries(states)) yield* Metric.set(keys(state), count)
+  yield* Metric.set(bulkhead.limit, 8)
+  let tick = 0
+  yield* Effect.suspend(() => {
+    tick++
+    return Effect.all([
+      Metric.increment(retryCalls("first_try")),
+      Metric.increment(retryCalls("after_retry")),
+      Metric.increment(retryCalls("budget_exhausted")),
+      Metric.incrementBy(retryAttempts, 2),
+      Metric.set(retryBudget, tick % 5),
+      Metric.set(bulkhead.inflight, tick % 9),
+      Metric.increment(bulkhead.rejected("sheddable")),
+      Metric.update(bulkhead.wait, 0.002 + (tick % 10) / 1000)
+    ])
+  }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(100))), Effect.forkScoped)
+}))
 
 // The exporter's own port.
 const ExporterLive = Prometheus.layer({ port: 0, host: "127.0.0.1", resource: { serviceName: job } })
@@ -154,7 +212,7 @@ const E2ELive = Layer.scoped(
     return { prometheus, targets }
   })
 ).pipe(
-  Layer.provide(Layer.mergeAll(AppServerLive, ToolkitLive)),
+  Layer.provide(Layer.mergeAll(AppServerLive, ToolkitLive, StandInsLive)),
   Layer.provide(ExporterLive),
   Layer.provideMerge(NodeContext.layer)
 )
@@ -271,6 +329,9 @@ describe("end to end against a real Prometheus", () => {
         yield* alert("WriteBehindDeadLettered", `dependency="${names.queue}", severity="warning"`)
         // Open for seconds, not 5 minutes: pending, not firing.
         yield* alert("CircuitBreakerOpen", `breaker="${names.fallback}", severity="critical"`, "pending")
+        yield* alert("KeyedCircuitBreakerOpen", `breaker="${names.keyed}", severity="critical"`, "pending")
+        yield* alert("RetryBudgetExhausted", `dependency="${names.retry}", severity="warning"`, "pending")
+        yield* alert("BulkheadRejecting", `bulkhead="${names.bulkhead}", severity="warning"`, "pending")
 
         const quiet = yield* prometheus.query(
           `ALERTS{breaker="${names.ok}"} or ALERTS{alertname="CircuitBreakerOpen", alertstate="firing", job="${job}"}`
