@@ -13,6 +13,7 @@
  */
 import type * as Cause from "effect/Cause"
 import * as internal from "./internal/describe.js"
+import * as errors from "./internal/errors.js"
 
 /**
  * A short, printable description of an error or a `Cause`: a failure by its
@@ -65,3 +66,27 @@ export const describe: (error: unknown) => string = internal.describeError
  * @category utils
  */
 export const cause: (cause: Cause.Cause<unknown>) => string = internal.describeFailure
+
+/**
+ * A value in words, for an error message about it: strings quoted, numbers
+ * as they are (`NaN`, `Infinity`), everything else by its type — `an
+ * object`, `an empty array`, `a function (f)`, `the Tag Cache`, `a Layer` —
+ * never `[object Object]` or an empty string. What `InvalidOptionError`
+ * says of the value it got.
+ *
+ * @example
+ * ```ts
+ * import { Describe } from "@effect-resilience/core"
+ *
+ * console.log(Describe.value({ a: 1 }))
+ * // Output: an object
+ * console.log(Describe.value(""))
+ * // Output: an empty string
+ * console.log(Describe.value(NaN))
+ * // Output: NaN
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const value: (value: unknown) => string = errors.describeValue

@@ -95,6 +95,65 @@ const defaultTrip: Trip.TripPolicy = { _tag: "ConsecutiveFailures", threshold: 5
 
 /** A listener of `onChange`: called synchronously; an Effect it returns runs in the fiber that made the transition. */
 type Listener = (change: CB.StateChange) => Effect.Effect<void> | void
+
+/**
+ * What the breakers of one keyed breaker share: their series (one set for
+ * all keys, unless metrics are per key), their call timeouts (one watchdog
+ * for all keys), and the group told of every transition instead of the state
+ * gauge.
+ *
+ * @internal
+ */
+export interface Group {
+  /** Marks the timeouts of every member: by identity, like a plain breaker's own mark. */
+  readonly owner: object
+  /** The series of every member; `undefined`: each member resolves its own (per-key metrics). */
+  readonly hooks: Hooks | undefined
+  deadlines: Deadlines<CallTimeoutError> | undefined
+  readonly onTransition: (impl: BreakerImpl, from: number, to: number, change: CB.StateChange) => void
+}
+
+/** @internal */
+export interface Hooks {
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly stateHook: MetricHook.MetricHook<number, unknown>
+  readonly failuresHook: MetricHook.MetricHook<number, unknown>
+  readonly durationHook: MetricHook.MetricHook<number, unknown>
+  readonly callHooks: ReadonlyArray<MetricHook.MetricHook<number, unknown>>
+}
+
+/**
+ * The series of a breaker with these labels, every one created at 0 (so
+ * `increase()` sees the first change); the state gauge set to `code`.
+ *
+ * @internal
+ */
+export const makeHooks = (labels: ReadonlyArray<MetricLabel.MetricLabel>, code: number): Hooks => {
+  const hooks: Hooks = {
+    labels,
+    stateHook: MetricHooks.unsafeHook(MetricHooks.keys.breakerState, labels),
+    failuresHook: MetricHooks.unsafeHook(MetricHooks.keys.breakerFailures, labels),
+    durationHook: MetricHooks.unsafeHook(MetricHooks.keys.breakerCallDuration, labels),
+    callHooks: outcomeLabels.map((outcome) =>
+      MetricHooks.unsafeHook(MetricHooks.keys.breakerCalls, [...labels, outcome])
+    )
+  }
+  hooks.stateHook.update(gaugeValues[code]!)
+  hooks.failuresHook.update(0)
+  for (const hook of hooks.callHooks) hook.update(0)
+  MetricHooks.unsafeHook(MetricHooks.keys.breakerFallbackCalls, labels).update(0)
+  MetricHooks.unsafeHook(MetricHooks.keys.fallbackDuration, labels)
+  for (const [from, to] of reachable) transitionHook(labels, from, to).update(0)
+  return hooks
+}
+
+const transitionHook = (
+  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+  from: number,
+  to: number
+): MetricHook.MetricHook<number, unknown> =>
+  MetricHooks.unsafeHook(MetricHooks.keys.breakerTransitions, [...labels, fromLabels[from]!, toLabels[to]!])
+
 const zero = Duration.zero
 const infinity = Duration.infinity
 
@@ -122,14 +181,15 @@ class BreakerImpl {
   /** Continuations of untimed closed calls, for the current generation. */
   untimed: ReturnType<BreakerImpl["handlers"]> | undefined = undefined
 
-  readonly breakerLabel: MetricLabel.MetricLabel
   /** Whether calls read the Clock: for the duration histogram, slow calls or a time window. */
   readonly timing: boolean
   // Series resolved once: the hot path updates them without any lookup.
-  readonly stateHook: MetricHook.MetricHook<number, unknown>
+  readonly hooks: Hooks
   readonly failuresHook: MetricHook.MetricHook<number, unknown>
   readonly durationHook: MetricHook.MetricHook<number, unknown>
   readonly callHooks: ReadonlyArray<MetricHook.MetricHook<number, unknown>>
+  /** What marks this breaker's own timeouts: itself, or its keyed group. */
+  readonly owner: object
 
   constructor(
     readonly name: string,
@@ -144,34 +204,23 @@ class BreakerImpl {
     readonly callTimeout: Duration.Duration | undefined,
     readonly isFailure: ((error: unknown) => boolean) | undefined,
     disabled: boolean,
-    readonly recordDurations: boolean
+    readonly recordDurations: boolean,
+    /** The keyed breaker this one is a key of. */
+    readonly group?: Group | undefined,
+    /** The labels of its own series (a plain breaker's, or a key's with per-key metrics). */
+    labels: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("breaker", name)],
+    /** The state to start in, when not Closed or Disabled (a key of a keyed breaker forced open). */
+    initial?: number | undefined
   ) {
-    this.code = disabled ? DISABLED : CLOSED
+    this.code = initial ?? (disabled ? DISABLED : CLOSED)
     this.timing = recordDurations || tracker.needsTime
     this.scheduleState = schedule.initial
-    this.breakerLabel = MetricLabel.make("breaker", name)
-    const labels = [this.breakerLabel]
-    this.stateHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerState, labels)
-    this.failuresHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerFailures, labels)
-    this.durationHook = MetricHooks.unsafeHook(MetricHooks.keys.breakerCallDuration, labels)
-    this.callHooks = outcomeLabels.map((outcome) =>
-      MetricHooks.unsafeHook(MetricHooks.keys.breakerCalls, [this.breakerLabel, outcome])
-    )
     // Every series exists from creation: these start at 0.
-    this.stateHook.update(gaugeValues[this.code]!)
-    this.failuresHook.update(0)
-    for (const hook of this.callHooks) hook.update(0)
-    MetricHooks.unsafeHook(MetricHooks.keys.breakerFallbackCalls, labels).update(0)
-    MetricHooks.unsafeHook(MetricHooks.keys.fallbackDuration, labels)
-    for (const [from, to] of reachable) this.transitionHook(from, to).update(0)
-  }
-
-  transitionHook(from: number, to: number): MetricHook.MetricHook<number, unknown> {
-    return MetricHooks.unsafeHook(MetricHooks.keys.breakerTransitions, [
-      this.breakerLabel,
-      fromLabels[from]!,
-      toLabels[to]!
-    ])
+    this.hooks = group?.hooks ?? makeHooks(labels, this.code)
+    this.failuresHook = this.hooks.failuresHook
+    this.durationHook = this.hooks.durationHook
+    this.callHooks = this.hooks.callHooks
+    this.owner = group?.owner ?? this
   }
 
   // ---------------------------------------------------------------------------
@@ -231,12 +280,17 @@ class BreakerImpl {
   timed<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
     const timeout = this.callTimeout
     if (timeout === undefined) return effect
-    const deadlines = this.deadlines ??= new Deadlines(
-      this.clock,
-      this.scope,
-      timeout,
-      () => withoutStack(() => ownTimeout(this, new CallTimeoutError({ breaker: this.name, timeout })))
-    )
+    const make = () =>
+      new Deadlines(
+        this.clock,
+        this.scope,
+        timeout,
+        () => withoutStack(() => ownTimeout(this.owner, new CallTimeoutError({ breaker: this.name, timeout })))
+      )
+    // The keys of a keyed breaker share one list of deadlines (and its one watchdog fiber).
+    const deadlines = this.group === undefined
+      ? this.deadlines ??= make()
+      : this.group.deadlines ??= make()
     return deadlines.run(effect)
   }
 
@@ -320,7 +374,7 @@ class BreakerImpl {
     const error = failure.value
     // Only this breaker's own deadline makes a timeout; any other error (a
     // `CallTimeoutError` the wrapped code raised included) is for `isFailure`.
-    if (isOwnTimeout(this, error)) return TIMEOUT
+    if (isOwnTimeout(this.owner, error)) return TIMEOUT
     if (this.isFailure === undefined) return FAILURE
     try {
       return this.isFailure(error) ? FAILURE : IGNORED
@@ -449,9 +503,11 @@ class BreakerImpl {
       this.openings = 0
       this.lastDelay = -1
     }
-    this.stateHook.update(gaugeValues[to]!)
-    this.transitionHook(from, to).update(1)
+    transitionHook(this.hooks.labels, from, to).update(1)
     const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
+    // A key's state is summed up by its group (`circuit_breaker_keys`), unless it has series of its own.
+    if (this.group === undefined || this.group.hooks === undefined) this.hooks.stateHook.update(gaugeValues[to]!)
+    if (this.group !== undefined) this.group.onTransition(this, from, to, change)
     let effects: Array<Effect.Effect<void>> | undefined
     const listeners = this.listeners
     if (listeners !== undefined && listeners.length > 0) {

@@ -6,7 +6,15 @@
  *
  * @internal
  */
-import { Degradation, DegradationLevel as Level, Describe, Faults, Metrics, Validation } from "@effect-resilience/core"
+import {
+  Degradation,
+  DegradationLevel as Level,
+  Describe,
+  Faults,
+  InvalidOptionError,
+  Metrics,
+  Validation
+} from "@effect-resilience/core"
 import type { CircuitBreaker as CB } from "@effect-resilience/core"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -29,7 +37,7 @@ import type * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import type * as Simulation from "../Simulation.js"
 import { collector } from "./logs.js"
-import { checked, describeValue, modules, nested, OptionError, perSecond } from "./options.js"
+import { checked, modules, nested, perSecond } from "./options.js"
 import { formatSpan, formatTime } from "./simulationRender.js"
 import { runVirtual } from "./virtualClock.js"
 
@@ -363,7 +371,7 @@ class TrafficRun {
       }
       return isEffect(result)
         ? result as Effect.Effect<unknown, unknown>
-        : Effect.die(new TypeError(`traffic ${name}: run ${i} answered ${describeValue(result)}, not an Effect`))
+        : Effect.die(new TypeError(`traffic ${name}: run ${i} answered ${Describe.value(result)}, not an Effect`))
     }
     this.latencies = new Float64Array(Math.min(Math.ceil(resolved.perStep * steps) + 1, latencyCapacity))
   }
@@ -585,7 +593,7 @@ const build = (resolved: Resolved): Effect.Effect<App, unknown, Scope.Scope> =>
     const degradation = Context.getOption(context as Context.Context<Degradation>, Degradation)
     if (degradation._tag === "None") {
       return yield* Effect.die(
-        new OptionError({
+        new InvalidOptionError({
           module,
           option: "layer",
           expected: "a Layer that provides Degradation (merge Degradation.layer() into it)",
