@@ -29,6 +29,7 @@ import type * as Stream from "effect/Stream"
 import * as streams from "./internal/breakerStream.js"
 import * as internal from "./internal/circuitBreaker.js"
 import * as errors from "./internal/errors.js"
+import * as keyedInternal from "./internal/keyed.js"
 
 /**
  * Marks a {@link CircuitBreaker}; see {@link isCircuitBreaker}.
@@ -394,6 +395,117 @@ export type Unavailable = CircuitOpenError | CallTimeoutError
  * @category constructors
  */
 export const make: (options: Options) => Effect.Effect<CircuitBreaker, never, Scope.Scope> = internal.make
+
+/**
+ * Options of {@link keyed}: those of a breaker, which every key's breaker
+ * takes, and the bounds of the set of keys.
+ *
+ * @since 0.2.0
+ * @category keyed
+ */
+export interface KeyedOptions extends Options {
+  /** At most this many live keys (default 1000). */
+  readonly capacity?: number | undefined
+  /** A key unused this long (closed, or half-open) is evicted, within twice that (default 10 minutes). */
+  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  /**
+   * `"aggregate"` (default): every key counts into the breaker's own series,
+   * and `circuit_breaker_keys{breaker,state}` counts the keys per state.
+   * `"per-key"`: each key also has the full set of series with a `key` label —
+   * one set per distinct key ever seen (Effect's registry never drops a
+   * series): only for a small key space (models, buckets, regions).
+   */
+  readonly metrics?: "aggregate" | "per-key" | undefined
+}
+
+/**
+ * A transition of one key of a {@link Keyed} breaker.
+ *
+ * @since 0.2.0
+ * @category keyed
+ */
+export interface KeyedStateChange<K> extends StateChange {
+  readonly key: K
+  /** The transition is the overflow breaker's, shared by the keys that found every slot taken. */
+  readonly overflow: boolean
+}
+
+/**
+ * One breaker per key, bounded in memory: `keyed(key)` answers, synchronously,
+ * the breaker of that key (made on first use), with the callable shape,
+ * states and controls of any {@link CircuitBreaker}. One key's failures never
+ * reject another key's calls.
+ *
+ * Bounds: at most `capacity` live keys (`size` is never above it). A key
+ * unused for `idleTimeToLive` is evicted within twice that, if nothing waits
+ * on it (closed, disabled or half-open); under capacity pressure the least
+ * recently used such key makes room. An open or forced key is never evicted
+ * before its reset delay has passed: churn of new keys must not make an
+ * outage forgotten. When every slot holds such a key, new keys share one
+ * overflow breaker (logged once per fill-up) until a slot frees up: calls
+ * stay protected and counted, memory stays bounded. An evicted key leaves no
+ * fiber or timer; the keyed breaker itself keeps one sweeper and one
+ * call-timeout watchdog for all its keys.
+ *
+ * @since 0.2.0
+ * @category keyed
+ */
+export interface Keyed<K> extends Pipeable {
+  (key: K): CircuitBreaker
+  readonly name: string
+  /** The live keys and their states. */
+  readonly states: Effect.Effect<ReadonlyMap<K, State>>
+  /** How many keys are live. */
+  readonly size: Effect.Effect<number>
+  /** {@link size}, read synchronously. */
+  readonly unsafeSize: () => number
+  /** Closes the breaker of `key` (nothing to do for a key that is not live). */
+  readonly reset: (key: K) => Effect.Effect<void>
+  /** Forces every key open, and the keys made from now on, until {@link resetAll}. */
+  readonly forceOpenAll: Effect.Effect<void>
+  /** Disables every key, and the keys made from now on, until {@link resetAll}. */
+  readonly disableAll: Effect.Effect<void>
+  /** Closes every key and ends {@link forceOpenAll} / {@link disableAll}. */
+  readonly resetAll: Effect.Effect<void>
+  /** Every transition of every key, as `onChange` of a breaker: synchronously, in order, for the scope. */
+  readonly onChange: (
+    listener: (change: KeyedStateChange<K>) => Effect.Effect<void> | void
+  ) => Effect.Effect<void, never, Scope.Scope>
+  /** Every transition of every key, from the moment the stream runs. */
+  readonly changes: Stream.Stream<KeyedStateChange<K>>
+}
+
+/**
+ * A breaker per key — per host, tenant, model or bucket — bounded in memory.
+ * See {@link Keyed}. Invalid options are a defect, an `InvalidOptionError`
+ * naming the option.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const byModel = yield* CircuitBreaker.keyed<string>({
+ *     name: "openai",
+ *     trip: CircuitBreaker.consecutiveFailures(2),
+ *     capacity: 100
+ *   })
+ *   const overloaded = Effect.fail(new Error("503 overloaded"))
+ *   for (let i = 0; i < 2; i++) yield* Effect.ignore(byModel("gpt-large")(overloaded))
+ *   // gpt-large is open; gpt-small still answers.
+ *   const small = yield* byModel("gpt-small")(Effect.succeed("ok"))
+ *   return [byModel("gpt-large").unsafeState()._tag, small]
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: [ 'Open', 'ok' ]
+ * ```
+ *
+ * @since 0.2.0
+ * @category keyed
+ */
+export const keyed: <K>(options: KeyedOptions) => Effect.Effect<Keyed<K>, never, Scope.Scope> = keyedInternal.keyed
 
 /**
  * Whether `u` is a breaker made by {@link make}.

@@ -47,6 +47,17 @@ export const durationBoundaries: MetricBoundaries.MetricBoundaries = internal.du
 export const breakerState = Metric.fromMetricKey(internal.keys.breakerState)
 
 /**
+ * `circuit_breaker_keys{breaker,state}`: the live keys of a keyed breaker
+ * per state (`closed`, `open`, `half_open`, `forced_open`, `disabled`). For a
+ * keyed breaker, `circuit_breaker_state{breaker}` is its worst key: 1 while
+ * any key is open or forced open, else 2 while any is half-open, else 0.
+ *
+ * @since 0.2.0
+ * @category breaker
+ */
+export const breakerKeys = Metric.fromMetricKey(internal.keys.breakerKeys)
+
+/**
  * `circuit_breaker_failures_total{breaker}`: calls counted as failures
  * (typed failures for which `isFailure` holds, defects and timeouts).
  *
@@ -181,3 +192,127 @@ export type CallOutcome = "success" | "failure" | "timeout" | "rejected" | "igno
  * @category breaker
  */
 export const callOutcomes: ReadonlyArray<CallOutcome> = ["success", "failure", "timeout", "rejected", "ignored"]
+
+/**
+ * `retry_calls_total{dependency,outcome}`: calls through `Retry.retry`, one
+ * outcome each — `first_try` (the first attempt succeeded), `after_retry`
+ * (a retry succeeded), `gave_up` (an error it does not retry, a schedule
+ * that ended, a `retryAfter` above `maxRetryAfter`, a level from
+ * `disableFrom`, an interruption while retrying), `budget_exhausted` (no
+ * token left: the call failed with its last error), `stopped_open` (a
+ * breaker was open). `dependency` is the policy's name (inside a
+ * `Dependency`, its name).
+ *
+ * @example
+ * ```ts
+ * import { Metrics, Retry } from "@effect-resilience/core"
+ * import { Effect, Metric, Schedule } from "effect"
+ *
+ * const policy = Retry.policy({ schedule: Schedule.recurs(2), name: "pricing" })
+ * const program = Effect.gen(function*() {
+ *   yield* Retry.retry(Effect.succeed("ok"), policy)
+ *   const firstTry = Metrics.retryCalls.pipe(Metric.tagged("dependency", "pricing"), Metric.tagged("outcome", "first_try"))
+ *   return (yield* Metric.value(firstTry)).count
+ * })
+ *
+ * Effect.runPromise(program).then(console.log)
+ * // Output: 1
+ * ```
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export const retryCalls = Metric.fromMetricKey(internal.keys.retryCalls)
+
+/**
+ * `retry_attempts_total{dependency}`: retries made — attempts after the
+ * first, counted as each one starts.
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export const retryAttempts = Metric.fromMetricKey(internal.keys.retryAttempts)
+
+/**
+ * `retry_budget_available{dependency}`: the retries a `RetryBudget` would
+ * allow, each time it reads the Clock (at retries, and every 16 first
+ * attempts). `dependency` is the budget's name.
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export const retryBudgetAvailable = Metric.fromMetricKey(internal.keys.retryBudgetAvailable)
+
+/**
+ * The value of the `outcome` label of `retry_calls_total`.
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export type RetryOutcome = "first_try" | "after_retry" | "gave_up" | "budget_exhausted" | "stopped_open"
+
+/**
+ * All retry outcomes, in a stable order.
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export const retryOutcomes: ReadonlyArray<RetryOutcome> = [
+  "first_try",
+  "after_retry",
+  "gave_up",
+  "budget_exhausted",
+  "stopped_open"
+]
+
+/**
+ * `bulkhead_inflight{bulkhead}`: calls holding a permit of the bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Metrics } from "@effect-resilience/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "inventory", limit: 8 })
+ *   const during = yield* bulkhead(Metric.value(Metrics.bulkheadInFlight.pipe(Metric.tagged("bulkhead", "inventory"))))
+ *   return during.value
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: 1
+ * ```
+ *
+ * @since 0.2.0
+ * @category bulkhead
+ */
+export const bulkheadInFlight = Metric.fromMetricKey(internal.bulkheadKeys.inFlight)
+
+/**
+ * `bulkhead_limit{bulkhead}`: the limit in force (an adaptive one moves).
+ *
+ * @since 0.2.0
+ * @category bulkhead
+ */
+export const bulkheadLimit = Metric.fromMetricKey(internal.bulkheadKeys.limit)
+
+/**
+ * `bulkhead_rejected_total{bulkhead,criticality}`: calls refused, by the
+ * caller's class (`CriticalPlus`, `Critical`, `SheddablePlus`, `Sheddable`):
+ * at once, after waiting `maxWait`, or displaced from the queue by a more
+ * critical call.
+ *
+ * @since 0.2.0
+ * @category bulkhead
+ */
+export const bulkheadRejected = Metric.fromMetricKey(internal.bulkheadKeys.rejected)
+
+/**
+ * `bulkhead_wait_seconds{bulkhead}`: time spent in the queue by the calls
+ * that had to wait, whether they got a permit or were refused (a call
+ * admitted at once records nothing).
+ *
+ * @since 0.2.0
+ * @category bulkhead
+ */
+export const bulkheadWait = Metric.fromMetricKey(internal.bulkheadKeys.wait)

@@ -104,6 +104,22 @@ export * as Presets from "./Presets.js"
 export * as Profile from "./Profile.js"
 
 /**
+ * Retries with a budget: a `Schedule` for back-off, the server's
+ * `Retry-After` honoured, never while a breaker is open or the system is degraded.
+ *
+ * @since 0.2.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * A retry budget shared by its callers: retries ≤ ratio × first attempts + a
+ * reserve per second, over any window.
+ *
+ * @since 0.2.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
  * The option checks of every constructor, for packages and libraries built on the toolkit.
  *
  * @since 0.1.0

@@ -19,7 +19,7 @@ import { describeError } from "./describe.js"
 import { CallTimeoutError, CircuitOpenError, InvalidOptionError, withoutStack } from "./errors.js"
 import * as MetricHooks from "./metrics.js"
 import * as Trip from "./trip.js"
-import { maxTimerMillis, validated } from "./validate.js"
+import { maxTimerMillis, validated, validator } from "./validate.js"
 
 /** @internal */
 export const TypeId: CB.TypeId = Symbol.for("@effect-resilience/core/CircuitBreaker") as CB.TypeId
@@ -110,10 +110,18 @@ export interface Group {
   /** The series of every member; `undefined`: each member resolves its own (per-key metrics). */
   readonly hooks: Hooks | undefined
   deadlines: Deadlines<CallTimeoutError> | undefined
-  readonly onTransition: (impl: BreakerImpl, from: number, to: number, change: CB.StateChange) => void
+  /** Told first of every transition of a member; an Effect it returns runs like a listener's. */
+  readonly onTransition: (
+    impl: BreakerImpl,
+    from: number,
+    to: number,
+    change: CB.StateChange
+  ) => Effect.Effect<void> | undefined
+  /** How logs name a member (`openai [gpt-4o]`). */
+  readonly describe: (impl: BreakerImpl) => string
 }
 
-/** @internal */
+/** The series of one breaker (or of all the keys of a keyed one). @internal */
 export interface Hooks {
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   readonly stateHook: MetricHook.MetricHook<number, unknown>
@@ -157,7 +165,8 @@ const transitionHook = (
 const zero = Duration.zero
 const infinity = Duration.infinity
 
-class BreakerImpl {
+/** @internal */
+export class BreakerImpl {
   code: number
   /** Bumped on every transition: outcomes of calls admitted earlier are stale. */
   generation = 0
@@ -507,8 +516,11 @@ class BreakerImpl {
     const change: CB.StateChange = { breaker: this.name, from: states[from]!, to: states[to]!, at: now }
     // A key's state is summed up by its group (`circuit_breaker_keys`), unless it has series of its own.
     if (this.group === undefined || this.group.hooks === undefined) this.hooks.stateHook.update(gaugeValues[to]!)
-    if (this.group !== undefined) this.group.onTransition(this, from, to, change)
     let effects: Array<Effect.Effect<void>> | undefined
+    if (this.group !== undefined) {
+      const effect = this.group.onTransition(this, from, to, change)
+      if (effect !== undefined) effects = [effect]
+    }
     const listeners = this.listeners
     if (listeners !== undefined && listeners.length > 0) {
       for (const listener of listeners.slice()) {
@@ -531,7 +543,8 @@ class BreakerImpl {
   }
 
   logTransition(from: number, to: number, reason: string | undefined): Effect.Effect<void> {
-    const message = `Circuit breaker ${this.name}: ${states[from]!._tag} → ${states[to]!._tag}` +
+    const who = this.group === undefined ? this.name : this.group.describe(this)
+    const message = `Circuit breaker ${who}: ${states[from]!._tag} → ${states[to]!._tag}` +
       (reason === undefined ? "" : ` (${reason})`)
     return (to === OPEN ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(
       Effect.annotateLogs({ breaker: this.name, from: stateLabels[from], to: stateLabels[to] })
@@ -652,20 +665,40 @@ const BreakerProto = Object.setPrototypeOf(
 // options
 // -----------------------------------------------------------------------------
 
-const module = "CircuitBreaker.make"
-
 const resetExpected = "a Schedule whose delays are finite (a breaker open indefinitely is forceOpen)"
 
-/** @internal */
-export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, never, Scope.Scope> =>
+/** The options of a breaker, checked; the trip policy checked but its tracker made per breaker. @internal */
+export interface Checked {
+  readonly name: string
+  readonly trip: Trip.TripPolicy
+  readonly reset: Schedule.Schedule<unknown, unknown>
+  readonly permits: number
+  readonly successesToClose: number
+  readonly callTimeout: Duration.Duration | undefined
+  readonly isFailure: ((error: unknown) => boolean) | undefined
+  readonly disabled: boolean
+  readonly recordDurations: boolean
+  /** The first delay of `reset`, in milliseconds. */
+  readonly firstDelay: number
+}
+
+/**
+ * Checks a breaker's options, naming `module` in errors. The first delay of
+ * `reset` is checked here, once: an infinite one (`spaced(Infinity)`) would
+ * leave the breaker open for good.
+ *
+ * @internal
+ */
+export const check = (module: string, options: CB.Options): Effect.Effect<Checked> =>
   Effect.flatMap(
     validated(module, (v) => {
       v.object("options", options)
-      const reset = v.schedule("reset", options.reset ?? defaultReset)
+      const trip = options.trip ?? defaultTrip
+      Trip.tracker(v, trip)
       return {
         name: v.nonEmptyString("name", options.name),
-        tracker: Trip.tracker(v, options.trip ?? defaultTrip),
-        reset,
+        trip,
+        reset: v.schedule("reset", options.reset ?? defaultReset),
         permits: options.halfOpen?.permits === undefined
           ? 1
           : v.positiveInt("halfOpen.permits", options.halfOpen.permits),
@@ -685,47 +718,87 @@ export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, neve
       }
     }),
     (checked) =>
-      Effect.flatMap(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) =>
-        // The first delay is checked here, once: an infinite one (`spaced(Infinity)`)
-        // would leave the breaker open for good.
-        Effect.suspend(() => {
-          const now = clock.unsafeCurrentTimeMillis()
-          return Effect.map(Effect.exit(checked.reset.step(now, 0, checked.reset.initial)), (step) =>
-            Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])
-              ? ScheduleIntervals.start(step.value[2].intervals) - now
-              : NaN)
-        }).pipe(Effect.flatMap((firstDelay) => {
-          if (!(firstDelay >= 0 && firstDelay <= maxTimerMillis)) {
-            return Effect.die(
+      Effect.flatMap(Effect.clock, (clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        return Effect.flatMap(Effect.exit(checked.reset.step(now, 0, checked.reset.initial)), (step) => {
+          const firstDelay = Exit.isSuccess(step) && ScheduleDecision.isContinue(step.value[2])
+            ? ScheduleIntervals.start(step.value[2].intervals) - now
+            : NaN
+          return firstDelay >= 0 && firstDelay <= maxTimerMillis
+            ? Effect.succeed({ ...checked, firstDelay })
+            : Effect.die(
               new InvalidOptionError({ module, option: "reset", expected: resetExpected, actual: checked.reset })
             )
-          }
-          const impl = new BreakerImpl(
-            checked.name,
-            clock,
-            scope,
-            checked.tracker,
-            checked.reset,
-            firstDelay,
-            checked.permits,
-            checked.successesToClose,
-            checked.callTimeout,
-            checked.isFailure,
-            checked.disabled,
-            checked.recordDurations
-          )
-          // A computed key names the function without `defineProperty`, which would
-          // put it in dictionary mode (~200 B more per breaker).
-          const breaker = {
-            [checked.name]: <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
-          }[checked.name]! as any
-          Object.setPrototypeOf(breaker, BreakerProto)
-          breaker[ImplKey] = impl
-          // No finalizer of its own (it would cost ~500 B per breaker): the only
-          // fiber a breaker owns, its half-open timer, is forked in this scope.
-          return Effect.succeed(breaker as unknown as CB.CircuitBreaker)
-        })))
+        })
+      })
   )
+
+/**
+ * A breaker of checked options, with its own tracker; a member of `group`
+ * (a key of a keyed breaker) when given.
+ *
+ * @internal
+ */
+export const unsafeMakeImpl = (
+  checked: Checked,
+  clock: Clock.Clock,
+  scope: Scope.Scope,
+  group?: Group,
+  labels?: ReadonlyArray<MetricLabel.MetricLabel>,
+  initial?: number
+): BreakerImpl =>
+  new BreakerImpl(
+    checked.name,
+    clock,
+    scope,
+    Trip.tracker(validator("CircuitBreaker"), checked.trip),
+    checked.reset,
+    checked.firstDelay,
+    checked.permits,
+    checked.successesToClose,
+    checked.callTimeout,
+    checked.isFailure,
+    checked.disabled,
+    checked.recordDurations,
+    group,
+    labels,
+    initial
+  )
+
+/**
+ * The callable breaker of `impl`. A computed key names the function without
+ * `defineProperty`, which would put it in dictionary mode (~200 B more per breaker).
+ *
+ * @internal
+ */
+export const handleOf = (impl: BreakerImpl): CB.CircuitBreaker => {
+  const breaker = {
+    [impl.name]: <A, E, R>(effect: Effect.Effect<A, E, R>) => impl.run(effect)
+  }[impl.name]! as any
+  Object.setPrototypeOf(breaker, BreakerProto)
+  breaker[ImplKey] = impl
+  return breaker as CB.CircuitBreaker
+}
+
+/** @internal */
+export const make = (options: CB.Options): Effect.Effect<CB.CircuitBreaker, never, Scope.Scope> =>
+  Effect.flatMap(
+    check("CircuitBreaker.make", options),
+    (checked) =>
+      Effect.map(Effect.all([Effect.clock, Effect.scope]), ([clock, scope]) =>
+        // No finalizer of its own (it would cost ~500 B per breaker): the only
+        // fiber a breaker owns, its half-open timer, is forked in this scope.
+        handleOf(unsafeMakeImpl(checked, clock, scope)))
+  )
+
+/** The breaker behind a handle made by {@link handleOf}. @internal */
+export const unsafeImplOf = (breaker: CB.CircuitBreaker): BreakerImpl => implOf(breaker)
+
+/** State codes, for the keyed breaker. @internal */
+export const codes = { CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED } as const
+
+/** The `state` label values by state code. @internal */
+export { stateLabels }
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CB.CircuitBreaker => typeof u === "function" && TypeId in u

@@ -28,6 +28,7 @@ export const keys = {
   breakerCalls: MetricKey.counter("circuit_breaker_calls_total", { incremental: true }),
   breakerTransitions: MetricKey.counter("circuit_breaker_transitions_total", { incremental: true }),
   breakerCallDuration: MetricKey.histogram("circuit_breaker_call_duration_seconds", durationBoundaries),
+  breakerKeys: MetricKey.gauge("circuit_breaker_keys"),
   fallbackDuration: MetricKey.histogram("fallback_duration_seconds", durationBoundaries),
   degradationLevel: MetricKey.gauge("degradation_level"),
   degradationTransitions: MetricKey.counter("degradation_transitions_total", { incremental: true }),
@@ -36,7 +37,10 @@ export const keys = {
   writeBehindEnqueued: MetricKey.counter("write_behind_enqueued_total", { incremental: true }),
   writeBehindReplayed: MetricKey.counter("write_behind_replayed_total", { incremental: true }),
   writeBehindRejected: MetricKey.counter("write_behind_rejected_total", { incremental: true }),
-  writeBehindDeadLettered: MetricKey.counter("write_behind_dead_lettered_total", { incremental: true })
+  writeBehindDeadLettered: MetricKey.counter("write_behind_dead_lettered_total", { incremental: true }),
+  retryCalls: MetricKey.counter("retry_calls_total", { incremental: true }),
+  retryAttempts: MetricKey.counter("retry_attempts_total", { incremental: true }),
+  retryBudgetAvailable: MetricKey.gauge("retry_budget_available")
 } as const
 
 /** The label set `{ breaker }` for a breaker name. @internal */
@@ -56,3 +60,11 @@ export const unsafeHook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
   labels: ReadonlyArray<MetricLabel.MetricLabel>
 ): MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =>
   Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(key, labels))
+
+/** The keys of the bulkhead metrics of `Metrics.ts`. @internal */
+export const bulkheadKeys = {
+  inFlight: MetricKey.gauge("bulkhead_inflight"),
+  limit: MetricKey.gauge("bulkhead_limit"),
+  rejected: MetricKey.counter("bulkhead_rejected_total", { incremental: true }),
+  wait: MetricKey.histogram("bulkhead_wait_seconds", durationBoundaries)
+} as const
