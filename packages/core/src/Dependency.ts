@@ -51,6 +51,7 @@ import * as internal from "./internal/dependency.js"
 import * as errors from "./internal/errors.js"
 import * as profile from "./internal/profile.js"
 import type * as Presets from "./Presets.js"
+import type * as Retry from "./Retry.js"
 
 /**
  * A member the layer wraps: an Effect or a Stream, or a function returning one.
@@ -226,6 +227,29 @@ export interface Options<S, F> {
   readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
   /** How often queued writes are retried while the breaker admits calls (default 30 s; 1 ms … 2³¹−1 ms). */
   readonly replayInterval?: Duration.DurationInput | undefined
+  /**
+   * Retries of the members named, and only those: retrying a write that is
+   * not idempotent is the caller's explicit choice. Each attempt is one call
+   * through the breaker and its `callTimeout` (fallback ∘ retry ∘ breaker ∘
+   * callTimeout ∘ member), so a breaker that opens stops the retries of
+   * every caller at once, and the fallback runs after the last attempt. The
+   * retry series carry the dependency's name; rejections (what the
+   * breaker's `isFailure` refuses) are never retried; the level is read from
+   * the `Degradation` the dependency registers with.
+   */
+  readonly retry?: RetryOptions<S> | undefined
+}
+
+/**
+ * The `retry` option of {@link Options}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RetryOptions<S> {
+  readonly policy: Retry.Policy<MemberErrors<S>, never>
+  /** The members retried: Effect members or methods returning Effects. */
+  readonly members: ReadonlyArray<Extract<EffectKeys<S>, string>>
 }
 
 /**

@@ -11,6 +11,7 @@ import { type AnyFallback, Fallbacks } from "./dependencyFallbacks.js"
 import { MemberThrew } from "./errors.js"
 import { type AnyEffect, type AnyStream, isEffect, isStream, wrapMembers } from "./members.js"
 import * as Replayer from "./replayer.js"
+import { isPolicy, makeRetrier, type Retrier } from "./retry.js"
 import { validated } from "./validate.js"
 
 /** The checks of `Dependency.layer`'s (or `make`'s) options, labelled by the module the user called. */
@@ -41,6 +42,18 @@ const checkOptions = (module: string, service: unknown, options: Dependency.Opti
       })
     }
     if (options.replayInterval !== undefined) v.duration("replayInterval", options.replayInterval, { timer: true })
+    if (options.retry !== undefined) {
+      const retry = v.object("retry", options.retry) as { policy?: unknown; members?: unknown }
+      if (!isPolicy(retry.policy)) v.fail("retry.policy", "a Retry.policy", retry.policy)
+      if (!Array.isArray(retry.members)) v.fail("retry.members", "an array of member names", retry.members)
+      const members = retry.members as ReadonlyArray<unknown>
+      members.forEach((member, i) => {
+        const value = typeof member === "string" ? (service as Record<string, unknown>)[member] : undefined
+        if (!isEffect(value) && typeof value !== "function") {
+          v.fail(`retry.members[${i}]`, "the name of an Effect member or method of the service", member)
+        }
+      })
+    }
   })
 
 /** How `wrap` was reached: the module named in errors, and the dependency's own tag when known. */
@@ -77,12 +90,26 @@ class Protection<S> {
   constructor(
     readonly service: S,
     readonly breaker: CircuitBreaker.CircuitBreaker,
-    readonly fallbacks: Fallbacks
+    readonly fallbacks: Fallbacks,
+    /** The retries of the members in `retried`. */
+    readonly retrier: Retrier | undefined,
+    readonly retried: ReadonlySet<PropertyKey>
   ) {}
 
-  effect(effect: AnyEffect, fallback: AnyFallback | undefined, args: ReadonlyArray<unknown>): AnyEffect {
-    const call = this.breaker(effect)
-    return fallback === undefined ? call : this.fallbacks.recover(call, fallback, args)
+  /** How one call of member `key` is made: through the breaker, retried if `key` is. */
+  pipeline(key: PropertyKey): (effect: AnyEffect) => AnyEffect {
+    const breaker = this.breaker
+    const retrier = this.retried.has(key) ? this.retrier : undefined
+    return retrier === undefined ? breaker : (effect) => retrier.run(breaker(effect))
+  }
+
+  effect(
+    call: (effect: AnyEffect) => AnyEffect,
+    effect: AnyEffect,
+    fallback: AnyFallback | undefined,
+    args: ReadonlyArray<unknown>
+  ): AnyEffect {
+    return fallback === undefined ? call(effect) : this.fallbacks.recover(call(effect), fallback, args)
   }
 
   stream(stream: AnyStream, fallback: AnyFallback | undefined, args: ReadonlyArray<unknown>): AnyStream {
@@ -97,7 +124,7 @@ class Protection<S> {
    * what was thrown — a throw must not slip past the protection.
    */
   thrown(member: PropertyKey, error: unknown, fallback: AnyFallback | undefined, args: ReadonlyArray<unknown>) {
-    return this.effect(Effect.die(new MemberThrew({ member: String(member), error })), fallback, args)
+    return this.effect(this.breaker, Effect.die(new MemberThrew({ member: String(member), error })), fallback, args)
   }
 
   /** Not an Effect: a Stream is protected too, anything else passes through. */
@@ -108,7 +135,7 @@ class Protection<S> {
   method(key: PropertyKey, member: Function, fallback: AnyFallback | undefined): Function {
     const isEffectResult = effectCheck()
     const service = this.service
-    const breaker = this.breaker
+    const call = this.pipeline(key)
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
     return fallback === undefined
@@ -121,7 +148,7 @@ class Protection<S> {
         } catch (error) {
           return self.thrown(key, error, undefined, [])
         }
-        return isEffectResult(result) ? breaker(result) : self.other(result, undefined, [])
+        return isEffectResult(result) ? call(result) : self.other(result, undefined, [])
       }
       : function(...args: Array<unknown>) {
         let result: unknown
@@ -130,7 +157,9 @@ class Protection<S> {
         } catch (error) {
           return self.thrown(key, error, fallback, args)
         }
-        return isEffectResult(result) ? self.effect(result, fallback, args) : self.other(result, fallback, args)
+        return isEffectResult(result)
+          ? self.effect(call, result, fallback, args)
+          : self.other(result, fallback, args)
       }
   }
 
@@ -146,14 +175,14 @@ class Protection<S> {
         } catch (error) {
           return this.thrown(key, error, fallback, [])
         }
-        if (isEffect(value)) return this.effect(value, fallback, [])
+        if (isEffect(value)) return this.effect(this.pipeline(key), value, fallback, [])
         if (isStream(value)) return this.stream(value, fallback, [])
         // A getter answering a method: its calls are protected like a method's.
         return typeof value === "function" ? this.method(key, value, fallback) : value
       },
       member: (key, member) => {
         const fallback = fallbackOf(key)
-        if (isEffect(member)) return this.effect(member, fallback, [])
+        if (isEffect(member)) return this.effect(this.pipeline(key), member, fallback, [])
         if (typeof member === "function") return this.method(key, member, fallback)
         return this.stream(member, fallback, [])
       }
@@ -184,7 +213,13 @@ export const wrap = <S>(
     // them now, but never the layer's Scope — a fallback's finalizers belong to its caller.
     const captured = Context.omit(Scope.Scope)(yield* Effect.context<never>()) as Context.Context<never>
     const fallbacks = new Fallbacks(options.name, yield* Effect.clock, breakerOptions?.isFailure, captured)
-    const protection = new Protection(service, breaker, fallbacks)
+    const retrier = options.retry === undefined ? undefined : yield* makeRetrier(options.retry.policy, {
+      dependency: options.name,
+      // What a fallback would not recover is the dependency refusing the request: never retried.
+      isRejection: (error) => !fallbacks.recoverable(error),
+      degradation
+    })
+    const protection = new Protection(service, breaker, fallbacks, retrier, new Set(options.retry?.members ?? []))
     const wrapped = protection.all(options.fallback ?? {})
     // Inside its own fallback, the dependency's tag is the protected service
     // (the caller's, when the caller has it): never the raw one.
