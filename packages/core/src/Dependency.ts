@@ -41,6 +41,7 @@ import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
@@ -51,7 +52,8 @@ import * as internal from "./internal/dependency.js"
 import * as errors from "./internal/errors.js"
 import * as profile from "./internal/profile.js"
 import type * as Presets from "./Presets.js"
-import type * as Retry from "./Retry.js"
+import * as Retry from "./Retry.js"
+import * as RetryBudget from "./RetryBudget.js"
 
 /**
  * A member the layer wraps: an Effect or a Stream, or a function returning one.
@@ -341,6 +343,8 @@ export interface ConfigOptions<S, F> {
   readonly replay?: ReadonlyArray<Replay<S, any>> | undefined
   /** How often queued writes are retried while calls go through (default 30 s). */
   readonly replayInterval?: Duration.DurationInput | undefined
+  /** Retries; default: the preset's `retries` (with `RESILIENCE_<NAME>_RETRIES` and `_RETRY_BUDGET`), if any. */
+  readonly retry?: RetryOptions<S> | undefined
 }
 
 /**
@@ -358,14 +362,38 @@ export const layerConfig = <I, S, F extends Fallbacks<S> = Fallbacks<S, never>>(
   preset: Presets.Preset,
   rest: ConfigOptions<S, F> & ([KeysNeedingFallback<S>] extends [never] ? {} : { readonly fallback: F })
 ): Layer.Layer<I, ConfigError.ConfigError, I | Degradation | FallbackContext<F>> =>
-  Layer.unwrapEffect(
-    Effect.map(
+  Layer.unwrapScoped(
+    Effect.flatMap(
       profile.dependency(preset),
       // `rest` was checked against the same rule as `layer`'s options.
-      (options) => layer<I, S, F>(tag, { ...options, ...rest } as any)
+      (options) =>
+        Effect.map(
+          rest.retry !== undefined || options.retries === undefined
+            ? Effect.succeed(rest.retry)
+            : Effect.flatMap(tag, (service) => retryOf(options.name, options.retries!, service)),
+          (retry) => layer<I, S, F>(tag, { ...options, ...rest, retry } as any)
+        )
     )
     // `FallbackContext` of optional fallbacks includes `undefined`, which is no service.
   ) as Layer.Layer<I, ConfigError.ConfigError, I | Degradation | FallbackContext<F>>
+
+/** A preset's retries as a `retry` option: its budget made in the layer's scope, the members the service has. */
+const retryOf = <S>(name: string, retries: Presets.Retries, service: S) =>
+  Effect.map(
+    RetryBudget.make({ name, ratio: retries.budgetRatio }),
+    (budget): RetryOptions<S> | undefined => {
+      const members = retries.members.filter((member) => {
+        const value = (service as Record<string, unknown>)[member]
+        return typeof value === "function" || Effect.isEffect(value)
+      }) as ReadonlyArray<string> as ReadonlyArray<Extract<EffectKeys<S>, string>>
+      if (members.length === 0 || retries.maxAttempts <= 1) return undefined
+      const schedule = Schedule.intersect(retries.backoff, Schedule.recurs(retries.maxAttempts - 1))
+      return {
+        policy: Retry.policy<any>({ schedule, budget, retryAfter: retries.retryAfter, name }),
+        members
+      }
+    }
+  )
 
 /**
  * A layer that provides `tag` wrapped, on top of the raw `tag`.

@@ -39,6 +39,7 @@ import * as Schedule from "effect/Schedule"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Classify from "./Classify.js"
 import * as Level from "./DegradationLevel.js"
+import * as Retry from "./Retry.js"
 import * as Fallback from "./Fallback.js"
 
 /**
@@ -67,7 +68,37 @@ export interface Preset {
   readonly callTimeout: Duration.Duration
   /** The level this dependency's outage calls for. */
   readonly whenDown: Level.DegradationLevel
+  /**
+   * The retries `Dependency.layerConfig` gives the dependency (with
+   * `Dependency.layer`, pass `retry` yourself): which members of the usual
+   * service are idempotent, how many attempts, the back-off, the budget.
+   */
+  readonly retries?: Retries | undefined
 }
+
+/**
+ * The retries of a {@link Preset}: `Dependency.layerConfig` builds a
+ * `Retry.policy` from them, with a `RetryBudget` of `budget` made in the
+ * layer's scope. `RESILIENCE_<NAME>_RETRIES` overrides `maxAttempts`,
+ * `RESILIENCE_<NAME>_RETRY_BUDGET` the budget's ratio.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Retries {
+  /** The idempotent members, by their usual names; those a service does not have are skipped. */
+  readonly members: ReadonlyArray<string>
+  /** Attempts in all, the first one included (1: no retries). */
+  readonly maxAttempts: number
+  /** The back-off between attempts (jittered exponential, say). */
+  readonly backoff: Schedule.Schedule<unknown, unknown>
+  /** At most `ratio` retries per first attempt, plus 10 per second. */
+  readonly budgetRatio: number
+  /** The delay the server asked for, read from the client's error. */
+  readonly retryAfter?: Retry.RetryAfter | undefined
+}
+
+const backoff = Schedule.exponential("200 millis").pipe(Schedule.jittered)
 
 /**
  * A preset that opens after `failMax` consecutive failures and stays open
@@ -126,7 +157,10 @@ export const make = (options: {
    * Default: every error counts.
    */
   readonly isFailure?: Classify.Predicate | undefined
+  /** Retries for `Dependency.layerConfig`; default: none. */
+  readonly retries?: Retries | undefined
 }): Preset => ({
+  ...(options.retries === undefined ? {} : { retries: options.retries }),
   name: options.name,
   breaker: options.isFailure === undefined
     ? {
@@ -157,7 +191,15 @@ export const openai: Preset = make({
   resetTimeout: "60 seconds",
   callTimeout: "10 seconds",
   whenDown: Level.Limited(),
-  isFailure: Classify.http
+  isFailure: Classify.http,
+  // Pricing and text clean-up are pure computations: safe to ask again; a 429's `retry-after(-ms)` is honoured.
+  retries: {
+    members: ["enhancePrices", "cleanText"],
+    maxAttempts: 3,
+    backoff,
+    budgetRatio: 0.2,
+    retryAfter: Retry.retryAfterOpenAI
+  }
 })
 
 /**
@@ -193,7 +235,9 @@ export const redis: Preset = make({
   resetTimeout: "20 seconds",
   callTimeout: "1 second",
   whenDown: Level.Degraded(),
-  isFailure: Classify.redis
+  isFailure: Classify.redis,
+  // Reads only; one retry at most: the DB is the fallback of a slow cache.
+  retries: { members: ["get"], maxAttempts: 2, backoff, budgetRatio: 0.1 }
 })
 
 /**
@@ -212,7 +256,9 @@ export const s3: Preset = make({
   resetTimeout: "30 seconds",
   callTimeout: "10 seconds",
   whenDown: Level.Degraded(),
-  isFailure: Classify.all(Classify.http, Classify.node)
+  isFailure: Classify.all(Classify.http, Classify.node),
+  // Reads only (a `put` that failed is queued, not retried); `SlowDown`'s retry-after is honoured.
+  retries: { members: ["get"], maxAttempts: 3, backoff, budgetRatio: 0.2, retryAfter: Retry.retryAfterS3 }
 })
 
 /**

@@ -81,6 +81,10 @@ export interface Variables {
   readonly failMax: string
   readonly resetTimeout: string
   readonly callTimeout: string
+  /** Attempts in all (1: no retries), for a preset with `retries`. */
+  readonly retries: string
+  /** The retry budget's ratio, from 0 to 1. */
+  readonly retryBudget: string
 }
 
 /**
@@ -104,6 +108,10 @@ export interface Overrides {
   /** Replaces the reset schedule with `Schedule.spaced(resetTimeout)`. */
   readonly resetTimeout: Option.Option<Duration.Duration>
   readonly callTimeout: Option.Option<Duration.Duration>
+  /** Replaces `retries.maxAttempts`. */
+  readonly retries: Option.Option<number>
+  /** Replaces `retries.budgetRatio`. */
+  readonly retryBudget: Option.Option<number>
 }
 
 /**

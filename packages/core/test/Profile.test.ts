@@ -95,7 +95,9 @@ describe("Profile", () => {
       expect(Profile.variables("db")).toEqual({
         failMax: "RESILIENCE_DB_FAIL_MAX",
         resetTimeout: "RESILIENCE_DB_RESET_TIMEOUT",
-        callTimeout: "RESILIENCE_DB_CALL_TIMEOUT"
+        callTimeout: "RESILIENCE_DB_CALL_TIMEOUT",
+        retries: "RESILIENCE_DB_RETRIES",
+        retryBudget: "RESILIENCE_DB_RETRY_BUDGET"
       })
       expect(Profile.variables("open-ai.v2").failMax).toBe("RESILIENCE_OPEN_AI_V2_FAIL_MAX")
     })
@@ -257,7 +259,9 @@ describe("Profile", () => {
     const overrides: Profile.Overrides = {
       failMax: Option.some(7),
       resetTimeout: Option.some(Duration.seconds(12)),
-      callTimeout: Option.none()
+      callTimeout: Option.none(),
+      retries: Option.none(),
+      retryBudget: Option.none()
     }
 
     it.effect("replaces what is set and keeps the rest", () =>

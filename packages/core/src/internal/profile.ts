@@ -76,7 +76,9 @@ export const variables = (name: string): Profile.Variables => {
   return {
     failMax: `${prefix}_FAIL_MAX`,
     resetTimeout: `${prefix}_RESET_TIMEOUT`,
-    callTimeout: `${prefix}_CALL_TIMEOUT`
+    callTimeout: `${prefix}_CALL_TIMEOUT`,
+    retries: `${prefix}_RETRIES`,
+    retryBudget: `${prefix}_RETRY_BUDGET`
   }
 }
 
@@ -129,7 +131,9 @@ export const overrides = (name: string): Config.Config<Profile.Overrides> => {
   return Config.all({
     failMax: Config.option(positiveInteger(names.failMax)),
     resetTimeout: Config.option(timerDuration(names.resetTimeout)),
-    callTimeout: Config.option(timerDuration(names.callTimeout))
+    callTimeout: Config.option(timerDuration(names.callTimeout)),
+    retries: Config.option(positiveInteger(names.retries)),
+    retryBudget: Config.option(ratio(names.retryBudget))
   })
 }
 
@@ -150,13 +154,40 @@ export const override: {
       onSome: (duration): Schedule.Schedule<unknown, unknown> => Schedule.spaced(duration)
     })
   },
-  callTimeout: Option.getOrElse(overrides.callTimeout, () => preset.callTimeout)
+  callTimeout: Option.getOrElse(overrides.callTimeout, () => preset.callTimeout),
+  ...(preset.retries === undefined ? {} : {
+    retries: {
+      ...preset.retries,
+      maxAttempts: Option.getOrElse(overrides.retries, () => preset.retries!.maxAttempts),
+      budgetRatio: Option.getOrElse(overrides.retryBudget, () => preset.retries!.budgetRatio)
+    }
+  })
 }))
 
 /** @internal */
 export const dependency = <P extends Presets.Preset>(preset: P): Config.Config<P> =>
   Config.all([profileConfig, overrides(preset.name)]).pipe(
-    Config.map(([profile, values]) => override(apply(preset, profile), values))
+    Config.mapOrFail(([profile, values]) => {
+      const unused = preset.retries === undefined &&
+        (Option.isSome(values.retries) || Option.isSome(values.retryBudget))
+      return unused
+        ? Either.left(ConfigError.InvalidData(
+          [Option.isSome(values.retries) ? variables(preset.name).retries : variables(preset.name).retryBudget],
+          `${preset.name} retries no member: its preset has no retries to adjust`
+        ))
+        : Either.right(override(apply(preset, profile), values))
+    })
+  )
+
+/** A number from 0 to 1 (a budget's ratio). */
+const ratio = (name: string): Config.Config<number> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const value = raw.trim() === "" ? NaN : Number(raw)
+      return value >= 0 && value <= 1
+        ? Either.right(value)
+        : Either.left(ConfigError.InvalidData([], `Expected a number from 0 to 1 but received ${received(raw)}`))
+    })
   )
 
 /** @internal */
