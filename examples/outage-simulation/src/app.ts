@@ -151,7 +151,11 @@ export const AiLive = (names: Names) =>
     ...Presets.openai,
     name: names.openai,
     health: (ai) => ai.ocr("health"),
-    fallback: { enhancePrices: Presets.baselinePricing(1.3), ocr: Presets.rawText }
+    fallback: {
+      // Without the AI: the baseline price × 1.3, and the OCR text as it came.
+      enhancePrices: Fallback.sync((_error, prices: ReadonlyArray<number>) => prices.map((price) => price * 1.3)),
+      ocr: Fallback.sync((_error, text: string) => text)
+    }
   })
 
 /** S3: `Presets.s3`; uploads are queued while it is down and replayed (in order) once it is back. */

@@ -11,9 +11,8 @@
  *   ...Presets.openai,
  *   health: (openai) => openai.ping,
  *   fallback: {
- *     enhancePrices: Presets.baselinePricing(),
- *     cleanText: Presets.rawText,
- *     summarize: Presets.aiUnavailableNotice
+ *     enhancePrices: Fallback.sync((_error, prices: ReadonlyArray<number>) => prices.map((p) => p * 1.3)),
+ *     cleanText: Fallback.sync((_error, text: string) => text)
  *   }
  * })
  * ```
@@ -39,8 +38,8 @@ import * as Schedule from "effect/Schedule"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Classify from "./Classify.js"
 import * as Level from "./DegradationLevel.js"
-import * as Retry from "./Retry.js"
 import * as Fallback from "./Fallback.js"
+import * as Retry from "./Retry.js"
 
 /**
  * The breaker part of a {@link Preset}: `trip` and `reset` are always set,
@@ -268,48 +267,6 @@ export const s3: Preset = make({
  * @category presets
  */
 export const all: ReadonlyArray<Preset> = [openai, db, redis, s3]
-
-/**
- * Prices without the AI adjustment: the baseline times `factor` (default
- * 1.3, a usual markup). For a member `(prices, ...rest) => Effect<Array<number>, E>`.
- *
- * @since 0.1.0
- * @category fallbacks
- */
-export const baselinePricing = (
-  factor = 1.3
-): (error: unknown, prices: ReadonlyArray<number>, ...rest: ReadonlyArray<unknown>) => Effect.Effect<Array<number>> =>
-  Fallback.sync((_error: unknown, prices: ReadonlyArray<number>, ..._rest: ReadonlyArray<unknown>) =>
-    prices.map((price) => price * factor)
-  )
-
-/**
- * OCR without the AI clean-up: answers the raw text it was given. For a
- * member `(text, ...rest) => Effect<string, E>`.
- *
- * @since 0.1.0
- * @category fallbacks
- */
-export const rawText: (error: unknown, text: string, ...rest: ReadonlyArray<unknown>) => Effect.Effect<string> =
-  Fallback.sync((_error: unknown, text: string, ..._rest: ReadonlyArray<unknown>) => text)
-
-/**
- * What {@link aiUnavailableNotice} answers.
- *
- * @since 0.1.0
- * @category fallbacks
- */
-export const aiUnavailableMessage = "AI features are temporarily unavailable. Results use baseline rules."
-
-/**
- * Answers a user-facing notice instead of AI-generated text, for members
- * returning `Effect<string, E>`.
- *
- * @since 0.1.0
- * @category fallbacks
- */
-export const aiUnavailableNotice: (error: unknown, ...args: ReadonlyArray<unknown>) => Effect.Effect<string> = Fallback
-  .succeed(aiUnavailableMessage)
 
 /**
  * Refuses a write with a clear `Fallback.UnavailableError` while `dependency`

@@ -110,60 +110,11 @@ describe("Presets", () => {
   })
 
   describe("fallback helpers", () => {
-    class OpenAI extends Context.Tag("test/Presets/OpenAI")<OpenAI, {
-      readonly enhancePrices: (prices: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<number>, "ai-error">
-      readonly cleanText: (raw: string, language: string) => Effect.Effect<string, "ai-error">
-      readonly summarize: (text: string) => Effect.Effect<string, "ai-error">
-    }>() {}
-
     class Db extends Context.Tag("test/Presets/Db")<Db, {
       readonly savePrice: (id: string, price: number) => Effect.Effect<void, "db-error" | Fallback.UnavailableError>
     }>() {}
 
     const down = <I, S>(tag: Context.Tag<I, S>, service: S) => Layer.succeed(tag, service)
-
-    it.effect("baselinePricing, rawText and aiUnavailableNotice stand in for the AI", () =>
-      Effect.gen(function*() {
-        const name = uniqueName("preset-ai-fallbacks")
-        const layer = Dependency.layer(OpenAI, {
-          ...Presets.openai,
-          name,
-          fallback: {
-            enhancePrices: Presets.baselinePricing(),
-            cleanText: Presets.rawText,
-            summarize: Presets.aiUnavailableNotice
-          }
-        }).pipe(
-          Layer.provide(down(OpenAI, {
-            enhancePrices: () => Effect.fail("ai-error" as const),
-            cleanText: () => Effect.fail("ai-error" as const),
-            summarize: () => Effect.fail("ai-error" as const)
-          })),
-          Layer.provideMerge(Degradation.layer())
-        )
-        yield* Effect.gen(function*() {
-          const openai = yield* OpenAI
-          const prices = yield* openai.enhancePrices([10, 20.5])
-          expect(prices).toHaveLength(2)
-          expect(prices[0]).toBeCloseTo(13, 10)
-          expect(prices[1]).toBeCloseTo(26.65, 10)
-          expect(yield* openai.cleanText("  R4W 0CR  text", "en")).toBe("  R4W 0CR  text")
-          expect(yield* openai.summarize("anything")).toBe(Presets.aiUnavailableMessage)
-          // Two more failures make five in a row: the breaker opens, and the fallbacks still answer.
-          yield* Effect.forEach([1, 2], () => openai.summarize("x"), { discard: true })
-          expect((yield* observe(name)).breaker).toBe("Open")
-          expect(yield* openai.cleanText("still raw", "en")).toBe("still raw")
-        }).pipe(Effect.provide(layer))
-      }))
-
-    it.effect("baselinePricing takes another factor", () =>
-      Effect.gen(function*() {
-        const prices = yield* Presets.baselinePricing(2)(
-          new CircuitBreaker.CircuitOpenError({ breaker: "x", retryAfter: Duration.zero }),
-          [1, 2.5]
-        )
-        expect(prices).toEqual([2, 5])
-      }))
 
     it.effect("writesBlocked refuses writes with a clear, typed error naming the dependency", () =>
       Effect.gen(function*() {
