@@ -13,7 +13,6 @@
  */
 import type * as Cause from "effect/Cause"
 import * as internal from "./internal/describe.js"
-import * as errors from "./internal/errors.js"
 
 /**
  * A short, printable description of an error or a `Cause`: a failure by its
@@ -89,4 +88,4 @@ export const cause: (cause: Cause.Cause<unknown>) => string = internal.describeF
  * @since 0.2.0
  * @category utils
  */
-export const value: (value: unknown) => string = errors.describeValue
+export const value: (value: unknown) => string = internal.describeValue

@@ -261,13 +261,10 @@ export declare namespace WriteBehindQueue {
  * @since 0.1.0
  * @category errors
  */
-export const WriteBehindError: typeof queues.WriteBehindError = queues.WriteBehindError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type WriteBehindError = queues.WriteBehindError
+export class WriteBehindError extends Data.TaggedError("WriteBehindError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
 
 /**
  * For implementations of {@link WriteBehindQueue}: whether a failed

@@ -12,7 +12,8 @@
  *
  * @since 0.1.0
  */
-import * as errors from "./internal/errors.js"
+import * as Data from "effect/Data"
+import { describeValue } from "./internal/describe.js"
 
 /**
  * An option was invalid. `module` is what the user called
@@ -36,12 +37,23 @@ import * as errors from "./internal/errors.js"
  * @since 0.1.0
  * @category errors
  */
-export const InvalidOptionError: typeof errors.InvalidOptionError = errors.InvalidOptionError
-
-/**
- * The instance type of {@link InvalidOptionError}: `{ module, option, expected, actual }`.
- *
- * @since 0.1.0
- * @category errors
- */
-export type InvalidOptionError = errors.InvalidOptionError
+export class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{
+  /** Where the option was given, e.g. `CircuitBreaker.make`. */
+  readonly module: string
+  /** The option's path, e.g. `halfOpen.permits`. */
+  readonly option: string
+  /** What it must be. */
+  readonly expected: string
+  /** What was given. */
+  readonly actual: unknown
+}> {
+  override get message(): string {
+    let actual: string
+    try {
+      actual = describeValue(this.actual)
+    } catch {
+      actual = "<unprintable>"
+    }
+    return `${this.module}: option "${this.option}" must be ${this.expected}, got ${actual}`
+  }
+}

@@ -5,21 +5,18 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Random from "effect/Random"
 import type * as Fallback from "../Fallback.js"
+import { WriteBehindError } from "../Fallback.js"
 import { describeFailure } from "./describe.js"
 import * as Metrics from "./metrics.js"
 import { validated } from "./validate.js"
 
 /** @internal */
-export class WriteBehindError extends Data.TaggedError("WriteBehindError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export { WriteBehindError } from "../Fallback.js"
 
 /** The default number of failed deliveries after which an entry is dead-lettered. */
 export const defaultMaxAttempts = 10
