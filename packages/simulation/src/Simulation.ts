@@ -683,7 +683,7 @@ export const renderSvg: (report: Report) => string = render.renderSvg
 export const formatTime: (millis: number) => string = render.formatTime
 
 /**
- * A fault action in words: `down`, `hang`, `slow (2s)`, `flaky (20%)`, `recovered`.
+ * A fault action in words, as `Faults.describe` says it: `down`, `hang`, `slow 2s`, `flaky 20%`; or `recovered`.
  *
  * @since 0.1.0
  * @category rendering

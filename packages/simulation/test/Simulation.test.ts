@@ -655,8 +655,10 @@ describe("Simulation renderers", () => {
   it("formats times and faults", () => {
     expect(Simulation.formatTime(3_723_000)).toBe("01:02:03")
     expect(Simulation.formatTime(1_500)).toBe("00:00:01.500")
-    expect(Simulation.describeFault(Faults.slow("30 seconds"))).toBe("slow (30s)")
-    expect(Simulation.describeFault(Faults.flaky(0.25))).toBe("flaky (25%)")
+    expect(Simulation.describeFault(Faults.slow("30 seconds"))).toBe("slow 30s")
+    expect(Simulation.describeFault(Faults.flaky(0.25))).toBe("flaky 25%")
+    // One vocabulary: the same words as the fault layer's logs and the status page.
+    expect(Simulation.describeFault(Faults.slow("30 seconds"))).toBe(Faults.describe(Faults.slow("30 seconds")))
     expect(Simulation.describeFault(Faults.hang)).toBe("hang")
     expect(Simulation.describeFault(Simulation.recovered)).toBe("recovered")
   })

@@ -1,6 +1,5 @@
 import type { CircuitBreaker as CB } from "@effect-resilience/core"
-import { DegradationLevel as Level } from "@effect-resilience/core"
-import * as Duration from "effect/Duration"
+import { DegradationLevel as Level, Faults } from "@effect-resilience/core"
 import type * as Simulation from "../Simulation.js"
 
 type StateTag = CB.State["_tag"]
@@ -38,21 +37,9 @@ export const formatSpan = (millis: number): string => {
   return parts.join("")
 }
 
-/** @internal */
-export const describeFault = (fault: Simulation.FaultAction): string => {
-  switch (fault._tag) {
-    case "Down":
-      return "down"
-    case "Hang":
-      return "hang"
-    case "Slow":
-      return `slow (${formatSpan(Duration.toMillis(fault.duration))})`
-    case "Flaky":
-      return `flaky (${Math.round(fault.probability * 1000) / 10}%)`
-    case "Recovered":
-      return "recovered"
-  }
-}
+/** A fault as `Faults.describe` says it (`slow 2s`, `flaky 20%`), or `recovered`. @internal */
+export const describeFault = (fault: Simulation.FaultAction): string =>
+  fault._tag === "Recovered" ? "recovered" : Faults.describe(fault)
 
 // -----------------------------------------------------------------------------
 // text
