@@ -41,3 +41,21 @@ export const sameValues = (before: FiberRefs.FiberRefs, after: FiberRefs.FiberRe
 interface Locals {
   readonly locals: ReadonlyMap<FiberRef.FiberRef<unknown>, readonly [readonly [unknown, unknown], ...Array<unknown>]>
 }
+
+/**
+ * Sets `ref` on `fiber` in place, if its runtime can (Effect 3's
+ * `FiberRuntime.setFiberRef`); `false` otherwise.
+ *
+ * @internal
+ */
+export const unsafeSetFiberRef = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  ref: FiberRef.FiberRef<A>,
+  value: A
+): boolean => {
+  const set = (fiber as unknown as { readonly setFiberRef?: (ref: FiberRef.FiberRef<A>, value: A) => void })
+    .setFiberRef
+  if (typeof set !== "function") return false
+  set.call(fiber, ref, value)
+  return true
+}

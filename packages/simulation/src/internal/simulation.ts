@@ -10,6 +10,7 @@ import {
   Degradation,
   DegradationLevel as Level,
   Describe,
+  EffectInternals,
   Faults,
   InvalidOptionError,
   Metrics,
@@ -24,7 +25,6 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
-import type * as FiberRefs from "effect/FiberRefs"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -439,34 +439,8 @@ class TrafficRun {
   }
 }
 
-/**
- * Whether a fiber's FiberRefs still hold the values of `before` (the runtime
- * flags, kept in one, excepted: they are the fiber's, not the run's).
- */
-const sameRefs = (before: FiberRefs.FiberRefs, after: FiberRefs.FiberRefs): boolean => {
-  if (before === after) return true
-  const a = (before as unknown as Locals).locals
-  const b = (after as unknown as Locals).locals
-  if (a.size !== b.size) return false
-  for (const [ref, stack] of b) {
-    if (ref !== FiberRef.currentRuntimeFlags && a.get(ref)?.[0][1] !== stack[0][1]) return false
-  }
-  return true
-}
-
-/**
- * A fiber's FiberRefs as they stand: `getFiberRefs()` first writes the
- * fiber's runtime flags into them, copying the whole map, once per run here.
- * Only that entry may be stale, and `sameRefs` ignores it. Effect 3's
- * `FiberRuntime` internal, with `getFiberRefs()` as the fallback.
- */
-const peekFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
-  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
-
-/** What `FiberRefs` is made of (read only to compare two of them). */
-interface Locals {
-  readonly locals: ReadonlyMap<unknown, readonly [readonly [unknown, unknown], ...Array<unknown>]>
-}
+// A run that set a FiberRef retires its worker: compared without copying, through core's guarded internals.
+const { peekFiberRefs, sameFiberRefValues: sameRefs } = EffectInternals
 
 /** The runs a worker has left: `next` up to `end`, exclusive, all issued at `at`. */
 interface Batch {
