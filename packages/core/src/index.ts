@@ -68,6 +68,13 @@ export {
 } from "./InvalidOptionError.js"
 
 /**
+ * The Effect 3 internals the toolkit reads on its hot paths, guarded and pinned by a test.
+ *
+ * @since 0.2.0
+ */
+export * as EffectInternals from "./EffectInternals.js"
+
+/**
  * Fault injection on any service: make its members fail, hang, slow down or
  * flake, and recover — in a simulation or a live drill.
  *
