@@ -291,6 +291,20 @@ export const bulkheadInFlight = Metric.fromMetricKey(internal.bulkheadKeys.inFli
 /**
  * `bulkhead_limit{bulkhead}`: the limit in force (an adaptive one moves).
  *
+ * @example
+ * ```ts
+ * import { Bulkhead, Metrics } from "@effect-resilience/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Bulkhead.make({ name: "payments", limit: 12 })
+ *   return (yield* Metric.value(Metrics.bulkheadLimit.pipe(Metric.tagged("bulkhead", "payments")))).value
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: 12
+ * ```
+ *
  * @since 0.2.0
  * @category bulkhead
  */
@@ -302,6 +316,28 @@ export const bulkheadLimit = Metric.fromMetricKey(internal.bulkheadKeys.limit)
  * at once, after waiting `maxWait`, or displaced from the queue by a more
  * critical call.
  *
+ * @example
+ * ```ts
+ * import { Bulkhead, Criticality, Metrics } from "@effect-resilience/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "search-index", limit: 2 })
+ *   yield* Effect.fork(bulkhead(Effect.never))
+ *   yield* Effect.yieldNow()
+ *   // In flight 1 of 2: no room for a Sheddable call (50 % of the limit).
+ *   yield* Effect.either(bulkhead(Effect.void).pipe(Criticality.with(Criticality.Sheddable())))
+ *   const rejected = Metrics.bulkheadRejected.pipe(
+ *     Metric.tagged("bulkhead", "search-index"),
+ *     Metric.tagged("criticality", "Sheddable")
+ *   )
+ *   return (yield* Metric.value(rejected)).count
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: 1
+ * ```
+ *
  * @since 0.2.0
  * @category bulkhead
  */
@@ -311,6 +347,21 @@ export const bulkheadRejected = Metric.fromMetricKey(internal.bulkheadKeys.rejec
  * `bulkhead_wait_seconds{bulkhead}`: time spent in the queue by the calls
  * that had to wait, whether they got a permit or were refused (a call
  * admitted at once records nothing).
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Metrics } from "@effect-resilience/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Bulkhead.make({ name: "uploads", limit: 4, maxQueue: 8, maxWait: "1 second" })
+ *   // No call has waited yet.
+ *   return (yield* Metric.value(Metrics.bulkheadWait.pipe(Metric.tagged("bulkhead", "uploads")))).count
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * // Output: 0
+ * ```
  *
  * @since 0.2.0
  * @category bulkhead

@@ -3,6 +3,14 @@
  */
 
 /**
+ * Bulkheads: at most `limit` calls in flight (fixed or adaptive), a bounded
+ * queue, and room kept for the most critical calls.
+ *
+ * @since 0.2.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
  * Circuit breakers: closed → open → half-open, driven by Effect's `Clock`.
  *
  * @since 0.1.0
@@ -16,6 +24,14 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
  * @since 0.2.0
  */
 export * as Classify from "./Classify.js"
+
+/**
+ * How much a request matters (`CriticalPlus` … `Sheddable`), carried in a
+ * `FiberRef` into every call it makes.
+ *
+ * @since 0.2.0
+ */
+export * as Criticality from "./Criticality.js"
 
 export {
   /**
