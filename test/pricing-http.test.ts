@@ -129,6 +129,26 @@ describe("pricing service: bounded requests", () => {
     30_000
   )
 
+  it.live("a request refused before its body is read says connection: close, and the next request on a fresh connection is answered", () =>
+    Effect.promise(async () => {
+      // On one raw socket: the refusal announces the close, so a client never sends its next request into it.
+      const conn = connect(service.port)
+      await conn.connected
+      conn.socket.write(
+        "POST /products HTTP/1.1\r\nHost: localhost\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\n{}"
+      )
+      await conn.closed
+      expect(conn.status()).toBe(415)
+      expect(conn.received().toLowerCase()).toContain("connection: close")
+      // A pooled client (fetch) that got the refusal opens a new connection for its next request.
+      for (let i = 0; i < 20; i++) {
+        expect((await send("/products", "{}", "text/plain")).status).toBe(415)
+        const read = await fetch(service.url + "/prices/1")
+        expect(read.status).toBe(200)
+        await read.body?.cancel()
+      }
+    }))
+
   it.live("bodies past the limit: 413; not UTF-8 or not JSON: 400 naming the body", () =>
     Effect.promise(async () => {
       const big = JSON.stringify({ name: "x".repeat(70 * 1024), price: 1 })

@@ -82,30 +82,35 @@ const lingerMillis = 2000
 /**
  * Closes the connection of a request refused before its body was read,
  * without reading that body into memory: what is still coming is read and
- * dropped, the answer is sent, then the connection is half-closed and, at
- * the latest {@link lingerMillis} later, closed. Closing it at once, while
- * the client is still sending, would have the client's TCP stack reset the
- * connection, which can discard the answer before the client reads it.
+ * dropped, the answer — with `connection: close`, so that no client reuses
+ * the connection for its next request — is sent, then the connection is
+ * half-closed and, at the latest {@link lingerMillis} later, closed. Node
+ * destroys a `connection: close` socket as soon as the answer is written;
+ * while the client is still sending, that makes its TCP stack reset the
+ * connection, which can discard the answer before the client reads it: this
+ * one socket (our own server's) lingers instead.
  */
 const closeAfterAnswer = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.sync(() => {
     const source = NodeHttpServerRequest.toIncomingMessage(request)
-    const response = NodeHttpServerRequest.toServerResponse(request)
-    const socket = source.socket
+    const socket = source.socket as typeof source.socket & { destroySoon?: () => void }
     source.resume()
-    response.once("finish", () => {
+    socket.destroySoon = () => {
       socket.end()
       const timer = setTimeout(() => socket.destroy(), lingerMillis)
       timer.unref()
       socket.once("close", () => clearTimeout(timer))
-    })
+    }
   })
 
 /** Answers `refusal`; a request refused before its body was read loses its connection after the answer. */
 export const answer = (refusal: Refusal) =>
   refusal.bodyLeftUnread === true
     ? Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.as(closeAfterAnswer(request), respond(refusal)))
+      Effect.as(
+        closeAfterAnswer(request),
+        HttpServerResponse.setHeader(respond(refusal), "connection", "close")
+      ))
     : Effect.succeed(respond(refusal))
 
 /** `items[0].price` for the path `["items", 0, "price"]`; `body` for the body itself. */

@@ -28,9 +28,13 @@ describe("EffectInternals", () => {
         expect(EffectInternals.sameFiberRefValues(before, fiber.getFiberRefs())).toBe(true)
         return Effect.void
       })
-      const before = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(EffectInternals.peekFiberRefs(fiber)))
+      const before = yield* Effect.withFiberRuntime<FiberRefs.FiberRefs>((fiber) =>
+        Effect.succeed(EffectInternals.peekFiberRefs(fiber))
+      )
       yield* FiberRef.set(ref, "changed")
-      const after = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(EffectInternals.peekFiberRefs(fiber)))
+      const after = yield* Effect.withFiberRuntime<FiberRefs.FiberRefs>((fiber) =>
+        Effect.succeed(EffectInternals.peekFiberRefs(fiber))
+      )
       expect(EffectInternals.sameFiberRefValues(before, after)).toBe(false)
     }))
 
