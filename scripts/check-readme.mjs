@@ -26,7 +26,9 @@ const preludeDir = join(root, "scripts", "readme-preludes")
 const packages = ["core", "otel", "platform"] // what the samples import, as "@effect-resilience/<name>"
 const readmes = process.argv.length > 2
   ? process.argv.slice(2).map((p) => resolve(p))
-  : ["README.md", "packages/core/README.md", "packages/platform/README.md", "packages/otel/README.md"].map((p) => join(root, p))
+  : ["README.md", "packages/core/README.md", "packages/platform/README.md", "packages/otel/README.md"].map((p) =>
+    join(root, p)
+  )
 
 const fail = (message) => {
   console.error(`check-readme: ${message}`)

@@ -237,6 +237,22 @@ const cannotMove: Record<string, string> = {
     "the upload queue is unbounded (Layers.ts sets no capacity): nothing is ever rejected"
 }
 
+/**
+ * Series the pricing service does not export yet: it has no keyed breaker and no bulkhead. Their
+ * panels are checked against a real Prometheus fed those series in packages/otel's e2e test; here
+ * they must find nothing — once the service exports them, this fails and they move to the checks above.
+ */
+const notExported = /\b(circuit_breaker_keys|bulkhead_[a-z_]+)\b/
+
+/** Queries that stay 0 by design of the scenario: its retries never exhaust a budget. */
+const stillByDesign = /outcome="budget_exhausted"/
+
+/**
+ * Queries that may stay 0: the AI fails only from the outage on, and retries stop at Limited
+ * (`disableFrom`) — whether a call is retried before the level drops depends on timing.
+ */
+const mayStayStill = /rate\(retry_attempts_total/
+
 describe("chaos: a real Prometheus scraping the pricing service", () => {
   it.live("scrapes the service's /metrics: level Limited, two breakers open, every request answered", () =>
     Effect.gen(function*() {
@@ -278,6 +294,10 @@ describe("chaos: a real Prometheus scraping the pricing service", () => {
             status: "success",
             error: undefined
           })
+          if (notExported.test(expr)) {
+            expect(resultOf(instant).length, `now exported, check it here: ${where}`).toBe(0)
+            continue
+          }
           expect(resultOf(instant).length, `no data: ${where}`).toBeGreaterThan(0)
           // Over the whole scenario (range panels and instant ones alike): something other than 0.
           const range = yield* prometheus.queryRange(expr, seconds)
@@ -288,8 +308,8 @@ describe("chaos: a real Prometheus scraping the pricing service", () => {
           })
           expect(resultOf(range).length, `no data over ${seconds}s: ${where}`).toBeGreaterThan(0)
           const moved = valuesOf(range).some((v) => Number.isFinite(v) && v !== 0)
-          if (expr in cannotMove) expect(moved, where).toBe(false)
-          else if (!moved) flat.push(where)
+          if (expr in cannotMove || stillByDesign.test(expr)) expect(moved, where).toBe(false)
+          else if (!moved && !mayStayStill.test(expr)) flat.push(where)
           checked++
         }
       }

@@ -11,14 +11,18 @@
  * | `db` | `Db { getPrice, savePrice, ping }` | reads from the cache, writes blocked with a clear error |
  * | `redis` | `Cache { getPrice }` | reads straight from the DB |
  * | `s3` | `S3 { upload }` | a write-behind queue, replayed when S3 is back |
+ *
+ * OpenAI's two members are pure computations, so they are retried (see
+ * {@link aiRetries}); no write is.
  */
 import type { CircuitBreaker } from "@effect-resilience/core"
-import { Degradation, Dependency, Fallback, Presets } from "@effect-resilience/core"
+import { Degradation, Dependency, Fallback, Presets, Retry, RetryBudget } from "@effect-resilience/core"
 import { Faults } from "@effect-resilience/core"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 
 // -----------------------------------------------------------------------------
 // services
@@ -145,18 +149,48 @@ export const DbLive = (names: Names) =>
     }
   })
 
-/** The AI API: `Presets.openai`; baseline pricing and the raw OCR text while it is down. */
-export const AiLive = (names: Names) =>
-  Dependency.layer(Ai, {
-    ...Presets.openai,
-    name: names.openai,
-    health: (ai) => ai.ocr("health"),
-    fallback: {
-      // Without the AI: the baseline price × 1.3, and the OCR text as it came.
-      enhancePrices: Fallback.sync((_error, prices: ReadonlyArray<number>) => prices.map((price) => price * 1.3)),
-      ocr: Fallback.sync((_error, text: string) => text)
-    }
-  })
+/**
+ * OpenAI's retries: pricing and OCR clean-up compute an answer and change
+ * nothing, so asking again is safe. Three attempts in all, ~100 ms then
+ * ~200 ms apart (jittered); a 429's `retry-after(-ms)` is waited for. The
+ * budget lets retries add at most 20 % of the first attempts, plus 2 per
+ * 10 s window whatever the traffic: at 10 calls per second, 22 retries per
+ * 10 s at most.
+ */
+export const aiRetries = {
+  members: ["enhancePrices", "ocr"],
+  schedule: Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(2))),
+  budget: { ratio: 0.2, minPerSecond: 0.2, window: "10 seconds" }
+} as const
+
+/**
+ * The AI API: `Presets.openai`, its pure members retried (unless `retries:
+ * false`); baseline pricing and the raw OCR text while it is down, after the
+ * last attempt.
+ */
+export const AiLive = (names: Names, options?: { readonly retries?: boolean | undefined }) => {
+  const ai = (retry: Dependency.RetryOptions<Context.Tag.Service<Ai>> | undefined) =>
+    Dependency.layer(Ai, {
+      ...Presets.openai,
+      name: names.openai,
+      health: (ai) => ai.ocr("health"),
+      fallback: {
+        // Without the AI: the baseline price × 1.3, and the OCR text as it came.
+        enhancePrices: Fallback.sync((_error, prices: ReadonlyArray<number>) => prices.map((price) => price * 1.3)),
+        ocr: Fallback.sync((_error, text: string) => text)
+      },
+      retry
+    })
+  if (options?.retries === false) return ai(undefined)
+  return Layer.unwrapScoped(Effect.map(
+    RetryBudget.make({ ...aiRetries.budget, name: names.openai }),
+    (budget) =>
+      ai({
+        policy: Retry.policy({ schedule: aiRetries.schedule, budget, retryAfter: Retry.retryAfterOpenAI }),
+        members: aiRetries.members
+      })
+  ))
+}
 
 /** S3: `Presets.s3`; uploads are queued while it is down and replayed (in order) once it is back. */
 export const S3Live = (names: Names, queue: Fallback.WriteBehindQueue<Upload>) =>
@@ -204,6 +238,12 @@ export const layer = (options?: {
   /** Appended to every name (tests keep their metric series apart). */
   readonly suffix?: string | undefined
   readonly tap?: Tap | undefined
+  /**
+   * `false`: OpenAI's calls are not retried, every failure is answered at
+   * once — for tests that call the app under `TestClock` without moving the
+   * clock (a retry waits its back-off on it). Default `true`.
+   */
+  readonly retries?: boolean | undefined
 }): Layer.Layer<Services> => {
   const n = names(options?.suffix)
   const build = (store: Store): Layer.Layer<Services> => {
@@ -216,7 +256,7 @@ export const layer = (options?: {
     const db = faulty(Db, "db", raw.db(store))
     const cache = CacheLive(n).pipe(Layer.provideMerge(faulty(Cache, "redis", raw.cache(store))), Layer.provide(db))
     return Layer.mergeAll(
-      AiLive(n).pipe(Layer.provideMerge(faulty(Ai, "openai", raw.ai(store)))),
+      AiLive(n, { retries: options?.retries }).pipe(Layer.provideMerge(faulty(Ai, "openai", raw.ai(store)))),
       DbLive(n).pipe(Layer.provideMerge(db), Layer.provideMerge(cache)),
       S3Live(n, store.queue).pipe(Layer.provideMerge(faulty(S3, "s3", raw.s3(store))))
     ).pipe(Layer.provideMerge(Degradation.layer({ recoveryInterval })))

@@ -1,9 +1,9 @@
 /**
  * The pricing service's outage scenarios, on its own layers (`./app.ts`: its
- * four dependencies with their presets and fallbacks, over `Faults`-wrapped
- * in-memory services, and a 30 s recovery interval), under 10 calls per
- * second per dependency. Each scenario states what must happen as `expect`
- * checks.
+ * four dependencies with their presets and fallbacks, OpenAI's pure members
+ * retried within a budget, over `Faults`-wrapped in-memory services, and a
+ * 30 s recovery interval), under 10 calls per second per dependency. Each
+ * scenario states what must happen as `expect` checks.
  */
 import { DegradationLevel } from "@effect-resilience/core"
 import { Faults } from "@effect-resilience/core"
@@ -240,6 +240,133 @@ export const flakyOpenai: Scenario = {
   ]
 }
 
+// -----------------------------------------------------------------------------
+// retries
+// -----------------------------------------------------------------------------
+
+/** The OpenAI retries of a report: calls of its retried members by outcome, and the retries made. */
+const openaiRetries = (report: Simulation.Report): Simulation.RetryReport => report.perDependency.openai!.retries
+
+/** Calls of the retried members that reached a decision: each counts one outcome, each made one first attempt. */
+const retriedCalls = (r: Simulation.RetryReport): number =>
+  r.firstTry + r.afterRetry + r.gaveUp + r.budgetExhausted + r.stoppedOpen
+
+/**
+ * The most retries OpenAI's budget allows over the run, and how it is made:
+ * in every window, `ratio` × first attempts + `minPerSecond` × the window's
+ * seconds; the run is covered by whole windows from the budget's start (the
+ * layer's build).
+ */
+export const retryBound = (report: Simulation.Report): { readonly bound: number; readonly formula: string } => {
+  const { minPerSecond, ratio, window } = App.aiRetries.budget
+  const windowSeconds = Duration.toSeconds(Duration.decode(window))
+  const seconds = Math.ceil(report.duration / 1000 / windowSeconds) * windowSeconds
+  const firstAttempts = retriedCalls(openaiRetries(report))
+  return {
+    bound: ratio * firstAttempts + minPerSecond * seconds,
+    formula: `${ratio * 100} % × ${firstAttempts} first attempts + ${minPerSecond}/s × ${seconds} s`
+  }
+}
+
+/** An expectation whose detail says what was observed, passed or not. */
+const check = (
+  description: string,
+  observe: (report: Simulation.Report) => { readonly ok: boolean; readonly detail: string }
+): Simulation.Expectation => ({ description, check: observe })
+
+const withinBudget = check("the retries stay within the budget's bound", (report) => {
+  const { bound, formula } = retryBound(report)
+  const attempts = openaiRetries(report).attempts
+  return { ok: attempts <= bound, detail: `${attempts} retries; bound ${formula} = ${bound}` }
+})
+
+/**
+ * A flaky OpenAI answered by retries: 10 % of pricing calls fail for three
+ * minutes, and three attempts answer nearly all of them. Only the pricing
+ * member flakes: the health check (`ocr`) passes, as it does when a model
+ * endpoint is flaky under load. The breaker counts every attempt and opens
+ * after 5 failures in a row — at 10 % about once per 100 000 attempts; at
+ * 30 % once per ~600, within a minute here (a test shows it): retries cure
+ * the odd failure, an unhealthy dependency is the breaker's.
+ */
+export const flakyOpenaiRetried: Scenario = {
+  ...base,
+  name: "flaky-openai-retried",
+  description: "OpenAI's pricing calls fail 10 % of the time from 1:00, and it is fixed at 4:00. " +
+    "Retries (3 attempts, within the budget) answer nearly every failed first attempt; the breaker stays closed.",
+  duration: "5 minutes",
+  seed: 7,
+  faults: [
+    { at: "1 minute", dependency: "openai", member: "enhancePrices", fault: Faults.flaky(0.1) },
+    { at: "4 minutes", dependency: "openai", fault: Simulation.recovered }
+  ],
+  expect: [
+    check("retries answer most calls whose first attempt failed (≥ 80 %)", (report) => {
+      const r = openaiRetries(report)
+      const failedFirst = retriedCalls(r) - r.firstTry
+      return {
+        ok: failedFirst > 0 && r.afterRetry >= 0.8 * failedFirst,
+        detail: `${r.afterRetry} of ${failedFirst} after a retry; ${r.gaveUp} gave up, ` +
+          `${r.budgetExhausted} out of budget (answered by the fallback)`
+      }
+    }),
+    withinBudget,
+    check("the OpenAI breaker stays closed", (report) => {
+      const opened = report.breakerTransitions.find((t) => t.dependency === "openai")
+      return opened === undefined
+        ? { ok: true, detail: `${report.perDependency.openai!.failures} failed attempts, never 5 in a row` }
+        : { ok: false, detail: `${opened.from} → ${opened.to} at ${Simulation.formatTime(opened.at)}` }
+    }),
+    Simulation.expectNeverWorseThan(Optimal()),
+    noCallerErrors("openai")
+  ]
+}
+
+/**
+ * A hard outage: every OpenAI call fails from 1:10 (off the recovery ticks,
+ * so the first failures, not a health check, see it first) to 4:10. Each
+ * failed first attempt would retry twice; the budget lets its reserve
+ * through and refuses the rest, and the 5th failure in a row opens the
+ * breaker, which ends every caller's retries at once: no retry while it is
+ * open (the level, `Limited` from then on, disables them too).
+ */
+export const openaiDownRetryBudget: Scenario = {
+  ...base,
+  name: "openai-down-retry-budget",
+  description: "OpenAI goes down at 1:10 and is fixed at 4:10. The budget holds the retries of the first failures; " +
+    "the breaker opens and stops every retry until OpenAI is back.",
+  duration: "6 minutes",
+  faults: [
+    { at: seconds(70), dependency: "openai", fault: Faults.down },
+    { at: seconds(250), dependency: "openai", fault: Simulation.recovered }
+  ],
+  expect: [
+    Simulation.expectReaches(Limited(), { after: seconds(70), within: "1 second" }),
+    check("the budget refuses retries (budget_exhausted > 0)", (report) => {
+      const r = openaiRetries(report)
+      return {
+        ok: r.budgetExhausted > 0,
+        detail: `${r.budgetExhausted} calls out of budget, ${r.attempts} retries made`
+      }
+    }),
+    withinBudget,
+    check("the open breaker stops the retries: every call it refuses is stopped_open", (report) => {
+      const r = openaiRetries(report)
+      const rejections = report.perDependency.openai!.rejections
+      const opened = report.breakerTransitions.some((t) => t.dependency === "openai" && t.to === "Open")
+      return {
+        ok: opened && r.stoppedOpen > 0 && r.stoppedOpen === rejections,
+        detail: opened
+          ? `${r.stoppedOpen} calls stopped_open, ${rejections} refused by the breaker`
+          : "the breaker never opened"
+      }
+    }),
+    noCallerErrors("openai"),
+    Simulation.expectReaches(Optimal(), { after: seconds(250), within: recoveryBound(60) }),
+    Simulation.expectFinalLevel(Optimal())
+  ]
+}
+
 /** The outage scenarios the service is designed for: one dependency or several down, and back. */
 export const outageScenarios: ReadonlyArray<Scenario> = [
   redisDownThenBack,
@@ -250,5 +377,8 @@ export const outageScenarios: ReadonlyArray<Scenario> = [
   partialRecovery
 ]
 
-/** Everything the demo runs: the outage scenarios, then a flaky dependency. */
-export const scenarios: ReadonlyArray<Scenario> = [...outageScenarios, flakyOpenai]
+/** OpenAI's retries: a flaky OpenAI answered by them, and a hard outage where the budget and the breaker hold them. */
+export const retryScenarios: ReadonlyArray<Scenario> = [flakyOpenaiRetried, openaiDownRetryBudget]
+
+/** Everything the demo runs: the outage scenarios, a flaky dependency, then OpenAI's retries. */
+export const scenarios: ReadonlyArray<Scenario> = [...outageScenarios, flakyOpenai, ...retryScenarios]

@@ -4,8 +4,13 @@ import * as Effect from "effect/Effect"
 import { dbDown, flakyOpenai, outageScenarios, partialRecovery, scenarios } from "../src/scenarios.js"
 
 describe("outage-simulation scenarios", () => {
-  it("cover the six outage scenarios, then a flaky dependency", () => {
-    expect(scenarios.map((s) => s.name)).toEqual([...outageScenarios.map((s) => s.name), "flaky-openai"])
+  it("cover the six outage scenarios, a flaky dependency, then OpenAI's retries", () => {
+    expect(scenarios.map((s) => s.name)).toEqual([
+      ...outageScenarios.map((s) => s.name),
+      "flaky-openai",
+      "flaky-openai-retried",
+      "openai-down-retry-budget"
+    ])
     expect(outageScenarios.map((s) => s.name)).toEqual([
       "redis-down-then-back",
       "openai-and-redis-down",

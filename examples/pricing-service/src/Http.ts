@@ -334,7 +334,8 @@ const computations = new Set(["/prices/enhance", "/ocr/enhance"])
 
 /** Sheds writes from Minimal and everything but the status routes at Emergency; AI computations are not writes. */
 export const middleware = DegradationMiddleware.make({
-  isWrite: (request) => DegradationMiddleware.defaultIsWrite(request) && !computations.has(request.url.split("?")[0]!)
+  // `path` as the router matches it (`/Prices/Enhance/` is `/prices/enhance`).
+  isWrite: (request, path) => DegradationMiddleware.defaultIsWrite(request, path) && !computations.has(path)
 })
 
 /** Every route of the service, the status, admin, fault-drill and metrics routes included. */
@@ -413,7 +414,7 @@ const wrongMethod = (request: HttpServerRequest.HttpServerRequest, allow: Readon
 
 /** The router, with JSON `404` and `405` (with `allow`) for requests it has no route for. */
 export const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-  const allow = allowedMethods(request.url.split("?")[0]!)
+  const allow = allowedMethods(DegradationMiddleware.routePath(request.url))
   return allow.length > 0 && !allow.includes(request.method)
     ? wrongMethod(request, allow)
     : Effect.catchTag(router, "RouteNotFound", () => unknownRoute(request))

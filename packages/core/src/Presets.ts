@@ -223,7 +223,8 @@ export const db: Preset = make({
 /**
  * The cache: 5 consecutive failures, 20 s open, 1 s per call (a slow cache is
  * worse than none: the DB is the fallback), `Degraded` when down. Outages by
- * `Classify.redis`: a `WRONGTYPE` or `ERR` reply never opens it.
+ * `Classify.redis`: a `WRONGTYPE` or `ERR` reply never opens it. No retries:
+ * each would make a reader wait one more call timeout before the DB answers.
  *
  * @since 0.1.0
  * @category presets
@@ -234,9 +235,8 @@ export const redis: Preset = make({
   resetTimeout: "20 seconds",
   callTimeout: "1 second",
   whenDown: Level.Degraded(),
-  isFailure: Classify.redis,
-  // Reads only; one retry at most: the DB is the fallback of a slow cache.
-  retries: { members: ["get"], maxAttempts: 2, backoff, budgetRatio: 0.1 }
+  // No retries: a slow cache is worse than none, and its reader has the DB to fall back on.
+  isFailure: Classify.redis
 })
 
 /**

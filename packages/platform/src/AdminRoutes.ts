@@ -13,11 +13,21 @@
  * - `POST /admin/breakers/:name/force-open` | `disable` | `reset`
  *
  * Each answers 200 with the same JSON as `/status`. Without a token every
- * route answers 404; a missing or wrong bearer 401 with `www-authenticate:
- * Bearer` (compared in constant time); a bad body 400 naming the field
- * (`level`, `reason`, `body`), a body over 64 KiB 413; an unknown breaker
- * 404. Every action is logged with its outcome and remote address and counted
- * in `admin_actions_total{action, outcome="ok"|"denied"|"invalid"}`.
+ * route answers 404 `{ error: "not_found", message: "Not found" }`, as a route
+ * that does not exist would (nothing names the token or how to set it); a
+ * missing or wrong bearer 401 with `www-authenticate: Bearer` (compared in
+ * constant time). Request bodies are read under
+ * `HttpIncomingMessage.withMaxBodySize` ({@link maxBodyBytes}, 64 KiB) and
+ * only as far as that limit: a POST body whose `content-type` is not JSON
+ * answers 415 `{ error: "unsupported_media_type", field: "content-type",
+ * message }`, one over the limit 413 `{ error: "payload_too_large", field:
+ * "body", message, limit }` — at once when its `content-length` says so, at the
+ * limit when it is chunked — and the connection closes instead of draining the
+ * rest; a bad body 400 `{ error, field, message }` naming the field (`level`,
+ * `reason`, `body`); an unknown breaker 404. Every JSON answer carries
+ * `cache-control: no-store` and `x-content-type-options: nosniff`. Every
+ * action is logged with its outcome and remote address and counted in
+ * `admin_actions_total{action, outcome="ok"|"denied"|"invalid"}`.
  *
  * @since 0.1.0
  */
@@ -94,8 +104,24 @@ export const layer: (options: { readonly token: Redacted.Redacted<string> | unde
   internal.layer
 
 /**
- * {@link layer} with the token read from `RESILIENCE_ADMIN_TOKEN` (unset: admin
- * routes off). An empty value fails with a `ConfigError` naming the variable.
+ * {@link layer} with the token read from `RESILIENCE_ADMIN_TOKEN`: unset, the
+ * admin routes are off; set but blank (empty or only whitespace), the layer
+ * fails with a `ConfigError` (`InvalidData` at `RESILIENCE_ADMIN_TOKEN`) that
+ * says it is blank — a blank token is a mistake, never a way to turn admin off.
+ *
+ * @example
+ * ```ts
+ * import { AdminRoutes } from "@effect-resilience/platform"
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ *
+ * const blank = Layer.build(AdminRoutes.layerConfig).pipe(
+ *   Effect.scoped,
+ *   Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["RESILIENCE_ADMIN_TOKEN", " "]]))),
+ *   Effect.flip
+ * )
+ * Effect.runPromise(blank).then((error) => console.log(error._op))
+ * // Output: InvalidData
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -103,7 +129,8 @@ export const layer: (options: { readonly token: Redacted.Redacted<string> | unde
 export const layerConfig: Layer.Layer<Token, ConfigError.ConfigError> = internal.layerConfig
 
 /**
- * The largest request body an admin route reads (64 KiB); a larger one is answered 413.
+ * The largest request body an admin or fault route reads (64 KiB, set with
+ * `HttpIncomingMessage.withMaxBodySize`); a larger one is answered 413.
  *
  * @since 0.1.0
  * @category constants

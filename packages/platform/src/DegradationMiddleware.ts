@@ -13,7 +13,15 @@
  *   still reach the handler;
  * - from `statusOnlyFrom` (default `Emergency`) every non-exempt request is
  *   answered `503` with `retry-after` and `{ status: "system_degraded", level }`;
- * - each refusal counts in `http_requests_shed_total{reason="writes_blocked"|"status_only"}`.
+ * - each refusal counts in `http_requests_shed_total{reason="writes_blocked"|"status_only"}`;
+ * - every 503 it answers is JSON with `cache-control: no-store` and
+ *   `x-content-type-options: nosniff`.
+ *
+ * `exempt` and `isWrite` get the request and its path as the router matches
+ * it ({@link routePath}): `/HEALTH`, `//health`, `/health/` and `/%68ealth`
+ * all reach the `/health` route, so the default `exempt` lets all of them
+ * through. `request.url` is the raw request target; a predicate that looks
+ * at the path should use the `path` argument, not `request.url`.
  *
  * The same function works with `HttpServer.serve(app, middleware)`,
  * `HttpRouter.use`, `HttpApiBuilder.serve(middleware)` and
@@ -33,6 +41,16 @@ import type * as Layer from "effect/Layer"
 import * as internal from "./internal/middleware.js"
 
 /**
+ * A predicate over a request, given with its path as the router matches it
+ * ({@link routePath} of `request.url`: lowercase, no query, duplicate and
+ * trailing slashes dropped), computed once per request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestPredicate = (request: HttpServerRequest.HttpServerRequest, path: string) => boolean
+
+/**
  * Options of {@link make}.
  *
  * @since 0.1.0
@@ -40,12 +58,13 @@ import * as internal from "./internal/middleware.js"
  */
 export interface Options {
   /** Which requests are writes. Default: any method but `GET`, `HEAD` and `OPTIONS`. */
-  readonly isWrite?: ((request: HttpServerRequest.HttpServerRequest) => boolean) | undefined
+  readonly isWrite?: RequestPredicate | undefined
   /**
    * Requests that are never refused (they still get the level header).
-   * Default: `/health`, `/ready`, `/status` and below, `/metrics`, `/admin` and below.
+   * Default: `/health`, `/ready`, `/status` and below, `/metrics`, `/admin` and
+   * below, on the path as the router matches it.
    */
-  readonly exempt?: ((request: HttpServerRequest.HttpServerRequest) => boolean) | undefined
+  readonly exempt?: RequestPredicate | undefined
   /** From this level on, writes are refused (default `Minimal`). */
   readonly blockWritesFrom?: DegradationLevel.DegradationLevel | undefined
   /** From this level on, every non-exempt request is refused (default `Emergency`). */
@@ -69,7 +88,8 @@ export interface Options {
  *
  * const middleware = DegradationMiddleware.make({
  *   blockWritesFrom: DegradationLevel.Limited(),
- *   exempt: (request) => request.url.startsWith("/health")
+ *   // `path` is what the router matches: `/Internal//Jobs/` is `/internal/jobs`.
+ *   exempt: (request, path) => DegradationMiddleware.defaultExempt(request, path) || path.startsWith("/internal/")
  * })
  * const ServerLive = HttpServer.serve(HttpRouter.empty, middleware)
  * ```
@@ -137,12 +157,39 @@ export const levelHeader: "x-degradation-level" = internal.levelHeader
  * @since 0.1.0
  * @category predicates
  */
-export const defaultIsWrite: (request: HttpServerRequest.HttpServerRequest) => boolean = internal.defaultIsWrite
+export const defaultIsWrite: (request: HttpServerRequest.HttpServerRequest, path?: string) => boolean =
+  internal.defaultIsWrite
 
 /**
- * The default `exempt`: `/health`, `/ready`, `/status…`, `/metrics`, `/admin…`.
+ * The default `exempt`: `/health`, `/ready`, `/status…`, `/metrics`, `/admin…`,
+ * on `path` (by default {@link routePath} of `request.url`).
  *
  * @since 0.1.0
  * @category predicates
  */
-export const defaultExempt: (request: HttpServerRequest.HttpServerRequest) => boolean = internal.defaultExempt
+export const defaultExempt: (request: HttpServerRequest.HttpServerRequest, path?: string) => boolean =
+  internal.defaultExempt
+
+/**
+ * The path of a request URL as `HttpRouter` and `HttpLayerRouter` match it
+ * with their default options: the query (after `?` or `;`) and fragment cut
+ * off, duplicate slashes merged, a trailing slash dropped, percent-escapes
+ * decoded except reserved ones (`%2F`, `%3F`, … stay encoded, as the router
+ * keeps them), and lowercased. Use it to compare paths, not to read
+ * parameters: their case is lost. A malformed escape (`%zz`, which no route
+ * matches) is left as it is. A router given other options
+ * (`HttpRouter.setRouterConfig({ caseSensitive: true })`, …) matches
+ * differently: give the middleware predicates of your own then.
+ *
+ * @example
+ * ```ts
+ * import { DegradationMiddleware } from "@effect-resilience/platform"
+ *
+ * console.log(DegradationMiddleware.routePath("//Status/Events/?since=1"))
+ * // Output: /status/events
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const routePath: (url: string) => string = internal.routePath

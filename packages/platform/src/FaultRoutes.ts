@@ -1,6 +1,6 @@
 /**
  * Fault injection in a running service over HTTP — a drill in staging, on
- * the vocabulary of `Faults` (`@effect-resilience/simulation`): make a
+ * the vocabulary of `Faults` (`@effect-resilience/core`): make a
  * dependency (or one of its members) fail, hang, slow down or flake, watch
  * the breakers, fallbacks and level react, then clear it.
  *
@@ -25,14 +25,18 @@
  * - `DELETE /admin/faults/:dependency` (`?member=get` for one member) and
  *   `DELETE /admin/faults` (every dependency) → 200 with the JSON of `/status`.
  *
- * Behind the admin token, as `AdminRoutes`: without a token 404, a missing or
- * wrong bearer 401 with `www-authenticate: Bearer`. While fault injection is
- * off — no `Faults.Registry` in context, or none of its dependencies
- * registered (`RESILIENCE_FAULTS=off`) — every route answers 404. An unknown
- * dependency is 404; a bad body is 400 naming the field (`body`, `fault`,
- * `member`, `duration`, `probability`, or an unknown field), a body over 64 KiB
- * 413. Every action is logged and counted in `admin_actions_total{action =
- * "faults-list" | "fault-inject" | "fault-recover", outcome}`; injections in
+ * Behind the admin token, as `AdminRoutes`: without a token 404 (naming
+ * nothing), a missing or wrong bearer 401 with `www-authenticate: Bearer`.
+ * While fault injection is off — no `Faults.Registry` in context, or none of
+ * its dependencies registered (`RESILIENCE_FAULTS=off`) — every route answers
+ * 404 (to an authorized operator only, it says how to turn it on). An unknown
+ * dependency is 404; a POST body that is not JSON 415, one over 64 KiB 413
+ * (read under `HttpIncomingMessage.withMaxBodySize`, never past the limit); a
+ * bad body is 400 naming the field (`body`, `fault`, `member`, `duration`,
+ * `probability`, or an unknown field). Every JSON answer carries
+ * `x-content-type-options: nosniff`. Every action is logged and counted in
+ * `admin_actions_total{action = "faults-list" | "fault-inject" |
+ * "fault-recover", outcome}`; injections in
  * `fault_injections_total{dependency,fault}` too. `/status`, its page and its
  * event stream show the faults in force.
  *

@@ -18,10 +18,18 @@
  * - `GET /status/events` → `text/event-stream`: the current level first
  *   (`{ "type": "level", "level": "Optimal", … }`), then one event per change
  *   of level or of a breaker's state (`{ "type": "breaker", "breaker": "db",
- *   "from": "Closed", "to": "Open", "at": … }`); keep-alives are comments.
+ *   "from": "Closed", "to": "Open", "at": … }`); keep-alives are comments. At
+ *   most `maxStreams` (default 100) are open at once: one more is `503` with
+ *   `retry-after`.
+ *
+ * Every JSON answer carries `cache-control: no-store` and
+ * `x-content-type-options: nosniff`. The page's Content-Security-Policy allows
+ * nothing from elsewhere, and its one inline script and stylesheet by their
+ * SHA-256 hashes (no `'unsafe-inline'`); when the page's event stream is
+ * refused it polls `/status` and tries again later.
  *
  * While fault injection is enabled (a `Faults.Registry` from
- * `@effect-resilience/simulation` in the server's context, with a dependency
+ * `@effect-resilience/core` in the server's context, with a dependency
  * registered), `/status` also carries `faults` — the faults in force, `{
  * dependency, member, fault, description, since }` — the page shows them in a
  * "Fault injection active" section, and the stream sends one `{ "type":
@@ -59,6 +67,15 @@ export interface Options {
   readonly maxStreamDuration?: Duration.DurationInput | undefined
   /** The heading of the HTML page (default "Service status"). */
   readonly title?: string | undefined
+  /**
+   * How many event streams may be open at once (default 100, a positive
+   * integer). One more is answered `503` with `retry-after` (until the oldest
+   * open stream ends by itself) and `{ error: "too_many_streams", message,
+   * limit, retryAfter }`; a slot frees as soon as a stream ends or its client
+   * goes away. Counted per router: each `make` has its own count, and
+   * {@link router} is one router.
+   */
+  readonly maxStreams?: number | undefined
 }
 
 /**

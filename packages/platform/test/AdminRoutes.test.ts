@@ -6,13 +6,16 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { breakerOf, captureLogs, counterValue, dependency, get, post, sendJson, uniqueName } from "./utils.js"
+import { rawRequest, serverPort } from "./rawHttp.js"
+import { breakerOf, captureLogs, counterValue, dependency, get, post, send, sendJson, uniqueName } from "./utils.js"
 
 const secret = "correct-horse-battery-staple"
 const auth = { authorization: `Bearer ${secret}` }
@@ -43,8 +46,8 @@ const raw = (body: Uint8Array | string, headers: Record<string, string> = auth) 
   sendJson(
     HttpClientRequest.post("/admin/degradation/force", { headers }).pipe(
       typeof body === "string"
-        ? HttpClientRequest.bodyText(body, "application/json")
-        : HttpClientRequest.bodyUint8Array(body, "application/json")
+        ? HttpClientRequest.bodyText(body, headers["content-type"] ?? "application/json")
+        : HttpClientRequest.bodyUint8Array(body, headers["content-type"] ?? "application/json")
     )
   )
 
@@ -165,6 +168,121 @@ describe("AdminRoutes", () => {
       expect((yield* (yield* breakerOf(db)).state)._tag).toBe("Closed")
     }).pipe(withServer(AdminRoutes.layer({ token: undefined }))))
 
+  it.scoped("admin off: the 404 names nothing, not the token variable nor how to turn admin on", () =>
+    Effect.gen(function*() {
+      const paths = [
+        "/admin/degradation/force",
+        "/admin/degradation/release",
+        `/admin/breakers/${db}/force-open`,
+        `/admin/breakers/${db}/disable`,
+        `/admin/breakers/${db}/reset`
+      ]
+      for (const path of paths) {
+        for (const headers of [auth, {}]) {
+          const answer = yield* send(
+            HttpClientRequest.post(path, { headers }).pipe(HttpClientRequest.bodyText("{}", "application/json"))
+          )
+          expect(answer.status, path).toBe(404)
+          expect(answer.text, path).not.toMatch(/RESILIENCE|token|admin/i)
+          expect(JSON.parse(answer.text)).toEqual({ error: "not_found", message: "Not found" })
+          expect(answer.headers["x-content-type-options"]).toBe("nosniff")
+          expect(answer.headers["www-authenticate"]).toBeUndefined()
+        }
+      }
+    }).pipe(withServer(AdminRoutes.layer({ token: undefined }))))
+
+  it.scoped("every JSON answer carries x-content-type-options: nosniff", () =>
+    Effect.gen(function*() {
+      const answers = [
+        yield* post("/admin/degradation/force", { level: "Limited" }, auth),
+        yield* post("/admin/degradation/release", undefined, auth),
+        yield* post("/admin/degradation/force", { level: "Limited" }),
+        yield* post("/admin/degradation/force", { level: "nope" }, auth),
+        yield* post("/admin/breakers/nope/reset", undefined, auth),
+        yield* raw(JSON.stringify({ level: "Minimal", reason: "x".repeat(70 * 1024) })),
+        yield* raw("level=Minimal", { ...auth, "content-type": "application/x-www-form-urlencoded" })
+      ]
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 401, 400, 404, 413, 415])
+      for (const answer of answers) {
+        expect(answer.headers["content-type"]).toMatch(/^application\/json/)
+        expect(answer.headers["x-content-type-options"]).toBe("nosniff")
+      }
+    }).pipe(withToken))
+
+  it.scoped("a POST body that is not JSON is 415 naming content-type, and changes nothing", () =>
+    Effect.gen(function*() {
+      const before = yield* actions("force", "invalid")
+      const body = JSON.stringify({ level: "Minimal" })
+      for (
+        const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+      ) {
+        const answer = yield* raw(body, { ...auth, "content-type": contentType })
+        expect(answer.status, contentType).toBe(415)
+        expect(answer.json, contentType).toMatchObject({ error: "unsupported_media_type", field: "content-type" })
+        expect(answer.json.message, contentType).toContain(contentType.split(";")[0])
+      }
+      // Without a content-type, on a route that reads no body.
+      const release = yield* sendJson(
+        HttpClientRequest.post("/admin/degradation/release", { headers: auth }).pipe(
+          HttpClientRequest.bodyUint8Array(new TextEncoder().encode("{}"), "")
+        )
+      )
+      expect(release.status).toBe(415)
+      expect(yield* level).toBe("Optimal")
+      expect((yield* actions("force", "invalid")) - before).toBe(3)
+      // JSON with parameters, and a +json type, are JSON.
+      expect((yield* raw(body, { ...auth, "content-type": "application/json; charset=utf-8" })).status).toBe(200)
+      expect((yield* raw(body, { ...auth, "content-type": "application/merge-patch+json" })).status).toBe(200)
+      // No body at all needs no content-type.
+      expect((yield* post("/admin/degradation/release", undefined, auth)).status).toBe(200)
+    }).pipe(withToken))
+
+  it.live("a body over 64 KiB is 413 at once, before it is read: declared or chunked, 100 KB or 10 MB", () =>
+    Effect.gen(function*() {
+      const port = yield* serverPort
+      const before = yield* actions("force", "invalid")
+      const json = { ...auth, "content-type": "application/json" }
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ["declared 100 KB", { "content-length": String(100 * 1024) }, 100 * 1024],
+        ["declared 10 MB", { "content-length": String(10 * 1024 * 1024) }, 10 * 1024 * 1024],
+        ["chunked 100 KB", { "transfer-encoding": "chunked" }, 100 * 1024],
+        ["chunked 10 MB", { "transfer-encoding": "chunked" }, 10 * 1024 * 1024]
+      ]
+      for (const [label, headers, total] of cases) {
+        // 16 KiB every 10 ms: all of 10 MB would take 6.4 s to send.
+        const answer = yield* rawRequest(port, {
+          method: "POST",
+          path: "/admin/degradation/force",
+          headers: { ...json, ...headers },
+          stream: { total, chunk: 16 * 1024, every: 10 }
+        })
+        expect(answer.status, label).toBe(413)
+        expect(answer.json, label).toMatchObject({ error: "payload_too_large", field: "body", limit: 64 * 1024 })
+        expect(typeof answer.json.message, label).toBe("string")
+        expect(answer.headers["connection"], label).toBe("close")
+        expect(answer.headers["x-content-type-options"], label).toBe("nosniff")
+        expect(answer.elapsed, label).toBeLessThan(5000)
+        // Answered long before the body was sent: the server never waited for (or kept) the rest.
+        if (total > 1024 * 1024) expect(answer.sentBeforeResponse, label).toBeLessThan(2 * 1024 * 1024)
+      }
+      // A fetch client sending 10 MB at once gets the 413 too.
+      const big = yield* raw("x".repeat(10 * 1024 * 1024))
+      expect(big.status).toBe(413)
+      expect(big.json.field).toBe("body")
+      expect(yield* level).toBe("Optimal")
+      expect((yield* actions("force", "invalid")) - before).toBe(cases.length + 1)
+      // The server still answers, and a body under the limit, chunked, is read.
+      const chunked = yield* rawRequest(port, {
+        method: "POST",
+        path: "/admin/degradation/force",
+        headers: { ...json, "transfer-encoding": "chunked" },
+        // 60 KiB: JSON padded with whitespace.
+        body: JSON.stringify({ level: "Limited", reason: "chunked" }) + " ".repeat(60 * 1024)
+      })
+      expect(chunked.status).toBe(200)
+      expect(chunked.json.forced.level).toBe("Limited")
+    }).pipe(withToken, Effect.scoped))
+
   it.scoped("every action is logged with action, outcome and remote address", () =>
     Effect.gen(function*() {
       logs.length = 0
@@ -193,16 +311,27 @@ describe("AdminRoutes", () => {
       expect((yield* post("/admin/degradation/force", { level: "Limited" }, auth)).status).toBe(404)
     }).pipe(withServer(AdminRoutes.layerConfig), Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))))
 
-  it.effect("layerConfig with an empty RESILIENCE_ADMIN_TOKEN fails with a ConfigError naming it", () =>
+  it.effect("layerConfig with a blank RESILIENCE_ADMIN_TOKEN fails with a ConfigError saying it is blank", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(
-        Layer.build(AdminRoutes.layerConfig).pipe(
-          Effect.scoped,
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["RESILIENCE_ADMIN_TOKEN", " "]])))
+      for (const blank of ["", " ", "  \t\n "]) {
+        const exit = yield* Effect.exit(
+          Layer.build(AdminRoutes.layerConfig).pipe(
+            Effect.scoped,
+            Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["RESILIENCE_ADMIN_TOKEN", blank]])))
+          )
         )
-      )
-      assert(Exit.isFailure(exit))
-      expect(Cause.pretty(exit.cause)).toContain("RESILIENCE_ADMIN_TOKEN")
+        assert(Exit.isFailure(exit), JSON.stringify(blank))
+        const error = Cause.failureOption(exit.cause)
+        assert(Option.isSome(error), JSON.stringify(blank))
+        assert(ConfigError.isConfigError(error.value))
+        // Its own error: invalid data at the variable, not the "missing" of an unset one.
+        expect(error.value._op, JSON.stringify(blank)).toBe("InvalidData")
+        assert(error.value._op === "InvalidData")
+        expect(error.value.path).toEqual(["RESILIENCE_ADMIN_TOKEN"])
+        expect(error.value.message).toMatch(/RESILIENCE_ADMIN_TOKEN is set but blank/)
+        expect(Cause.pretty(exit.cause)).toContain("RESILIENCE_ADMIN_TOKEN")
+        expect(Cause.pretty(exit.cause)).toContain("blank")
+      }
     }))
 
   it.effect("every admin_actions_total series exists once the token layer is built", () =>

@@ -5,8 +5,8 @@
  */
 import type { CircuitBreaker } from "@effect-resilience/core"
 import { Degradation, Dependency, Presets } from "@effect-resilience/core"
+import { Faults } from "@effect-resilience/core"
 import { AdminRoutes, DegradationMiddleware, FaultRoutes, StatusRoutes } from "@effect-resilience/platform"
-import { Faults } from "@effect-resilience/simulation"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -23,6 +23,7 @@ import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { rawRequest, serverPort } from "./rawHttp.js"
 import { captureLogs, counterValue, get, post, send, sendJson, uniqueName } from "./utils.js"
 
 const secret = "drill-token-0123456789"
@@ -291,6 +292,62 @@ describe("FaultRoutes", () => {
     }).pipe(withServer({ names: n, token: AdminRoutes.layer({ token: undefined }) }))
   })
 
+  it.scoped("without an admin token the 404 names nothing: no variable, no token, no fault injection", () => {
+    const n = names()
+    return Effect.gen(function*() {
+      const answers = [
+        yield* get("/admin/faults", auth),
+        yield* get("/admin/faults"),
+        yield* inject(n.cache, { fault: "down" }),
+        yield* inject(n.cache, { fault: "down" }, {}),
+        yield* request("DELETE", `/admin/faults/${n.cache}`),
+        yield* request("DELETE", "/admin/faults", undefined, {})
+      ]
+      for (const answer of answers) {
+        expect(answer.status).toBe(404)
+        expect(answer.text).not.toMatch(/RESILIENCE|token|fault|admin/i)
+        expect(answer.json).toEqual({ error: "not_found", message: "Not found" })
+        expect(answer.headers["x-content-type-options"]).toBe("nosniff")
+      }
+    }).pipe(withServer({ names: n, token: AdminRoutes.layer({ token: undefined }) }))
+  })
+
+  it.scoped("a POST body that is not JSON is 415, and injects nothing", () => {
+    const n = names()
+    return Effect.gen(function*() {
+      const answer = yield* sendJson(
+        HttpClientRequest.post(`/admin/faults/${n.cache}`, { headers: auth }).pipe(
+          HttpClientRequest.bodyText(JSON.stringify({ fault: "down" }), "text/plain")
+        )
+      )
+      expect(answer.status).toBe(415)
+      expect(answer.json).toMatchObject({ error: "unsupported_media_type", field: "content-type" })
+      expect(answer.headers["x-content-type-options"]).toBe("nosniff")
+      expect(yield* (yield* Faults.Registry).injected).toEqual([])
+    }).pipe(withServer({ names: n }))
+  })
+
+  it.live("a body over 64 KiB is 413 before it is read, also when chunked, and injects nothing", () => {
+    const n = names()
+    return Effect.gen(function*() {
+      const port = yield* serverPort
+      for (const framing of [{ "content-length": String(10 * 1024 * 1024) }, { "transfer-encoding": "chunked" }]) {
+        const answer = yield* rawRequest(port, {
+          method: "POST",
+          path: `/admin/faults/${n.cache}`,
+          headers: { ...auth, "content-type": "application/json", ...framing },
+          stream: { total: 10 * 1024 * 1024, chunk: 16 * 1024, every: 10 }
+        })
+        expect(answer.status).toBe(413)
+        expect(answer.json).toMatchObject({ error: "payload_too_large", field: "body", limit: 64 * 1024 })
+        // 10 MB would take 6.4 s to send: answered after a small part of it.
+        expect(answer.sentBeforeResponse).toBeLessThan(2 * 1024 * 1024)
+        expect(answer.elapsed).toBeLessThan(5000)
+      }
+      expect(yield* (yield* Faults.Registry).injected).toEqual([])
+    }).pipe(withServer({ names: n }), Effect.scoped)
+  })
+
   it.scoped("fault injection off (no registry): 404, and /status has no faults field", () => {
     const n = names()
     return Effect.gen(function*() {
@@ -405,6 +462,14 @@ describe("FaultRoutes answers", () => {
       expect(answer.status).toBe(200)
       expect(answer.headers["content-type"]).toMatch(/^application\/json/)
       expect(answer.headers["cache-control"]).toBe("no-store")
+      expect(answer.headers["x-content-type-options"]).toBe("nosniff")
+      const errors = [
+        yield* get("/admin/faults"),
+        yield* post("/admin/faults/nothing", { fault: "down" }, auth),
+        yield* request("DELETE", "/admin/faults")
+      ]
+      expect(errors.map((e) => e.status)).toEqual([401, 404, 200])
+      for (const error of errors) expect(error.headers["x-content-type-options"]).toBe("nosniff")
       expect((yield* post("/admin/faults/nothing", { fault: "down" }, auth)).status).toBe(404)
       expect(
         Metric.unsafeSnapshot().some((pair) =>

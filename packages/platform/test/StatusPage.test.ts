@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 import type { CircuitBreaker } from "@effect-resilience/core"
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import { Faults } from "@effect-resilience/core"
 import { DegradationMiddleware, StatusRoutes } from "@effect-resilience/platform"
-import { Faults } from "@effect-resilience/simulation"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"

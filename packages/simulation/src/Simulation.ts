@@ -41,10 +41,11 @@
  * order is `TestClock`'s, the same on every run). `bench/simulation.mjs`
  * measures the cost.
  *
- * Breaker counts in the report (`perDependency`) are read from the global
- * metric registry as deltas over the run (the breakers record there, as in
- * production): run one scenario at a time per process, with dependency
- * names no live service in the same process uses.
+ * Breaker and retry counts in the report (`perDependency`) are read from the
+ * global metric registry as deltas over the run (the breakers and the retry
+ * stages record there, as in production; read at the start and the end
+ * only): run one scenario at a time per process, with dependency names no
+ * live service in the same process uses.
  *
  * @since 0.1.0
  */
@@ -317,10 +318,43 @@ export interface AppliedFault {
 }
 
 /**
+ * What a dependency's retry stage (its `retry` option) did over the run,
+ * all callers together. Every call of a retried member that reached a
+ * decision counts one outcome: `firstTry`, `afterRetry`, `gaveUp`,
+ * `budgetExhausted` or `stoppedOpen`; `attempts` counts the retries, not
+ * the first attempts. Every attempt is one breaker call, so the breaker's
+ * counts include the retries. All 0 for a dependency without retries.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RetryReport {
+  /** Calls answered by their first attempt. */
+  readonly firstTry: number
+  /** Calls answered by a retry. */
+  readonly afterRetry: number
+  /**
+   * Calls that failed and were not retried further: an error it never
+   * retries (a rejection, a full bulkhead, what `while` refuses, a defect),
+   * a schedule that ended, a level at or past `disableFrom`, a `Retry-After`
+   * above `maxRetryAfter`, an interruption while retrying.
+   */
+  readonly gaveUp: number
+  /** Calls that failed with their last error because the budget had no token left. */
+  readonly budgetExhausted: number
+  /** Calls the breaker refused (`CircuitOpenError`): an open breaker ends the retries. */
+  readonly stoppedOpen: number
+  /** Retries made: attempts after the first. */
+  readonly attempts: number
+}
+
+/**
  * What one registered dependency's breaker saw, all callers together (the
  * traffic, the app's own fibers, the half-open probes): every call it
  * admitted or refused ends as exactly one of `successes`, `failures`,
  * `timeouts`, `rejections`, `ignored`, or was still running at the end.
+ * With retries, every attempt is one such call; `retries` tells the calls
+ * of the retried members apart.
  *
  * @since 0.1.0
  * @category models
@@ -341,6 +375,13 @@ export interface DependencyReport {
   readonly fallbacks: number
   /** Milliseconds the breaker spent in each state. */
   readonly timeInState: Readonly<Partial<Record<CircuitBreaker.State["_tag"], number>>>
+  /**
+   * The retries of its retried members over the run (`retry_calls_total`
+   * and `retry_attempts_total`, as deltas): all 0 without a `retry` option.
+   *
+   * @since 0.2.0
+   */
+  readonly retries: RetryReport
 }
 
 /**
@@ -438,7 +479,9 @@ export interface Stats {
 }
 
 /**
- * The report of a scenario. Every time is in milliseconds from its start.
+ * The report of a scenario. Every time is in milliseconds from its start, to
+ * the microsecond (a jittered back-off wakes between milliseconds), so the
+ * same run reads the same wherever the clock started.
  *
  * @since 0.1.0
  * @category models
@@ -657,7 +700,8 @@ export interface TimelineOptions {
 /**
  * A terminal timeline: faults, breaker transitions and level changes in
  * order (`00:01:00  level    Optimal → Degraded  (redis down)`), time at each
- * level, a per-dependency table, per traffic what its callers got (calls,
+ * level, a per-dependency table, the retries of the dependencies that retried
+ * (calls by outcome, retries made), per traffic what its callers got (calls,
  * answered, errors, timed out, in flight, latency p50 / p99 / max) and the checks.
  *
  * @since 0.1.0

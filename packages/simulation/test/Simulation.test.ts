@@ -136,7 +136,9 @@ describe("Simulation.run", () => {
         rejections: 57,
         ignored: 0,
         fallbacks: 0,
-        timeInState: { Closed: 11_000 + 29_000, Open: 30_000, HalfOpen: 0 }
+        timeInState: { Closed: 11_000 + 29_000, Open: 30_000, HalfOpen: 0 },
+        // No `retry` option: no retries.
+        retries: { firstTry: 0, afterRetry: 0, gaveUp: 0, budgetExhausted: 0, stoppedOpen: 0, attempts: 0 }
       })
       const get = report.traffic.get!
       expect([get.dependency, get.calls, get.answered, get.errors, get.inFlight]).toEqual([cache, 140, 78, 62, 0])

@@ -1,5 +1,6 @@
 /** @internal */
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -10,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as metrics from "./metrics.js"
@@ -55,17 +57,25 @@ export const layer = (options: { readonly token: Redacted.Redacted<string> | und
     })
   )
 
-/** @internal */
+/** The variable {@link layerConfig} reads. @internal */
+export const tokenVariable = "RESILIENCE_ADMIN_TOKEN"
+
+/**
+ * Unset: `None` (admin routes off). Set but blank: an `InvalidData` error of
+ * its own, since a blank token is a mistake, not a way to turn admin off.
+ *
+ * @internal
+ */
 export const tokenConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
-  Config.redacted(
-    // Validated inside the nesting, so that the error names the variable.
-    Config.nested(
-      Config.string().pipe(Config.validate({
-        message: "Expected a non-empty token (unset it to turn the admin routes off)",
-        validation: (token) => token.trim().length > 0
-      })),
-      "RESILIENCE_ADMIN_TOKEN"
-    )
+  // Validated inside the nesting, so that the error's path is the variable; and outside
+  // `Config.redacted`, which would redact the message along with the value.
+  Config.nested(
+    Config.redacted(Config.string()).pipe(Config.validate({
+      message: `${tokenVariable} is set but blank (empty or only whitespace): ` +
+        "set it to the admin token, or unset it to turn the admin routes off",
+      validation: (token) => Redacted.value(token).trim().length > 0
+    })),
+    tokenVariable
   )
 )
 
@@ -94,7 +104,10 @@ export type Outcome = {
 
 /** @internal */
 export const json = (status: number, body: unknown, headers?: Record<string, string>) =>
-  HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store", ...headers } })
+  HttpServerResponse.unsafeJson(body, {
+    status,
+    headers: { "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers }
+  })
 
 /** @internal */
 export const invalid = (status: number, field: string, message: string, extra?: Record<string, unknown>): Outcome => ({
@@ -105,40 +118,111 @@ export const invalid = (status: number, field: string, message: string, extra?: 
 const ok = (degradation: Degradation.Service): Effect.Effect<Outcome> =>
   Effect.map(snapshot(degradation), (status) => ({ outcome: "ok", response: json(200, status) }))
 
-class BodyTooLarge {
-  readonly _tag = "BodyTooLarge"
+/** Whether the request carries a body: a non-zero `content-length`, or a chunked one. */
+const hasBody = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const length = request.headers["content-length"]
+  return (length !== undefined && Number(length) !== 0) || request.headers["transfer-encoding"] !== undefined
 }
 
-/** The JSON body, at most {@link maxBodyBytes}, strictly UTF-8: an {@link Outcome} when it is not. @internal */
-export const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, Outcome> => {
-  const tooLarge = invalid(413, "body", `The request body exceeds ${maxBodyBytes} bytes`, { limit: maxBodyBytes })
+/** `application/json`, `application/problem+json`, …, with any parameters. */
+const isJsonType = (contentType: string | undefined): boolean => {
+  if (contentType === undefined) return false
+  const type = contentType.split(";", 1)[0]!.trim().toLowerCase()
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"))
+}
+
+const tooLarge = (limit: number): Outcome => ({
+  outcome: "invalid",
+  detail: "body too large",
+  // The rest of the body is not read: the connection closes after this answer.
+  response: json(413, {
+    error: "payload_too_large",
+    field: "body",
+    message: `The request body exceeds ${limit} bytes`,
+    limit
+  }, { connection: "close" })
+})
+
+/** The limit `withMaxBodySize` set (admin routes run under {@link maxBodyBytes}). */
+const currentLimit: Effect.Effect<number> = Effect.map(
+  HttpIncomingMessage.MaxBodySize,
+  (size) => Option.isSome(size) ? Number(size.value) : maxBodyBytes
+)
+
+/**
+ * A POST's body before anything reads it: `415` for a body that is not JSON, `413` for one
+ * whose declared length is over the `MaxBodySize` in force.
+ *
+ * @internal
+ */
+export const checkBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<void, Outcome> => {
+  if (request.method !== "POST" || !hasBody(request)) return Effect.void
+  const contentType = request.headers["content-type"]
+  if (!isJsonType(contentType)) {
+    return Effect.fail({
+      outcome: "invalid",
+      detail: "body not JSON",
+      response: json(415, {
+        error: "unsupported_media_type",
+        field: "content-type",
+        message: `Expected a JSON body (content-type: application/json), got ${
+          contentType === undefined ? "no content-type" : JSON.stringify(contentType.slice(0, 100))
+        }`
+      }, { connection: "close" })
+    })
+  }
   const declared = request.headers["content-length"]
-  if (declared !== undefined && Number(declared) > maxBodyBytes) return Effect.fail(tooLarge)
-  return Effect.suspend(() => {
+  if (declared === undefined) return Effect.void
+  return Effect.flatMap(
+    currentLimit,
+    (limit) => Number(declared) > limit ? Effect.fail(tooLarge(limit)) : Effect.void
+  )
+}
+
+/**
+ * The body's bytes, at most the `HttpIncomingMessage.MaxBodySize` in force. Pulled in the
+ * request's scope, and not through `request.arrayBuffer`: Node's reader destroys the request
+ * (and its socket) the moment a body goes over the limit, so the 413 would never reach the
+ * client; here the unread rest stays unread until the answer is sent, then the connection closes.
+ */
+const readBytes = (
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Uint8Array, Outcome, Scope.Scope> =>
+  Effect.gen(function*() {
+    const limit = yield* currentLimit
+    const pull = yield* Stream.toPull(request.stream)
     const chunks: Array<Uint8Array> = []
     let size = 0
-    return request.stream.pipe(
-      Stream.runForEach((chunk): Effect.Effect<void, BodyTooLarge> => {
+    while (true) {
+      const next = yield* Effect.either(pull)
+      if (next._tag === "Left") {
+        if (Option.isNone(next.left)) break
+        return yield* Effect.fail(invalid(400, "body", "The request body could not be read"))
+      }
+      for (const chunk of next.right) {
         size += chunk.byteLength
         // Stop reading at the limit instead of buffering whatever the client sends.
-        if (size > maxBodyBytes) return Effect.fail(new BodyTooLarge())
+        if (size > limit) return yield* Effect.fail(tooLarge(limit))
         chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.mapError((error): Outcome =>
-        error instanceof BodyTooLarge ? tooLarge : invalid(400, "body", "The request body could not be read")
-      ),
-      Effect.map(() => {
-        const bytes = new Uint8Array(size)
-        let offset = 0
-        for (const chunk of chunks) {
-          bytes.set(chunk, offset)
-          offset += chunk.byteLength
-        }
-        return bytes
-      })
-    )
-  }).pipe(
+      }
+    }
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return bytes
+  })
+
+/**
+ * The JSON body, at most the `MaxBodySize` in force (admin routes: {@link maxBodyBytes}),
+ * strictly UTF-8: an {@link Outcome} when it is not.
+ *
+ * @internal
+ */
+export const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, Outcome, Scope.Scope> =>
+  Effect.flatMap(checkBody(request), () => readBytes(request)).pipe(
     Effect.flatMap((bytes) => {
       let text: string
       try {
@@ -160,7 +244,6 @@ export const readJson = (request: HttpServerRequest.HttpServerRequest): Effect.E
       }
     })
   )
-}
 
 const levelNames = DegradationLevel.all.map((level) => level._tag).join(", ")
 
@@ -206,7 +289,7 @@ const actions: ReadonlyArray<{
     degradation: Degradation.Service,
     request: HttpServerRequest.HttpServerRequest,
     params: Readonly<Record<string, string | undefined>>
-  ) => Effect.Effect<{ readonly detail: string }, Outcome>
+  ) => Effect.Effect<{ readonly detail: string }, Outcome, Scope.Scope>
 }> = [
   { action: "force", path: "/admin/degradation/force", run: force },
   {
@@ -250,10 +333,21 @@ const remoteOf = (request: HttpServerRequest.HttpServerRequest): string => {
   return forwarded === undefined ? remote : `${remote} (x-forwarded-for ${forwarded.slice(0, 200)})`
 }
 
+/** What admin routes answer while they are off: the same as a route that does not exist, naming nothing. */
+const notFound = (request: HttpServerRequest.HttpServerRequest): Outcome => ({
+  outcome: "denied",
+  response: json(404, { error: "not_found", message: "Not found" }, unreadBody(request))
+})
+
+/** A refused request's body is never read: close the connection instead of draining it. */
+const unreadBody = (request: HttpServerRequest.HttpServerRequest): Record<string, string> | undefined =>
+  hasBody(request) ? { connection: "close" } : undefined
+
 /**
  * Every admin route behind the token: 404 without one, 401 for a missing or
- * wrong bearer, then `run`; each outcome counted in `admin_actions_total` and
- * logged with the remote address.
+ * wrong bearer, 415/413 for a POST body that is not JSON or too large, then
+ * `run` under `withMaxBodySize(maxBodyBytes)`; each outcome counted in
+ * `admin_actions_total` and logged with the remote address.
  *
  * @internal
  */
@@ -285,15 +379,7 @@ export const guarded = <R>(
         ),
         outcome.response
       )
-    if (token === undefined) {
-      return yield* finish({
-        outcome: "denied",
-        response: json(404, {
-          error: "not_found",
-          message: "Admin routes are off: no admin token is configured (RESILIENCE_ADMIN_TOKEN)"
-        })
-      }, "admin routes are off")
-    }
+    if (token === undefined) return yield* finish(notFound(request), "admin routes are off")
     if (!isAuthorized(request.headers["authorization"], token)) {
       return yield* finish({
         outcome: "denied",
@@ -301,11 +387,14 @@ export const guarded = <R>(
           error: "unauthorized",
           message: "A valid `Authorization: Bearer <token>` header is required"
         }, {
-          "www-authenticate": "Bearer"
+          "www-authenticate": "Bearer",
+          ...unreadBody(request)
         })
       }, request.headers["authorization"] === undefined ? "no bearer token" : "wrong bearer token")
     }
-    return yield* run(request, params).pipe(
+    return yield* checkBody(request).pipe(
+      Effect.zipRight(run(request, params)),
+      HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
       Effect.matchEffect({
         onFailure: (outcome) => finish(outcome, outcome.detail ?? "rejected"),
         onSuccess: ({ detail, response }) => finish({ outcome: "ok", response }, detail)

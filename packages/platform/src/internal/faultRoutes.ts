@@ -5,7 +5,7 @@
  * @internal
  */
 import { Degradation, Validation } from "@effect-resilience/core"
-import * as Faults from "@effect-resilience/simulation/Faults"
+import * as Faults from "@effect-resilience/core/Faults"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"

@@ -21,47 +21,106 @@ export const levelHeader = "x-degradation-level"
 const readMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"])
 
 /** @internal */
-export const defaultIsWrite = (request: HttpServerRequest.HttpServerRequest): boolean =>
+export const defaultIsWrite = (request: HttpServerRequest.HttpServerRequest, _path?: string): boolean =>
   !readMethods.has(request.method)
 
-/** The path of a request URL, without query or fragment. @internal */
-export const pathOf = (url: string): string => {
-  let end = url.length
-  const query = url.indexOf("?")
-  if (query !== -1) end = query
-  const hash = url.indexOf("#")
-  if (hash !== -1 && hash < end) end = hash
-  let path = url.slice(0, end)
-  // An absolute-form request target (`GET http://host/path`) is legal HTTP.
-  if (!path.startsWith("/")) {
-    const scheme = path.indexOf("://")
-    if (scheme !== -1) {
-      const slash = path.indexOf("/", scheme + 3)
-      path = slash === -1 ? "/" : path.slice(slash)
+// The router (find-my-way-ts with @effect/platform's defaults) matches a path after these steps, in
+// this order; `routePath` repeats them so that `exempt` and `isWrite` never disagree with it.
+const absoluteForm = /^https?:\/\/.*?\//
+const duplicateSlashes = /\/\/+/g
+
+/** `%XX` that the router leaves encoded in the path (`decodeURI` keeps them): `# $ & + , / : ; = ? @ %`. */
+const isReservedEscape = (high: number, low: number): boolean =>
+  high === 50 // "2"
+    ? low === 53 || low === 51 || low === 52 || low === 54 || low === 66 || low === 98 || low === 67 ||
+      low === 99 || low === 70 || low === 102
+    : high === 51 // "3"
+    ? low === 65 || low === 97 || low === 66 || low === 98 || low === 68 || low === 100 || low === 70 ||
+      low === 102
+    : high === 52 && low === 48 // "@"
+
+const slowRoutePath = (url: string): string => {
+  let path = url.charCodeAt(0) === 47 ? url : url.replace(absoluteForm, "/")
+  path = path.replace(duplicateSlashes, "/")
+  let decode = false
+  let end = path.length
+  for (let i = 1; i < end; i++) {
+    const c = path.charCodeAt(i)
+    if (c === 37 /* % */) {
+      const high = path.charCodeAt(i + 1)
+      const low = path.charCodeAt(i + 2)
+      if (!isReservedEscape(high, low)) {
+        decode = true
+      } else {
+        if (high === 50 && low === 53) {
+          // `%25` stays `%25`: escaped once more so that `decodeURI` gives it back as it was.
+          decode = true
+          path = `${path.slice(0, i + 1)}25${path.slice(i + 1)}`
+          end += 2
+          i += 2
+        }
+        i += 2
+      }
+    } else if (c === 63 /* ? */ || c === 59 /* ; */ || c === 35 /* # */) {
+      end = i
     }
   }
-  return path
+  path = path.slice(0, end)
+  if (decode) {
+    try {
+      path = decodeURI(path)
+    } catch {
+      // A malformed escape: the router matches no route at all; the path is left as it is.
+    }
+  }
+  if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) path = path.slice(0, -1)
+  return path.toLowerCase()
+}
+
+/**
+ * The path of a request URL as `HttpRouter` and `HttpLayerRouter` match it (find-my-way-ts with
+ * its default options): without query (`?`, `;`) or fragment, duplicate slashes merged, one
+ * trailing slash dropped, percent-escapes decoded except reserved ones (`%2F` stays), lowercase.
+ * A canonical path — lowercase ASCII, no `//`, `%`, `;` or trailing slash — is returned without
+ * a copy.
+ *
+ * @internal
+ */
+export const routePath = (url: string): string => {
+  const length = url.length
+  if (length === 0 || url.charCodeAt(0) !== 47) return slowRoutePath(url)
+  let previous = 47
+  let i = 1
+  for (; i < length; i++) {
+    const c = url.charCodeAt(i)
+    if (c === 63 /* ? */ || c === 35 /* # */) break
+    if (
+      c === 37 /* % */ || c === 59 /* ; */ || (c >= 65 && c <= 90) /* A-Z */ || c > 126 ||
+      (c === 47 && previous === 47)
+    ) return slowRoutePath(url)
+    previous = c
+  }
+  if (i > 1 && previous === 47) return slowRoutePath(url)
+  return i === length ? url : url.slice(0, i)
 }
 
 const isUnder = (path: string, prefix: string): boolean =>
   path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* "/" */)
 
-/** `/health`, `/ready`, `/status…`, `/metrics`, `/admin…`. @internal */
-export const defaultExempt = (request: HttpServerRequest.HttpServerRequest): boolean => {
-  const path = pathOf(request.url)
-  return path === "/health" || path === "/ready" || path === "/metrics" || isUnder(path, "/status") ||
-    isUnder(path, "/admin")
+/** `/health`, `/ready`, `/status…`, `/metrics`, `/admin…`, on the path as the router matches it. @internal */
+export const defaultExempt = (request: HttpServerRequest.HttpServerRequest, path?: string): boolean => {
+  const p = path ?? routePath(request.url)
+  return p === "/health" || p === "/ready" || p === "/metrics" || isUnder(p, "/status") || isUnder(p, "/admin")
 }
 
 // Per request, the middleware only reads the level and installs a pre-response handler; both
 // are done without running Effects where the runtime allows it (see bench/RESULTS-http.md).
 
-/** Where core hides a synchronous read of the level (see core's internal/degradation.ts). */
-const UnsafeLevelId = Symbol.for("@effect-resilience/core/Degradation/UnsafeLevel")
-
-interface UnsafeLevel {
-  readonly current: Effect.Effect<DegradationLevel.DegradationLevel>
-  readonly get: () => DegradationLevel.DegradationLevel
+/** The object of `value`'s prototype chain that holds `key` itself. */
+const holderOf = (value: object, key: string): object | null => {
+  let holder: object | null = value
+  while (holder !== null && !Object.prototype.hasOwnProperty.call(holder, key)) holder = Object.getPrototypeOf(holder)
+  return holder
 }
 
 /** What the middleware needs of a service, built once per service. */
@@ -73,9 +132,12 @@ interface View {
 }
 
 const makeView = (degradation: Degradation.Service): View => {
-  const unsafe = (degradation as { readonly [UnsafeLevelId]?: UnsafeLevel })[UnsafeLevelId]
-  // A decorator that replaces `current` is read through it, not through the level it decorates.
-  const read = unsafe !== undefined && unsafe.current === degradation.current ? unsafe.get : undefined
+  // A decorator that replaces `current` and inherits `unsafeCurrent` (`Object.create` over the service) is
+  // read through its `current`, not through the level it decorates; so is a hand-made service without it.
+  const read = typeof degradation.unsafeCurrent === "function" &&
+      holderOf(degradation, "current") === holderOf(degradation, "unsafeCurrent")
+    ? () => degradation.unsafeCurrent()
+    : undefined
   // The level when the response is sent: an admin action answers with the level it applied.
   const handler: HttpApp.PreResponseHandler = read !== undefined
     ? (_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, levelHeader, read()._tag))
@@ -140,12 +202,12 @@ const statusOnlyBody = (level: DegradationLevel.DegradationLevel, retryAfter: nu
 export const make = (
   options?: DegradationMiddleware.Options
 ): <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R | Degradation> => {
-  const isWrite = options_.optionalFunction<(request: HttpServerRequest.HttpServerRequest) => boolean>(
+  const isWrite = options_.optionalFunction<DegradationMiddleware.RequestPredicate>(
     module,
     "isWrite",
     options?.isWrite
   ) ?? defaultIsWrite
-  const exempt = options_.optionalFunction<(request: HttpServerRequest.HttpServerRequest) => boolean>(
+  const exempt = options_.optionalFunction<DegradationMiddleware.RequestPredicate>(
     module,
     "exempt",
     options?.exempt
@@ -174,7 +236,8 @@ export const make = (
           headers: {
             [levelHeader]: level._tag,
             "retry-after": String(retryAfter),
-            "cache-control": "no-store"
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff"
           }
         }
       )
@@ -196,11 +259,12 @@ export const make = (
       degradation: Degradation.Service,
       view: View,
       request: HttpServerRequest.HttpServerRequest,
+      path: string,
       level: DegradationLevel.DegradationLevel
     ): HttpApp.Default<E, R> => {
       const rank = DegradationLevel.rank(level)
       if (rank >= statusOnlyFrom) return refuse(degradation, level, "status_only")
-      if (rank >= blockWritesFrom && isWrite(request)) return refuse(degradation, level, "writes_blocked")
+      if (rank >= blockWritesFrom && isWrite(request, path)) return refuse(degradation, level, "writes_blocked")
       return pass(fiber, view)
     }
     return Effect.withFiberRuntime<
@@ -212,9 +276,10 @@ export const make = (
       const degradation = Context.unsafeGet(context, Degradation)
       const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
       const view = viewOf(degradation)
-      if (exempt(request)) return pass(fiber, view)
-      if (view.read !== undefined) return admit(fiber, degradation, view, request, view.read())
-      return Effect.flatMap(degradation.current, (level) => admit(fiber, degradation, view, request, level))
+      const path = routePath(request.url)
+      if (exempt(request, path)) return pass(fiber, view)
+      if (view.read !== undefined) return admit(fiber, degradation, view, request, path, view.read())
+      return Effect.flatMap(degradation.current, (level) => admit(fiber, degradation, view, request, path, level))
     })
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { CircuitBreaker, Degradation } from "@effect-resilience/core"
 import { DegradationLevel } from "@effect-resilience/core"
-import * as Faults from "@effect-resilience/simulation/Faults"
+import * as Faults from "@effect-resilience/core/Faults"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

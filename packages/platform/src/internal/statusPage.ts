@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import { createHash } from "node:crypto"
 import type { StatusJson } from "./status.js"
 
 // Plain JS (no template literals, no imports): it is evaluated here and shipped to the browser as is.
@@ -116,7 +117,7 @@ const renderSource = String.raw`function render(s, now) {
   return h;
 }`
 
-const render = new Function(`return (${renderSource})`)() as (status: StatusJson, now: number) => string
+const renderHtml = new Function(`return (${renderSource})`)() as (status: StatusJson, now: number) => string
 
 const css = `
 :root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -186,16 +187,25 @@ ${renderSource}
   };
   setInterval(function() { root.innerHTML = render(current, Date.now()); }, 10000);
   if (typeof EventSource !== "function") { setInterval(refresh, 5000); return; }
-  var source = new EventSource(${scriptJson(eventsPath)});
-  source.onopen = function() { live.className = "live connected"; live.textContent = "Live"; };
-  source.onerror = function() { live.className = "live disconnected"; live.textContent = "Reconnecting…"; };
-  source.onmessage = function(event) {
-    var data;
-    try { data = JSON.parse(event.data); } catch (e) { return; }
-    live.className = "live connected";
-    live.textContent = "Live";
-    if (data.type === "level" && data.dependencies) show(data); else refresh();
+  var connect = function() {
+    var source = new EventSource(${scriptJson(eventsPath)});
+    source.onopen = function() { live.className = "live connected"; live.textContent = "Live"; };
+    source.onerror = function() {
+      live.className = "live disconnected";
+      live.textContent = "Reconnecting…";
+      // EventSource gives up on an answer other than 200 (a 503 when too many streams are open):
+      // poll once, then try again later.
+      if (source.readyState === 2) { refresh(); setTimeout(connect, 5000); }
+    };
+    source.onmessage = function(event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      live.className = "live connected";
+      live.textContent = "Live";
+      if (data.type === "level" && data.dependencies) show(data); else refresh();
+    };
   };
+  connect();
 })();
 `
 
@@ -206,41 +216,58 @@ const scriptJson = (value: unknown): string =>
 const escape = (value: string): string =>
   value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c]!)
 
-/** The whole page for `status`, served at `statusPath`, live through `eventsPath`. @internal */
-export const page = (options: {
-  readonly status: StatusJson
-  readonly now: number
+/** The CSP source that allows exactly `text` as an inline `<script>` or `<style>`. @internal */
+export const hashSource = (text: string): string =>
+  `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`
+
+// The stylesheet is the same on every page: hashed once.
+const styleSource = hashSource(css)
+
+/** The page of one router: its script (with the router's paths) is hashed once, here. @internal */
+export interface StatusPage {
+  readonly render: (status: StatusJson, now: number) => string
+  /** The page's headers; the CSP allows its one inline script and stylesheet by hash, nothing else. */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/** The page served at `statusPath`, live through `eventsPath`. @internal */
+export const make = (options: {
   readonly title: string
   readonly statusPath: string
   readonly eventsPath: string
-}): string =>
-  `<!doctype html>
+}): StatusPage => {
+  const script = client(options.statusPath, options.eventsPath)
+  const title = escape(options.title)
+  const jsonLink = `${escape(options.statusPath)}?format=json`
+  const headers = {
+    "content-security-policy": `default-src 'none'; style-src ${styleSource}; script-src ${
+      hashSource(script)
+    }; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    "cache-control": "no-store",
+    vary: "Accept",
+    "x-content-type-options": "nosniff"
+  }
+  const render = (status: StatusJson, now: number): string =>
+    `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>${escape(options.status.level)} — service status</title>
+<title>${escape(status.level)} — service status</title>
 <style>${css}</style>
 </head>
 <body>
 <main>
-<header><h1>${escape(options.title)}</h1><span id="live" class="live">Connecting…</span></header>
-<div id="status">${render(options.status, options.now)}</div>
-<footer><span id="updated">Rendered ${new Date(options.now).toISOString().replace("T", " ").slice(0, 19)} UTC</span>
-· <a href="${escape(options.statusPath)}?format=json">JSON</a></footer>
+<header><h1>${title}</h1><span id="live" class="live">Connecting…</span></header>
+<div id="status">${renderHtml(status, now)}</div>
+<footer><span id="updated">Rendered ${new Date(now).toISOString().replace("T", " ").slice(0, 19)} UTC</span>
+· <a href="${jsonLink}">JSON</a></footer>
 </main>
-<script type="application/json" id="initial">${scriptJson(options.status)}</script>
-<script>${client(options.statusPath, options.eventsPath)}</script>
+<script type="application/json" id="initial">${scriptJson(status)}</script>
+<script>${script}</script>
 </body>
 </html>
 `
-
-/** Headers of the page: nothing may load from elsewhere. @internal */
-export const pageHeaders = {
-  "content-security-policy":
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "cache-control": "no-store",
-  vary: "Accept",
-  "x-content-type-options": "nosniff"
-} as const
+  return { render, headers }
+}

@@ -1,6 +1,6 @@
 /** @internal */
 import { Degradation, DegradationLevel } from "@effect-resilience/core"
-import * as Faults from "@effect-resilience/simulation/Faults"
+import * as Faults from "@effect-resilience/core/Faults"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -14,11 +14,11 @@ import * as Stream from "effect/Stream"
 import type * as StatusRoutes from "../StatusRoutes.js"
 import * as options_ from "./options.js"
 import { activeFaults, snapshot } from "./status.js"
-import { page, pageHeaders } from "./statusPage.js"
+import * as statusPage from "./statusPage.js"
 
 const module = "StatusRoutes.make"
 
-const noStore = { "cache-control": "no-store" } as const
+const noStore = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const
 
 /** The q-value of `type` in an `Accept` header (0 when not acceptable, -1 when not named). */
 const quality = (accept: string, type: string): number => {
@@ -134,6 +134,39 @@ export const events = (
     )
   }))
 
+/**
+ * The open event streams of one router, oldest first (a `Set` iterates in insertion order).
+ * `acquire` answers the slot's release — an Effect that frees it once, however often it runs —
+ * or, when every slot is taken, the whole seconds until the oldest stream ends by itself.
+ * Plain state, not a `Ref`: it is read and changed in single synchronous steps only.
+ */
+const makeStreamSlots = (max: number, maxDurationMillis: number) => {
+  const open = new Set<{ readonly since: number }>()
+  return {
+    acquire: (now: number): Effect.Effect<void> | number => {
+      if (open.size >= max) {
+        const oldest = open.values().next().value!
+        return Math.max(1, Math.ceil((oldest.since + maxDurationMillis - now) / 1000))
+      }
+      const slot = { since: now }
+      open.add(slot)
+      return Effect.sync(() => {
+        open.delete(slot)
+      })
+    }
+  }
+}
+
+const tooManyStreams = (max: number, retryAfter: number) =>
+  HttpServerResponse.unsafeJson({
+    error: "too_many_streams",
+    message: `${max} event streams are open, the most this service serves at once: retry in ${retryAfter} second${
+      retryAfter === 1 ? "" : "s"
+    }, or poll the status instead.`,
+    limit: max,
+    retryAfter
+  }, { status: 503, headers: { ...noStore, "retry-after": String(retryAfter) } })
+
 /** @internal */
 export const make = (options?: StatusRoutes.Options): HttpRouter.HttpRouter<never, Degradation> => {
   const healthPath = options_.optionalPath(module, "health", options?.health) ?? "/health"
@@ -149,6 +182,11 @@ export const make = (options?: StatusRoutes.Options): HttpRouter.HttpRouter<neve
     : typeof options.title === "string"
     ? options.title
     : options_.fail(module, "title", "a string", options.title)
+  const maxStreams = options?.maxStreams === undefined
+    ? 100
+    : options_.positiveInt(module, "maxStreams", options.maxStreams)
+  const page = statusPage.make({ title, statusPath, eventsPath })
+  const streams = makeStreamSlots(maxStreams, Duration.toMillis(maxDuration))
 
   const health = Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }, { headers: noStore }))
 
@@ -167,20 +205,29 @@ export const make = (options?: StatusRoutes.Options): HttpRouter.HttpRouter<neve
     const json = yield* snapshot(degradation)
     if (!wantsHtml(request)) return HttpServerResponse.unsafeJson(json, { headers: { ...noStore, vary: "Accept" } })
     const now = yield* Clock.currentTimeMillis
-    return HttpServerResponse.text(page({ status: json, now, title, statusPath, eventsPath }), {
+    return HttpServerResponse.text(page.render(json, now), {
       contentType: "text/html; charset=utf-8",
-      headers: pageHeaders
+      headers: page.headers
     })
   })
 
-  const eventStream = Effect.map(
-    Degradation,
-    (degradation) =>
-      HttpServerResponse.stream(events(degradation, keepAlive, maxDuration), {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
-      })
-  )
+  const eventStream = Effect.gen(function*() {
+    const degradation = yield* Degradation
+    const now = yield* Clock.currentTimeMillis
+    const slot = streams.acquire(now)
+    if (typeof slot === "number") return tooManyStreams(maxStreams, slot)
+    // The request's scope closes once the response is sent or the client went away, even when the
+    // body never ran; the stream's own end frees the slot as soon as it ends.
+    yield* Effect.addFinalizer(() => slot)
+    return HttpServerResponse.stream(Stream.ensuring(events(degradation, keepAlive, maxDuration), slot), {
+      contentType: "text/event-stream",
+      headers: {
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+        "x-content-type-options": "nosniff"
+      }
+    })
+  })
 
   return HttpRouter.empty.pipe(
     HttpRouter.get(healthPath, health),

@@ -28,6 +28,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Runtime from "effect/Runtime"
@@ -321,6 +322,14 @@ const isCallTimeout = (error: unknown): boolean => {
     Duration.isDuration(e.timeout)
 }
 
+/**
+ * Milliseconds to the microsecond. A jittered back-off sleeps fractions of a
+ * millisecond, and the time from the run's start to such an instant then
+ * depends, by a float rounding, on where the clock started: rounded, a run
+ * reports the same times from any start.
+ */
+const toMicros = (millis: number): number => Math.round(millis * 1000) / 1000
+
 /** Latencies kept at first, per traffic: a longer run grows the array as it goes. */
 const latencyCapacity = 1 << 16
 
@@ -403,7 +412,7 @@ class TrafficRun {
       grown.set(this.latencies)
       this.latencies = grown
     }
-    this.latencies[this.ended++] = this.now() - startedAt
+    this.latencies[this.ended++] = toMicros(this.now() - startedAt)
   }
 
   /** How many runs the step at hand issues; `share` < 1 for a last step cut short by the end. */
@@ -518,6 +527,73 @@ const readCounts = (breaker: CB.CircuitBreaker): Effect.Effect<Counts> =>
     }
   })
 
+/** `retry_calls_total` by outcome and `retry_attempts_total` of one dependency. */
+type RetryCounts = Record<Metrics.RetryOutcome | "attempts", number>
+
+const retryCallsName = "retry_calls_total"
+const retryAttemptsName = "retry_attempts_total"
+const retryOutcomes: ReadonlySet<string> = new Set(Metrics.retryOutcomes)
+
+const noRetries = (): RetryCounts => ({
+  first_try: 0,
+  after_retry: 0,
+  gave_up: 0,
+  budget_exhausted: 0,
+  stopped_open: 0,
+  attempts: 0
+})
+
+/**
+ * The retry series of every dependency, from one snapshot of the registry:
+ * read this way, none is created (a dependency without retries has none,
+ * and the report leaves it so).
+ */
+const readRetries: Effect.Effect<ReadonlyMap<string, RetryCounts>> = Effect.map(Metric.snapshot, (pairs) => {
+  const byDependency = new Map<string, RetryCounts>()
+  for (const { metricKey, metricState } of pairs) {
+    const name = metricKey.name
+    if ((name !== retryCallsName && name !== retryAttemptsName) || !MetricState.isCounterState(metricState)) continue
+    let dependency: string | undefined
+    let outcome: string | undefined
+    for (const label of metricKey.tags) {
+      if (label.key === "dependency") dependency = label.value
+      else if (label.key === "outcome") outcome = label.value
+    }
+    const field = name === retryAttemptsName
+      ? "attempts"
+      : outcome !== undefined && retryOutcomes.has(outcome)
+      ? outcome as Metrics.RetryOutcome
+      : undefined
+    if (dependency === undefined || field === undefined) continue
+    let counts = byDependency.get(dependency)
+    if (counts === undefined) {
+      counts = noRetries()
+      byDependency.set(dependency, counts)
+    }
+    counts[field] += Number(metricState.count)
+  }
+  return byDependency
+})
+
+/** What the retries of `dependency` did between two reads. */
+const retryDelta = (
+  before: ReadonlyMap<string, RetryCounts>,
+  after: ReadonlyMap<string, RetryCounts>,
+  dependency: string
+): Simulation.RetryReport => {
+  const start = before.get(dependency) ?? noRetries()
+  const end = after.get(dependency) ?? noRetries()
+  const delta = (k: keyof RetryCounts) => end[k] - start[k]
+  return {
+    firstTry: delta("first_try"),
+    afterRetry: delta("after_retry"),
+    gaveUp: delta("gave_up"),
+    budgetExhausted: delta("budget_exhausted"),
+    stoppedOpen: delta("stopped_open"),
+    attempts: delta("attempts")
+  }
+}
+
 const timeInStates = (
   transitions: ReadonlyArray<Simulation.BreakerTransition>,
   initial: StateTag,
@@ -585,6 +661,7 @@ interface Observed {
   readonly breakers: ReadonlyArray<readonly [string, CB.CircuitBreaker]>
   readonly initialStates: ReadonlyMap<string, StateTag>
   readonly before: ReadonlyMap<string, Counts>
+  readonly retriesBefore: ReadonlyMap<string, RetryCounts>
   readonly breakerTransitions: ReadonlyArray<Simulation.BreakerTransition>
   readonly levelTransitions: ReadonlyArray<Simulation.LevelTransition>
   readonly initial: Degradation.Status
@@ -594,7 +671,7 @@ interface Observed {
 const observe = (
   service: Degradation.Service,
   clock: DriverClock,
-  origin: number
+  fromStart: (at: number) => number
 ): Effect.Effect<Observed, never, Scope.Scope> =>
   Effect.gen(function*() {
     const breakers = [...(yield* service.breakers).entries()]
@@ -605,7 +682,7 @@ const observe = (
       initialStates.set(dependency, breaker.unsafeState()._tag)
       before.set(dependency, yield* readCounts(breaker))
       yield* breaker.onChange((change) => {
-        breakerTransitions.push({ at: change.at - origin, dependency, from: change.from._tag, to: change.to._tag })
+        breakerTransitions.push({ at: fromStart(change.at), dependency, from: change.from._tag, to: change.to._tag })
       })
     }
     const levelTransitions: Array<Simulation.LevelTransition> = []
@@ -613,15 +690,25 @@ const observe = (
     const pull = yield* Stream.toPull(service.transitions)
     yield* pull.pipe(
       Effect.map(Chunk.forEach((t) => {
-        levelTransitions.push({ at: t.at - origin, from: t.from, to: t.to, kind: t.kind, reason: t.reason })
+        levelTransitions.push({ at: fromStart(t.at), from: t.from, to: t.to, kind: t.kind, reason: t.reason })
       })),
       Effect.forever,
       Effect.ignore,
       Effect.forkScoped
     )
+    const retriesBefore = yield* readRetries
     const initial = yield* service.status
     const recoveryInterval = (yield* service.nextRecoveryAt) - clock.unsafeCurrentTimeMillis()
-    return { breakers, initialStates, before, breakerTransitions, levelTransitions, initial, recoveryInterval }
+    return {
+      breakers,
+      initialStates,
+      before,
+      retriesBefore,
+      breakerTransitions,
+      levelTransitions,
+      initial,
+      recoveryInterval
+    }
   })
 
 /**
@@ -662,19 +749,21 @@ interface Driven {
  * Moves the clock to the end of the scenario. The driver sleeps on the clock
  * from one instant of the script to the next, and the clock moves in one
  * `adjust` over the whole run: every wake-up settles the program once (a
- * separate `adjust` per step would settle it twice).
+ * separate `adjust` per step would settle it twice). `elapsed` is the time
+ * the driver sleeps by; `now`, the time the report records.
  */
 const drive = (
   resolved: Resolved,
   app: App,
   clock: DriverClock,
+  elapsed: () => number,
   now: () => number
 ): Effect.Effect<Driven, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { duration, step, steps } = resolved
     const runs = resolved.traffic.map((t, i) => new TrafficRun(t, app.script.targets[i], now, app.context, steps))
     const issue = yield* issuer(app.context, now)
-    const script = scriptOf(app.script.faults, now)
+    const script = scriptOf(app.script.faults, elapsed)
     let issued = 0
     const driver = Effect.gen(function*() {
       for (let i = 0; i < steps; i++) {
@@ -695,7 +784,7 @@ const drive = (
       yield* script.faultsUntil(duration)
     })
     const driving = yield* Effect.forkScoped(driver)
-    yield* clock.adjust(duration - now())
+    yield* clock.adjust(duration - elapsed())
     yield* Fiber.join(driving)
     return { runs, applied: script.applied, issued }
   })
@@ -703,6 +792,7 @@ const drive = (
 const dependencyReports = (
   observed: Observed,
   after: ReadonlyArray<Counts>,
+  retriesAfter: ReadonlyMap<string, RetryCounts>,
   duration: number
 ): Record<string, Simulation.DependencyReport> => {
   const reports: Record<string, Simulation.DependencyReport> = {}
@@ -724,7 +814,8 @@ const dependencyReports = (
         observed.breakerTransitions.filter((t) => t.dependency === dependency),
         observed.initialStates.get(dependency)!,
         duration
-      )
+      ),
+      retries: retryDelta(observed.retriesBefore, retriesAfter, dependency)
     }
   })
   return reports
@@ -771,15 +862,18 @@ const program = (resolved: Resolved, clock: DriverClock): Effect.Effect<Simulati
     const wallStart = performance.now()
     const { duration, scenario, step } = resolved
     const origin = clock.unsafeCurrentTimeMillis()
-    const now = () => clock.unsafeCurrentTimeMillis() - origin
+    const elapsed = () => clock.unsafeCurrentTimeMillis() - origin
+    const fromStart = (at: number) => toMicros(at - origin)
+    const now = () => fromStart(clock.unsafeCurrentTimeMillis())
     const logs = collector(now)
     return Effect.locally(
       Effect.scoped(Effect.gen(function*() {
         const app = yield* build(resolved)
-        const observed = yield* observe(app.degradation, clock, origin)
-        const driven = yield* drive(resolved, app, clock, now)
+        const observed = yield* observe(app.degradation, clock, fromStart)
+        const driven = yield* drive(resolved, app, clock, elapsed, now)
         const finalLevel = yield* app.degradation.current
         const after = yield* Effect.forEach(observed.breakers, ([, breaker]) => readCounts(breaker))
+        const retriesAfter = yield* readRetries
         const { timeAtLevel, worst } = levelTimes(observed.initial.level, observed.levelTransitions, duration)
         const report: Simulation.Report = {
           name: scenario.name,
@@ -791,7 +885,7 @@ const program = (resolved: Resolved, clock: DriverClock): Effect.Effect<Simulati
           faults: driven.applied,
           levelTransitions: [...observed.levelTransitions],
           breakerTransitions: [...observed.breakerTransitions],
-          perDependency: dependencyReports(observed, after, duration),
+          perDependency: dependencyReports(observed, after, retriesAfter, duration),
           traffic: Object.fromEntries(driven.runs.map((r) => [r.resolved.traffic.name, r.report()])),
           timeAtLevel,
           finalLevel,

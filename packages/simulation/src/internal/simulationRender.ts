@@ -219,6 +219,43 @@ const breakerTable = (report: Simulation.Report, paint: Paint): Array<string> =>
   return [paint("bold", "Breakers (every caller)"), ...table([header, ...rows], (c) => c >= 1).map((l) => `  ${l}`)]
 }
 
+/** Calls through a retry stage: a dependency without retries has none. */
+const retriedCalls = (r: Simulation.RetryReport): number =>
+  r.firstTry + r.afterRetry + r.gaveUp + r.budgetExhausted + r.stoppedOpen
+
+/** Per dependency that retried, its calls by retry outcome and the retries it made. */
+const retryTable = (report: Simulation.Report, paint: Paint): Array<string> => {
+  const retried = Object.values(report.perDependency).filter((d) =>
+    retriedCalls(d.retries) > 0 || d.retries.attempts > 0
+  )
+  if (retried.length === 0) return []
+  const header = [
+    "dependency",
+    "calls",
+    "first try",
+    "after retry",
+    "gave up",
+    "budget exhausted",
+    "stopped open",
+    "retries"
+  ]
+  const rows = retried.map(({ name, retries: r }) => [
+    name,
+    String(retriedCalls(r)),
+    String(r.firstTry),
+    String(r.afterRetry),
+    String(r.gaveUp),
+    String(r.budgetExhausted),
+    String(r.stoppedOpen),
+    String(r.attempts)
+  ])
+  return [
+    paint("bold", "Retries (calls of the retried members, by outcome)"),
+    ...table([header, ...rows], (c) => c >= 1).map((l) => `  ${l}`),
+    paint("dim", "  retries: attempts after the first, each one breaker call (counted in the breakers' table)")
+  ]
+}
+
 /** Per traffic, what its callers got: counts, timeouts, latency and error types. */
 const trafficTable = (report: Simulation.Report, paint: Paint): Array<string> => {
   const header = [
@@ -272,6 +309,8 @@ export const renderTimeline = (report: Simulation.Report, options?: Simulation.T
     timeAtLevelLines(report, paint),
     breakerTable(report, paint)
   ]
+  const retries = retryTable(report, paint)
+  if (retries.length > 0) sections.push(retries)
   if (Object.keys(report.traffic).length > 0) sections.push(trafficTable(report, paint))
   out.push("")
   for (const section of sections) {
