@@ -66,6 +66,18 @@ describe("Degradation's seams", () => {
       }).pipe(Effect.provide(api(name).pipe(Layer.provideMerge(Audited), Layer.provideMerge(Degradation.layer()))))
     }))
 
+  it.scoped("a decorator that spreads the service, provided by hand, keeps registration working", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("api")
+      const decorated = Layer.scoped(
+        Degradation,
+        Effect.map(Degradation.make(), (real): Degradation.Service => ({ ...real, set: () => Effect.void }))
+      )
+      yield* Effect.gen(function*() {
+        expect(yield* registered).toEqual([name])
+      }).pipe(Effect.provide(api(name).pipe(Layer.provideMerge(decorated))))
+    }))
+
   it.scoped("a service built by Degradation.make and provided by hand accepts registrations too", () =>
     Effect.gen(function*() {
       const name = uniqueName("api")
@@ -78,7 +90,8 @@ describe("Degradation's seams", () => {
   it.scoped("a Degradation service not built by the toolkit is refused with a clear defect", () =>
     Effect.gen(function*() {
       const real = yield* Degradation.make()
-      const foreign = Layer.succeed(Degradation, { ...real })
+      // Its own members (a hand-written stand-in), not the toolkit's: nothing to register with.
+      const foreign = Layer.succeed(Degradation, { ...real, unsafeCurrent: () => DegradationLevel.Optimal() })
       const exit = yield* Effect.exit(Layer.build(api(uniqueName("api")).pipe(Layer.provide(foreign))))
       expect(exit._tag).toBe("Failure")
       expect(String(exit._tag === "Failure" && exit.cause)).toContain("was not built by Degradation.layer")

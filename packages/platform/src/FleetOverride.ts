@@ -33,6 +33,7 @@
  * @since 0.1.0
  */
 import type { Degradation } from "@effect-resilience/core"
+import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/fleetStatus.js"
 
@@ -71,3 +72,30 @@ export interface FleetStatus {
  * @category accessors
  */
 export const status: (degradation: Degradation.Service) => Effect.Effect<FleetStatus | undefined> = internal.status
+
+/**
+ * The fleet status, as a service: `FleetOverride.layer` provides it beside
+ * the `Degradation` it decorates, and `StatusRoutes` reads it (with
+ * `Effect.serviceOption`) to show `fleet` in `/status`.
+ *
+ * @example
+ * ```ts
+ * import { FleetOverride } from "@effect-resilience/platform"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const fleet = yield* Effect.serviceOption(FleetOverride.Status)
+ *   if (Option.isSome(fleet)) yield* Effect.log(yield* fleet.value)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export const Status: Context.Tag<Status, Effect.Effect<FleetStatus>> = internal.Status
+
+/**
+ * @since 0.2.0
+ * @category tags
+ */
+export type Status = internal.Status

@@ -97,7 +97,7 @@ describe("optional peers", () => {
     const [modules, durableQueue, fleetOverride] = result.stdout.trim().split("\n")
     expect(modules).toBe("AdminRoutes,DegradationMiddleware,DurableQueue,FaultRoutes,FleetOverride,StatusRoutes")
     expect(durableQueue).toBe("DurableQueueError,Store,make")
-    expect(fleetOverride).toBe("status")
+    expect(fleetOverride).toBe("Status,status")
   })
 
   it("each subpath needs its peer, and the import names it", () => {

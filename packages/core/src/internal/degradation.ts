@@ -62,13 +62,17 @@ export class RegistryTag extends Context.Tag("@effect-resilience/core/Degradatio
 /** The registry of each service `make` built, for a service provided without the layer (`Layer.scoped(Degradation, make())`). */
 const registries = new WeakMap<object, Registry>()
 
+/** The same registries by the service's `unsafeCurrent`, which a decorator that spreads the service keeps. */
+const registriesByRead = new WeakMap<object, Registry>()
+
 const registryOf = (degradation: Degradation.Service): Registry | undefined => {
   // A decorator built on the service as its prototype finds the original's.
   for (let o: object | null = degradation; o !== null; o = Object.getPrototypeOf(o)) {
     const registry = registries.get(o)
     if (registry !== undefined) return registry
   }
-  return undefined
+  const read = degradation.unsafeCurrent as unknown
+  return typeof read === "function" ? registriesByRead.get(read) : undefined
 }
 
 /**
@@ -658,6 +662,7 @@ export const make = (options?: Degradation.Options): Effect.Effect<Degradation.S
       )
     }
     registries.set(service, registry)
+    registriesByRead.set(service.unsafeCurrent, registry)
     return service
   })
 

@@ -10,6 +10,7 @@ import { Degradation, DegradationLevel, Describe } from "@effect-resilience/core
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -19,9 +20,8 @@ import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
 import { hostname } from "node:os"
 import type * as FleetOverride from "../redis/FleetOverride.js"
-import { FleetStatusId } from "./fleetStatus.js"
+import * as fleet from "./fleetStatus.js"
 import * as options_ from "./options.js"
-import { StatusExtension } from "./status.js"
 
 const module = "FleetOverride.layer"
 
@@ -393,27 +393,35 @@ export const make = (
       instance: config.instance
     }))
 
-    const decorated: Degradation.Service = Object.create(underlying, {
-      force: {
-        value: (level: DegradationLevel.DegradationLevel, reason: string) =>
-          change({ level: level._tag, reason, since: now() }, underlying.force(level, reason)),
-        enumerable: true
-      },
-      release: { value: change(null, underlying.release), enumerable: true },
-      [FleetStatusId]: { value: fleetStatus },
-      [StatusExtension]: { value: Effect.map(fleetStatus, (fleet) => ({ fleet })) }
-    })
+    // The service's own members, `force` and `release` going to Redis first.
+    const decorated: Degradation.Service = {
+      ...underlying,
+      force: (level: DegradationLevel.DegradationLevel, reason: string) =>
+        change({ level: level._tag, reason, since: now() }, underlying.force(level, reason)),
+      release: change(null, underlying.release)
+    }
+    fleet.register(decorated, fleetStatus)
     return decorated
   })
 
 /** @internal */
-export const layer = (options?: FleetOverride.Options): Layer.Layer<Degradation, never, Degradation> =>
-  Layer.scoped(Degradation, Effect.flatMap(Degradation, (degradation) => make(degradation, options)))
+export const layer = (
+  options?: FleetOverride.Options
+): Layer.Layer<Degradation | fleet.Status, never, Degradation> =>
+  // The input context passes through: what `Degradation.layer` provides beside the service (how
+  // dependencies register) stays available to the layers built on this one.
+  Layer.scopedContext(Effect.gen(function*() {
+    const context = yield* Effect.context<Degradation>()
+    const decorated = yield* make(Context.get(context, Degradation), options)
+    return Context.add(context, Degradation, decorated).pipe(
+      Context.add(fleet.Status, Effect.flatMap(fleet.status(decorated), (status) => Effect.succeed(status!)))
+    )
+  }))
 
 /** @internal */
 export const layerConfig = (
   options?: Omit<FleetOverride.Options, "redis">
-): Layer.Layer<Degradation, ConfigError.ConfigError, Degradation> =>
+): Layer.Layer<Degradation | fleet.Status, ConfigError.ConfigError, Degradation> =>
   Layer.unwrapEffect(
     Effect.map(Config.string("REDIS_URL"), (redis) => layer({ ...options, redis }))
   )

@@ -11,6 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as fleet from "./fleetStatus.js"
 
 /** A dependency as `/status` shows it. @internal */
 export interface DependencyJson {
@@ -97,14 +98,6 @@ export const toJson = (
   transitions: history.map(transitionJson)
 })
 
-/**
- * Extra top-level fields of `/status` that a decorated `Degradation` carries
- * under this key (FleetOverride's `fleet`): an `Effect` of an object.
- *
- * @internal
- */
-export const StatusExtension = Symbol.for("@effect-resilience/platform/StatusExtension")
-
 /** @internal */
 export const faultJson = (injected: Faults.Injected): FaultJson => {
   const fault = injected.fault
@@ -144,10 +137,16 @@ export const activeFaults: Effect.Effect<ReadonlyArray<FaultJson> | undefined> =
 /** `/status` of `degradation`, newest transitions first. @internal */
 export const snapshot = (degradation: Degradation.Service): Effect.Effect<StatusJson> => {
   const base = Effect.zipWith(degradation.status, degradation.history, toJson)
-  const extension = (degradation as { readonly [StatusExtension]?: Effect.Effect<object> })[StatusExtension]
-  const json = extension === undefined
-    ? base
-    : Effect.zipWith(base, extension, (json, extra) => ({ ...json, ...extra }))
+  // The fleet status: the layer's service, else what `FleetOverride.make` recorded for this service.
+  const fleetStatus = Effect.flatMap(
+    Effect.serviceOption(fleet.Status),
+    Option.match({ onNone: () => fleet.status(degradation), onSome: (status) => status })
+  )
+  const json = Effect.zipWith(
+    base,
+    fleetStatus,
+    (json, status) => status === undefined ? json : { ...json, fleet: status }
+  )
   return Effect.zipWith(json, activeFaults, (json, faults) => faults === undefined ? json : { ...json, faults })
 }
 

@@ -22,6 +22,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
+import type { Status } from "../FleetOverride.js"
 import * as internal from "../internal/fleetOverride.js"
 
 /**
@@ -98,7 +99,7 @@ export const make: (
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: Options) => Layer.Layer<Degradation, never, Degradation> = internal.layer
+export const layer: (options?: Options) => Layer.Layer<Degradation | Status, never, Degradation> = internal.layer
 
 /**
  * {@link layer} with `redis` read from `REDIS_URL` (required: a missing
@@ -120,4 +121,4 @@ export const layer: (options?: Options) => Layer.Layer<Degradation, never, Degra
  */
 export const layerConfig: (
   options?: Omit<Options, "redis">
-) => Layer.Layer<Degradation, ConfigError.ConfigError, Degradation> = internal.layerConfig
+) => Layer.Layer<Degradation | Status, ConfigError.ConfigError, Degradation> = internal.layerConfig
