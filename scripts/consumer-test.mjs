@@ -27,7 +27,7 @@
 //
 // Usage: node scripts/consumer-test.mjs [--keep]   (--keep leaves the temp projects for inspection)
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -52,6 +52,28 @@ const optionalPeers = {
 }
 // Installed by an optional peer, so absent with them.
 const broughtByOptionalPeers = ["better-sqlite3"]
+
+/** better-sqlite3's native addon in `app`: the workspace's build when the versions match, else built by npm. */
+const nativeBetterSqlite3 = (app) => {
+  const installed = join(app, "node_modules", "better-sqlite3")
+  if (!existsSync(join(installed, "package.json"))) return
+  const version = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")).version
+  const built = join(
+    root,
+    "node_modules",
+    ".pnpm",
+    `better-sqlite3@${version}`,
+    "node_modules",
+    "better-sqlite3",
+    "build"
+  )
+  if (existsSync(join(built, "Release", "better_sqlite3.node"))) {
+    cpSync(built, join(installed, "build"), { recursive: true })
+    console.log(`  better-sqlite3 ${version}: the workspace's native build`)
+  } else {
+    must("npm", ["rebuild", "better-sqlite3", "--loglevel=error"], app)
+  }
+}
 // What a service adds beside them: its server (whose peers include @effect/sql), in the second project only.
 const serviceExtras = { "@effect/platform-node": "0.108.2" }
 
@@ -189,7 +211,10 @@ const project = ({ name, withOptionalPeers, programs }) => {
       )
     )
     // --prefer-offline: pinned versions, so npm's cache answers without asking the registry each time.
-    must("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], app)
+    // Install scripts are skipped: the one that matters, better-sqlite3's native build (~4 minutes from
+    // source here), takes the workspace's binary of the same version, or is rebuilt when none matches.
+    must("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts", "--loglevel=error"], app)
+    if (withOptionalPeers) nativeBetterSqlite3(app)
     const present = peerNames.filter((peer) => existsSync(join(app, "node_modules", peer, "package.json")))
     console.log(`  optional peers installed: ${present.length === 0 ? "none" : present.join(", ")}`)
     if (withOptionalPeers && present.length !== peerNames.length) {

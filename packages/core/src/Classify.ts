@@ -60,7 +60,6 @@ const predicate = (recognisers: ReadonlyArray<internal.Recogniser>): Predicate =
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * // What @effect/sql fails with when Postgres refuses a value.
  * const refused = { _tag: "SqlError", cause: { code: "22003", severity: "ERROR" } }
@@ -84,7 +83,6 @@ export const sql: Predicate = predicate([internal.connection, internal.sql])
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * assert.strictEqual(Classify.http({ status: 400 }), false)
  * assert.strictEqual(Classify.http({ status: 429 }), true)
@@ -106,7 +104,6 @@ export const http: Predicate = predicate([internal.connection, internal.http])
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * const reply = (message: string) => Object.assign(new Error(message), { name: "ReplyError" })
  * assert.strictEqual(Classify.redis(reply("WRONGTYPE Operation against a key holding the wrong kind of value")), false)
@@ -128,7 +125,6 @@ export const redis: Predicate = predicate([internal.connection, internal.redis])
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * assert.strictEqual(Classify.node({ code: "EISDIR", syscall: "open" }), false)
  * assert.strictEqual(Classify.node({ code: "ENOSPC", syscall: "write" }), true)
@@ -146,7 +142,6 @@ export const node: Predicate = predicate([internal.connection, internal.node])
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * assert.strictEqual(Classify.outage({ status: 404 }), false)
  * assert.strictEqual(Classify.outage({ code: "23505" }), false)
@@ -170,7 +165,6 @@ export const outage: Predicate = predicate([
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * const isRefused = Classify.isRejection(Classify.http)
  * assert.strictEqual(isRefused({ status: 422 }), true)
@@ -189,7 +183,6 @@ export const isRejection = (self: Predicate): Predicate => (error) => !self(erro
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * const objectStore = Classify.all(Classify.http, Classify.node)
  * assert.strictEqual(objectStore({ code: "EISDIR", syscall: "open" }), false)
@@ -212,7 +205,6 @@ export const all = (first: Predicate, ...rest: ReadonlyArray<Predicate>): Predic
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * // A 404 is a rejection for HTTP, but unknown to SQL, and so an outage there.
  * assert.strictEqual(Classify.any(Classify.http, Classify.sql)({ status: 404 }), true)
@@ -234,7 +226,6 @@ export const any = (first: Predicate, ...rest: ReadonlyArray<Predicate>): Predic
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * class NotFound {
  *   readonly _tag = "NotFound"
@@ -262,7 +253,6 @@ export const rejectWhen: {
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * const isFailure = Classify.outageWhen(Classify.http, (e) => (e as { status?: number }).status === 404)
  * assert.strictEqual(isFailure({ status: 404 }), true)
@@ -285,7 +275,6 @@ export const outageWhen: {
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * const inner = new Error("connect ECONNREFUSED")
  * assert.deepStrictEqual(Classify.causes(new Error("query failed", { cause: inner }))[1], inner)
@@ -303,7 +292,6 @@ export const causes = (error: unknown): ReadonlyArray<unknown> => internal.chain
  * @example
  * ```ts
  * import { Classify } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * assert.strictEqual(Classify.httpStatus({ cause: { $metadata: { httpStatusCode: 503 } } }), 503)
  * assert.strictEqual(Classify.httpStatus(new Error("ECONNRESET")), undefined)

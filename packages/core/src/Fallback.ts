@@ -276,7 +276,6 @@ export class WriteBehindError extends Data.TaggedError("WriteBehindError")<{
  * ```ts
  * import { Fallback } from "@effect-resilience/core"
  * import { Cause } from "effect"
- * import * as assert from "node:assert"
  *
  * const options = { rejected: (error: { status: number }) => error.status === 400 }
  * assert.strictEqual(Fallback.isRejectedDelivery(Cause.fail({ status: 400 }), options), true)

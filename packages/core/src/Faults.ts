@@ -567,7 +567,6 @@ const isTagArg = internal.isTag
  * @example
  * ```ts
  * import { Faults } from "@effect-resilience/core"
- * import * as assert from "node:assert"
  *
  * assert.strictEqual(Faults.unsafeValidate("MyDrill", Faults.down), Faults.down)
  * assert.throws(() => Faults.unsafeValidate("MyDrill", { _tag: "Flaky", probability: 2 }), /flaky\.probability/)

@@ -76,18 +76,8 @@ export const status: (degradation: Degradation.Service) => Effect.Effect<FleetSt
 /**
  * The fleet status, as a service: `FleetOverride.layer` provides it beside
  * the `Degradation` it decorates, and `StatusRoutes` reads it (with
- * `Effect.serviceOption`) to show `fleet` in `/status`.
- *
- * @example
- * ```ts
- * import { FleetOverride } from "@effect-resilience/platform"
- * import { Effect, Option } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const fleet = yield* Effect.serviceOption(FleetOverride.Status)
- *   if (Option.isSome(fleet)) yield* Effect.log(yield* fleet.value)
- * })
- * ```
+ * `Effect.serviceOption`) to show `fleet` in `/status`:
+ * `Effect.serviceOption(FleetOverride.Status)`.
  *
  * @since 0.2.0
  * @category tags
