@@ -10,7 +10,8 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { guarded, invalid, json, type Outcome, readJson, type Token } from "./adminRoutes.js"
+import { invalid, json, type Outcome, readJson } from "./adminJson.js"
+import { guarded, type Token } from "./adminRoutes.js"
 import { type FaultJson, faultJson, snapshot } from "./status.js"
 
 /** What `GET /admin/faults` lists for each dependency. @internal */

@@ -5,10 +5,10 @@
  *
  * @internal
  */
-import * as Metric from "effect/Metric"
+import { Metrics } from "@effect-resilience/core"
+import type * as Metric from "effect/Metric"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricKey from "effect/MetricKey"
-import type * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricLabel from "effect/MetricLabel"
 
 /** @internal */
@@ -54,12 +54,8 @@ export const adminOutcomes: ReadonlyArray<AdminOutcome> = ["ok", "denied", "inva
 
 type Counter = MetricHook.MetricHook<number, unknown>
 
-/** The series of `key` with `labels`, resolved (and so created) once. */
-const unsafeHook = <Type extends MetricKeyType.MetricKeyType<any, any>>(
-  key: MetricKey.MetricKey<Type>,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>
-): MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =>
-  Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(key, labels))
+/** The series of `key` with `labels`, resolved (and so created) once: core's one way to do it. */
+const unsafeHook = Metrics.unsafeHook
 
 /**
  * One series of a core metric (`Metrics.writeBehindQueueDepth`, …), created
