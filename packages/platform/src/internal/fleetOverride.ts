@@ -7,7 +7,7 @@
  * @internal
  */
 import { Degradation, DegradationLevel, Describe } from "@effect-resilience/core"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -20,7 +20,7 @@ import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
 import { hostname } from "node:os"
 import type * as FleetOverride from "../redis/FleetOverride.js"
-import * as fleet from "./fleetStatus.js"
+import * as fleetStatus from "./fleetStatus.js"
 import * as options_ from "./options.js"
 
 const module = "FleetOverride.layer"
@@ -105,6 +105,324 @@ type Event =
   | { readonly _tag: "Ready" }
   | { readonly _tag: "Lost"; readonly error: string | undefined }
 
+type Settings = ReturnType<typeof resolveOptions>
+
+/** The two connections: commands fail at once while disconnected (no offline queue); the subscriber resubscribes. */
+const connections = (config: Settings) => {
+  const base: RedisOptions = typeof config.redis === "string" ? {} : config.redis
+  const url = typeof config.redis === "string" ? config.redis : undefined
+  const connect = (extra: RedisOptions) =>
+    // ioredis' option types disagree with `exactOptionalPropertyTypes`.
+    url === undefined ? new Redis({ ...base, ...extra } as any) : new Redis(url, { ...base, ...extra } as any)
+  const open = (extra: RedisOptions) =>
+    Effect.acquireRelease(Effect.sync(() => connect(extra)), (redis) => Effect.sync(() => redis.disconnect()))
+  // A force is applied here at once, not when Redis comes back.
+  return Effect.all({ command: open({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }), subscriber: open({}) })
+}
+
+/**
+ * What this instance knows of the shared override, and how it follows and
+ * changes it. Every change of that knowledge happens under `lock` (or in the
+ * one fiber that handles connection events).
+ */
+class Fleet {
+  lastSeq = 0
+  known: Draft | undefined = undefined
+  pending: Draft | undefined = undefined
+  lastSync: number | undefined = undefined
+  wasConnected = false
+  /** A connection closed: Redis may have restarted empty, its numbering started over; the next message or sync is the truth. */
+  resync = false
+  /** The last connection error, for the log (ioredis prints every failed reconnect without a listener). */
+  lastError: string | undefined = undefined
+  readonly keys: { readonly record: string; readonly seq: string; readonly channel: string }
+
+  constructor(
+    readonly config: Settings,
+    readonly underlying: Degradation.Service,
+    readonly command: Redis,
+    readonly subscriber: Redis,
+    readonly lock: Effect.Semaphore,
+    readonly clock: Clock.Clock
+  ) {
+    this.keys = {
+      record: `${config.prefix}:override`,
+      seq: `${config.prefix}:override:seq`,
+      channel: `${config.prefix}:override:changes`
+    }
+  }
+
+  connected(): boolean {
+    return this.command.status === "ready" && this.subscriber.status === "ready"
+  }
+
+  now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
+  }
+
+  redisCall<A>(f: () => Promise<A>): Effect.Effect<A, Error> {
+    return Effect.tryPromise({ try: f, catch: (e) => e instanceof Error ? e : new Error(String(e)) }).pipe(
+      Effect.timeoutFail({ duration: this.config.timeout, onTimeout: () => new Error("Redis did not answer in time") })
+    )
+  }
+
+  /** Numbers, stores and announces `draft` if Redis holds `expectedSeq` (any, when undefined). */
+  write(draft: Draft, expectedSeq: number | undefined) {
+    const keys = this.keys
+    return Effect.map(
+      this.redisCall(() =>
+        this.command.eval(
+          writeScript,
+          2,
+          keys.record,
+          keys.seq,
+          JSON.stringify(draft),
+          keys.channel,
+          expectedSeq === undefined ? "" : String(expectedSeq)
+        ) as Promise<[number, string | null]>
+      ),
+      ([written, text]) => ({ written: written === 1, record: text === null ? undefined : decode(text) })
+    )
+  }
+
+  /** Makes the local level follow `forced` unless it already does. */
+  applyLocally(forced: OverrideRecord["forced"], origin: string): Effect.Effect<void> {
+    const underlying = this.underlying
+    return Effect.flatMap(underlying.status, (status) => {
+      if (sameForced(status, forced)) return Effect.void
+      return forced === null
+        ? Effect.zipRight(Effect.logInfo(`FleetOverride: release from ${origin}`), underlying.release)
+        : Effect.zipRight(
+          Effect.logInfo(`FleetOverride: force ${forced.level} (${forced.reason}) from ${origin}`),
+          underlying.force(DegradationLevel.fromString(forced.level)!, forced.reason)
+        )
+    })
+  }
+
+  /** Takes `record` (Redis's) as the truth. */
+  adopt(record: OverrideRecord | undefined): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.lastSeq = record?.seq ?? 0
+      this.known = record
+      this.pending = undefined
+      this.resync = false
+      this.lastSync = this.now()
+      return record !== undefined
+        ? this.applyLocally(record.forced, record.origin)
+        : this.applyLocally(null, "redis (no override stored)")
+    })
+  }
+
+  synced(seq = this.lastSeq): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.lastSeq = seq
+      this.resync = false
+      this.lastSync = this.now()
+    })
+  }
+
+  /** A change made here while Redis was away: shared unless the fleet changed the override meanwhile. */
+  sharePending(pending: Draft): Effect.Effect<void, Error> {
+    return Effect.flatMap(this.write(pending, this.lastSeq), (result) => {
+      if (!result.written) {
+        return Effect.zipRight(
+          Effect.logWarning(
+            "FleetOverride: the override changed elsewhere while Redis was unreachable; following the fleet"
+          ),
+          this.adopt(result.record)
+        )
+      }
+      this.known = pending
+      this.pending = undefined
+      return Effect.zipRight(
+        Effect.logInfo("FleetOverride: shared the change made while Redis was unreachable"),
+        this.synced(result.record?.seq ?? this.lastSeq)
+      )
+    })
+  }
+
+  /** Redis holds nothing but we knew an override (a restart without persistence): seed it again. */
+  reseed(known: Draft): Effect.Effect<void, Error> {
+    return Effect.flatMap(
+      this.write(known, 0),
+      (result) => result.written ? this.synced(result.record?.seq ?? this.lastSeq) : this.adopt(result.record)
+    )
+  }
+
+  /** What Redis holds against what we know. */
+  compare(): Effect.Effect<void, Error> {
+    return Effect.flatMap(this.redisCall(() => this.command.get(this.keys.record)), (text) => {
+      const record = text === null ? undefined : decode(text)
+      if (text !== null && record === undefined) {
+        return Effect.logWarning(`FleetOverride: unreadable override at ${this.keys.record}; ignored`)
+      }
+      const known = this.known
+      if (record === undefined && known !== undefined && known.forced !== null) return this.reseed(known)
+      if (record === undefined && known === undefined) return this.synced()
+      if (record !== undefined && record.seq === this.lastSeq && sameDraft(record, known)) return this.synced()
+      return this.adopt(record)
+    })
+  }
+
+  /**
+   * Redis is the truth once reachable again, except for what it does not
+   * know: a change made here while it was away is shared unless someone
+   * changed the override meanwhile, and a Redis that lost its data is
+   * re-seeded with the last known override.
+   */
+  get reconcile(): Effect.Effect<void> {
+    return this.lock.withPermits(1)(Effect.suspend(() => {
+      if (!this.connected()) return Effect.void
+      return this.pending !== undefined ? this.sharePending(this.pending) : this.compare()
+    })).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`FleetOverride: cannot sync with Redis: ${error.message}`))
+    )
+  }
+
+  onRemote(text: string): Effect.Effect<void> {
+    return this.lock.withPermits(1)(Effect.suspend(() => {
+      const record = decode(text)
+      if (record === undefined) {
+        return Effect.logWarning(`FleetOverride: unreadable message on ${this.keys.channel}; ignored`)
+      }
+      this.lastSync = this.now()
+      // Ours (already applied) or older than what we know; after a reconnect, newer than anything we know.
+      if (record.seq <= this.lastSeq && !this.resync) return Effect.void
+      return this.adopt(record)
+    }))
+  }
+
+  handle(event: Event): Effect.Effect<void> {
+    switch (event._tag) {
+      case "Message":
+        return this.onRemote(event.text)
+      case "Ready": {
+        // Also after a blip too short to be seen as lost: a message may have been missed.
+        if (!this.connected()) return Effect.void
+        const back = !this.wasConnected
+        this.wasConnected = true
+        return back
+          ? Effect.zipRight(Effect.logInfo("FleetOverride: connected to Redis"), this.reconcile)
+          : this.reconcile
+      }
+      case "Lost": {
+        this.resync = true
+        if (!this.wasConnected || this.connected()) return Effect.void
+        this.wasConnected = false
+        const known = this.known
+        return Effect.logWarning(
+          `FleetOverride: lost Redis${this.lastError === undefined ? "" : ` (${this.lastError})`}; keeping the last ` +
+            `known override (${
+              known?.forced == null ? "none" : `${known.forced.level}: ${known.forced.reason}`
+            }) until it is back`
+        )
+      }
+    }
+  }
+
+  /** Redis first (numbered, stored, announced), then here; here alone (and later shared) when Redis is away. */
+  change(forced: OverrideRecord["forced"], local: Effect.Effect<void>): Effect.Effect<void> {
+    return this.lock.withPermits(1)(Effect.gen(this, function*() {
+      const draft: Draft = { forced, origin: this.config.instance, at: this.now() }
+      const result = yield* Effect.either(
+        this.connected() ? this.write(draft, undefined) : Effect.fail(new Error("disconnected"))
+      )
+      this.known = draft
+      if (result._tag === "Right") {
+        // The script numbered it after every change Redis holds: what comes later on the channel is older.
+        this.lastSeq = result.right.record?.seq ?? this.lastSeq
+        this.resync = false
+        this.pending = undefined
+        this.lastSync = this.now()
+      } else {
+        this.pending = draft
+        yield* Effect.logWarning(
+          `FleetOverride: Redis unreachable (${result.left.message}); the change applies to this instance ` +
+            "and is shared once Redis is back"
+        )
+      }
+      yield* local
+    }))
+  }
+
+  get status(): Effect.Effect<FleetOverride.FleetStatus> {
+    return Effect.sync(() => ({
+      connected: this.connected(),
+      lastSync: this.lastSync ?? null,
+      pending: this.pending !== undefined,
+      instance: this.config.instance
+    }))
+  }
+
+  /** Connection events into `events`, for the one fiber that handles them; removed with the scope. */
+  listen(events: Queue.Queue<Event>): Effect.Effect<void, never, Scope.Scope> {
+    const { command, subscriber } = this
+    const onMessage = (channel: string, text: string) => {
+      if (channel === this.keys.channel) Queue.unsafeOffer(events, { _tag: "Message", text })
+    }
+    const onReady = () => Queue.unsafeOffer(events, { _tag: "Ready" })
+    const onClose = () => Queue.unsafeOffer(events, { _tag: "Lost", error: undefined })
+    const onError = (error: unknown) => {
+      this.lastError = Describe.describe(error)
+    }
+    return Effect.acquireRelease(
+      Effect.sync(() => {
+        subscriber.on("message", onMessage)
+        for (const redis of [command, subscriber]) {
+          redis.on("ready", onReady)
+          redis.on("close", onClose)
+          redis.on("error", onError)
+        }
+      }),
+      () =>
+        Effect.sync(() => {
+          subscriber.off("message", onMessage)
+          for (const redis of [command, subscriber]) {
+            redis.off("ready", onReady)
+            redis.off("close", onClose)
+          }
+        })
+    )
+  }
+
+  /** Waits (bounded) for the first sync so that a new instance starts with the override in force. */
+  get start(): Effect.Effect<void> {
+    const command = this.command
+    return this.redisCall(() => this.subscriber.subscribe(this.keys.channel)).pipe(
+      Effect.zipRight(
+        Effect.async<void>((resume) => {
+          if (command.status === "ready") return resume(Effect.void)
+          const ready = () => resume(Effect.void)
+          command.once("ready", ready)
+          return Effect.sync(() => command.off("ready", ready))
+        }).pipe(Effect.timeout(this.config.timeout))
+      ),
+      Effect.matchEffect({
+        onFailure: (error) =>
+          Effect.logWarning(
+            `FleetOverride: Redis unreachable at start (${Describe.describe(this.lastError ?? error)}); ` +
+              "the override is shared once it is back"
+          ),
+        onSuccess: () =>
+          Effect.suspend(() => {
+            this.wasConnected = this.connected()
+            return this.reconcile
+          })
+      })
+    )
+  }
+}
+
+const sameDraft = (record: OverrideRecord, draft: Draft | undefined) =>
+  draft !== undefined && record.origin === draft.origin && record.at === draft.at &&
+  JSON.stringify(record.forced) === JSON.stringify(draft.forced)
+
+const sameForced = (status: Degradation.Status, forced: OverrideRecord["forced"]) =>
+  forced === null
+    ? status.forced === undefined
+    : status.forced !== undefined && status.forced.level._tag === forced.level &&
+      status.forced.reason === forced.reason
+
 /** @internal */
 export const make = (
   underlying: Degradation.Service,
@@ -112,316 +430,62 @@ export const make = (
 ): Effect.Effect<Degradation.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* Effect.try({ try: () => resolveOptions(options), catch: (e) => e }).pipe(Effect.orDie)
-    const keys = {
-      record: `${config.prefix}:override`,
-      seq: `${config.prefix}:override:seq`,
-      channel: `${config.prefix}:override:changes`
-    }
-    const clock = yield* Effect.clock
-    const lock = yield* Effect.makeSemaphore(1)
+    const { command, subscriber } = yield* connections(config)
+    const fleet = new Fleet(
+      config,
+      underlying,
+      command,
+      subscriber,
+      yield* Effect.makeSemaphore(1),
+      yield* Effect.clock
+    )
     const events = yield* Effect.acquireRelease(Queue.unbounded<Event>(), Queue.shutdown)
-
-    // What this instance knows of the shared override.
-    let lastSeq = 0
-    let known: Draft | undefined
-    let pending: Draft | undefined
-    let lastSync: number | undefined
-    let wasConnected = false
-    // Set when a connection closed: Redis may have restarted empty, so its
-    // numbering may have started over; the next message or sync is the truth.
-    let resync = false
-
-    const base: RedisOptions = typeof config.redis === "string" ? {} : config.redis
-    const url = typeof config.redis === "string" ? config.redis : undefined
-    const connect = (extra: RedisOptions) =>
-      // ioredis' option types disagree with `exactOptionalPropertyTypes`.
-      url === undefined ? new Redis({ ...base, ...extra } as any) : new Redis(url, { ...base, ...extra } as any)
-
-    // Commands fail at once while disconnected (no offline queue): a force is
-    // applied here at once, not when Redis comes back.
-    const command = yield* Effect.acquireRelease(
-      Effect.sync(() => connect({ enableOfflineQueue: false, maxRetriesPerRequest: 1 })),
-      (redis) => Effect.sync(() => redis.disconnect())
-    )
-    // The subscriber resubscribes by itself after a reconnect.
-    const subscriber = yield* Effect.acquireRelease(
-      Effect.sync(() => connect({})),
-      (redis) => Effect.sync(() => redis.disconnect())
-    )
-    const connected = () => command.status === "ready" && subscriber.status === "ready"
-
-    const onMessage = (channel: string, text: string) => {
-      if (channel === keys.channel) Queue.unsafeOffer(events, { _tag: "Message", text })
-    }
-    const onReady = () => Queue.unsafeOffer(events, { _tag: "Ready" })
-    const onClose = () => Queue.unsafeOffer(events, { _tag: "Lost", error: undefined })
-    // Without an `error` listener ioredis prints every failed reconnect.
-    let lastError: string | undefined
-    const onError = (error: unknown) => {
-      lastError = Describe.describe(error)
-    }
-    subscriber.on("message", onMessage)
-    for (const redis of [command, subscriber]) {
-      redis.on("ready", onReady)
-      redis.on("close", onClose)
-      redis.on("error", onError)
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        subscriber.off("message", onMessage)
-        for (const redis of [command, subscriber]) {
-          redis.off("ready", onReady)
-          redis.off("close", onClose)
-        }
-      })
-    )
-
-    const redisCall = <A>(f: () => Promise<A>): Effect.Effect<A, Error> =>
-      Effect.tryPromise({ try: f, catch: (e) => e instanceof Error ? e : new Error(String(e)) }).pipe(
-        Effect.timeoutFail({ duration: config.timeout, onTimeout: () => new Error("Redis did not answer in time") })
-      )
-
-    const write = (draft: Draft, expectedSeq: number | undefined) =>
-      Effect.map(
-        redisCall(() =>
-          command.eval(
-            writeScript,
-            2,
-            keys.record,
-            keys.seq,
-            JSON.stringify(draft),
-            keys.channel,
-            expectedSeq === undefined ? "" : String(expectedSeq)
-          ) as Promise<[number, string | null]>
-        ),
-        ([written, text]) => ({ written: written === 1, record: text === null ? undefined : decode(text) })
-      )
-
-    const sameDraft = (record: OverrideRecord, draft: Draft | undefined) =>
-      draft !== undefined && record.origin === draft.origin && record.at === draft.at &&
-      JSON.stringify(record.forced) === JSON.stringify(draft.forced)
-
-    const sameForced = (status: Degradation.Status, forced: OverrideRecord["forced"]) =>
-      forced === null
-        ? status.forced === undefined
-        : status.forced !== undefined && status.forced.level._tag === forced.level &&
-          status.forced.reason === forced.reason
-
-    /** Makes the local level follow `record` (already numbered) unless it already does. */
-    const applyLocally = (forced: OverrideRecord["forced"], origin: string) =>
-      Effect.flatMap(underlying.status, (status) => {
-        if (sameForced(status, forced)) return Effect.void
-        return forced === null
-          ? Effect.zipRight(Effect.logInfo(`FleetOverride: release from ${origin}`), underlying.release)
-          : Effect.zipRight(
-            Effect.logInfo(`FleetOverride: force ${forced.level} (${forced.reason}) from ${origin}`),
-            underlying.force(DegradationLevel.fromString(forced.level)!, forced.reason)
-          )
-      })
-
-    const adopt = (record: OverrideRecord | undefined) =>
-      Effect.gen(function*() {
-        lastSeq = record?.seq ?? 0
-        known = record
-        pending = undefined
-        resync = false
-        lastSync = yield* Clock.currentTimeMillis
-        if (record !== undefined) yield* applyLocally(record.forced, record.origin)
-        else yield* applyLocally(null, "redis (no override stored)")
-      })
-
-    // Redis is the truth once reachable again, except for what it does not
-    // know: a change made here while it was away is shared unless someone
-    // changed the override meanwhile, and a Redis that lost its data (a
-    // restart without persistence) is re-seeded with the last known override.
-    const reconcile = lock.withPermits(1)(
-      Effect.gen(function*() {
-        if (!connected()) return
-        if (pending !== undefined) {
-          const result = yield* write(pending, lastSeq)
-          if (result.written) {
-            resync = false
-            yield* Effect.logInfo("FleetOverride: shared the change made while Redis was unreachable")
-            lastSeq = result.record?.seq ?? lastSeq
-            known = pending
-            pending = undefined
-            lastSync = yield* Clock.currentTimeMillis
-            return
-          }
-          yield* Effect.logWarning(
-            "FleetOverride: the override changed elsewhere while Redis was unreachable; following the fleet"
-          )
-          return yield* adopt(result.record)
-        }
-        const text = yield* redisCall(() => command.get(keys.record))
-        const record = text === null ? undefined : decode(text)
-        if (text !== null && record === undefined) {
-          return yield* Effect.logWarning(`FleetOverride: unreadable override at ${keys.record}; ignored`)
-        }
-        if (record === undefined && known !== undefined && known.forced !== null) {
-          const result = yield* write(known, 0)
-          return yield* result.written
-            ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.sync(() => {
-                lastSeq = result.record?.seq ?? lastSeq
-                lastSync = now
-                resync = false
-              }))
-            : adopt(result.record)
-        }
-        if (record === undefined && known === undefined) {
-          resync = false
-          lastSync = yield* Clock.currentTimeMillis
-          return
-        }
-        if (record !== undefined && record.seq === lastSeq && sameDraft(record, known)) {
-          resync = false
-          lastSync = yield* Clock.currentTimeMillis
-          return
-        }
-        yield* adopt(record)
-      })
-    ).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`FleetOverride: cannot sync with Redis: ${error.message}`))
-    )
-
-    const onRemote = (text: string) =>
-      lock.withPermits(1)(Effect.gen(function*() {
-        const record = decode(text)
-        if (record === undefined) {
-          return yield* Effect.logWarning(`FleetOverride: unreadable message on ${keys.channel}; ignored`)
-        }
-        lastSync = yield* Clock.currentTimeMillis
-        // Ours (already applied) or older than what we know; after a reconnect, newer than anything we know.
-        if (record.seq <= lastSeq && !resync) return
-        yield* adopt(record)
-      }))
-
-    const handle = (event: Event): Effect.Effect<void> => {
-      switch (event._tag) {
-        case "Message":
-          return onRemote(event.text)
-        case "Ready": {
-          // Also after a blip too short to be seen as lost: a message may have been missed.
-          if (!connected()) return Effect.void
-          const back = !wasConnected
-          wasConnected = true
-          return back ? Effect.zipRight(Effect.logInfo("FleetOverride: connected to Redis"), reconcile) : reconcile
-        }
-        case "Lost":
-          resync = true
-          if (!wasConnected || connected()) return Effect.void
-          wasConnected = false
-          return Effect.logWarning(
-            `FleetOverride: lost Redis${lastError === undefined ? "" : ` (${lastError})`}; keeping the last known ` +
-              `override (${
-                known?.forced == null ? "none" : `${known.forced.level}: ${known.forced.reason}`
-              }) until it is back`
-          )
-      }
-    }
-
-    // Wait (bounded) for the first sync so that a new instance starts with
-    // the override in force; an unreachable Redis only delays it.
-    yield* redisCall(() => subscriber.subscribe(keys.channel)).pipe(
-      Effect.zipRight(
-        Effect.async<void>((resume) => {
-          if (command.status === "ready") return resume(Effect.void)
-          const ready = () => resume(Effect.void)
-          command.once("ready", ready)
-          return Effect.sync(() => command.off("ready", ready))
-        }).pipe(Effect.timeout(config.timeout))
-      ),
-      Effect.matchEffect({
-        onFailure: (error) =>
-          Effect.logWarning(
-            `FleetOverride: Redis unreachable at start (${Describe.describe(lastError ?? error)}); ` +
-              "the override is shared once it is back"
-          ),
-        onSuccess: () =>
-          Effect.suspend(() => {
-            wasConnected = connected()
-            return reconcile
-          })
-      })
-    )
-
+    yield* fleet.listen(events)
+    yield* fleet.start
     yield* Queue.take(events).pipe(
-      Effect.flatMap(handle),
+      Effect.flatMap((event) => fleet.handle(event)),
       Effect.forever,
       Effect.forkScoped,
       Effect.annotateLogs("fiber", "fleet-override")
     )
     // Pub/sub delivers at most once: a periodic read catches what a blip lost.
-    yield* reconcile.pipe(
+    yield* fleet.reconcile.pipe(
       Effect.schedule(Schedule.spaced(config.syncInterval)),
       Effect.forkScoped,
       Effect.annotateLogs("fiber", "fleet-override-sync")
     )
-
-    const now = () => clock.unsafeCurrentTimeMillis()
-
-    /** Redis first (numbered, stored, announced), then here; here alone (and later shared) when Redis is away. */
-    const change = (forced: OverrideRecord["forced"], local: Effect.Effect<void>) =>
-      lock.withPermits(1)(Effect.gen(function*() {
-        const draft: Draft = { forced, origin: config.instance, at: now() }
-        const result = yield* Effect.either(
-          connected() ? write(draft, undefined) : Effect.fail(new Error("disconnected"))
-        )
-        if (result._tag === "Right") {
-          // The script numbered it after every change Redis holds: what comes later on the channel is older.
-          lastSeq = result.right.record?.seq ?? lastSeq
-          resync = false
-          known = draft
-          pending = undefined
-          lastSync = now()
-        } else {
-          known = draft
-          pending = draft
-          yield* Effect.logWarning(
-            `FleetOverride: Redis unreachable (${result.left.message}); the change applies to this instance ` +
-              "and is shared once Redis is back"
-          )
-        }
-        yield* local
-      }))
-
-    const fleetStatus = Effect.sync((): FleetOverride.FleetStatus => ({
-      connected: connected(),
-      lastSync: lastSync ?? null,
-      pending: pending !== undefined,
-      instance: config.instance
-    }))
-
     // The service's own members, `force` and `release` going to Redis first.
     const decorated: Degradation.Service = {
       ...underlying,
       force: (level: DegradationLevel.DegradationLevel, reason: string) =>
-        change({ level: level._tag, reason, since: now() }, underlying.force(level, reason)),
-      release: change(null, underlying.release)
+        fleet.change({ level: level._tag, reason, since: fleet.now() }, underlying.force(level, reason)),
+      release: fleet.change(null, underlying.release)
     }
-    fleet.register(decorated, fleetStatus)
+    fleetStatus.register(decorated, fleet.status)
     return decorated
   })
 
 /** @internal */
 export const layer = (
   options?: FleetOverride.Options
-): Layer.Layer<Degradation | fleet.Status, never, Degradation> =>
+): Layer.Layer<Degradation | fleetStatus.Status, never, Degradation> =>
   // The input context passes through: what `Degradation.layer` provides beside the service (how
   // dependencies register) stays available to the layers built on this one.
   Layer.scopedContext(Effect.gen(function*() {
     const context = yield* Effect.context<Degradation>()
     const decorated = yield* make(Context.get(context, Degradation), options)
     return Context.add(context, Degradation, decorated).pipe(
-      Context.add(fleet.Status, Effect.flatMap(fleet.status(decorated), (status) => Effect.succeed(status!)))
+      Context.add(
+        fleetStatus.Status,
+        Effect.flatMap(fleetStatus.status(decorated), (status) => Effect.succeed(status!))
+      )
     )
   }))
 
 /** @internal */
 export const layerConfig = (
   options?: Omit<FleetOverride.Options, "redis">
-): Layer.Layer<Degradation | fleet.Status, ConfigError.ConfigError, Degradation> =>
+): Layer.Layer<Degradation | fleetStatus.Status, ConfigError.ConfigError, Degradation> =>
   Layer.unwrapEffect(
     Effect.map(Config.string("REDIS_URL"), (redis) => layer({ ...options, redis }))
   )
