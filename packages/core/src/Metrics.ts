@@ -10,10 +10,6 @@
  */
 import * as Metric from "effect/Metric"
 import type * as MetricBoundaries from "effect/MetricBoundaries"
-import type * as MetricHook from "effect/MetricHook"
-import type * as MetricKey from "effect/MetricKey"
-import type * as MetricKeyType from "effect/MetricKeyType"
-import type * as MetricLabel from "effect/MetricLabel"
 import * as internal from "./internal/metrics.js"
 
 /**
@@ -371,30 +367,3 @@ export const bulkheadRejected = Metric.fromMetricKey(internal.bulkheadKeys.rejec
  * @category bulkhead
  */
 export const bulkheadWait = Metric.fromMetricKey(internal.bulkheadKeys.wait)
-
-/**
- * The series of a metric key with `labels`, resolved (and so created) once:
- * updating the hook costs no lookup. For packages built on the toolkit whose
- * hot paths update their series synchronously, as the breaker does. It
- * writes the global registry directly, past `Effect.tagMetrics` and any
- * other metric aspect: not for application code.
- *
- * @example
- * ```ts
- * import { Metrics } from "@effect-resilience/core"
- * import { MetricKey, MetricLabel } from "effect"
- *
- * const hook = Metrics.unsafeHook(MetricKey.counter("my_calls_total", { incremental: true }), [
- *   MetricLabel.make("service", "pricing")
- * ])
- * hook.update(1)
- * ```
- *
- * @since 0.2.0
- * @category utils
- */
-export const unsafeHook: <Type extends MetricKeyType.MetricKeyType<any, any>>(
-  key: MetricKey.MetricKey<Type>,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>
-) => MetricHook.MetricHook<MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> =
-  internal.unsafeHook

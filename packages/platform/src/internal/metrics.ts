@@ -5,9 +5,7 @@
  *
  * @internal
  */
-import { Metrics } from "@effect-resilience/core"
-import type * as Metric from "effect/Metric"
-import type * as MetricHook from "effect/MetricHook"
+import * as Metric from "effect/Metric"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 
@@ -52,10 +50,11 @@ export type AdminOutcome = "ok" | "denied" | "invalid"
 /** @internal */
 export const adminOutcomes: ReadonlyArray<AdminOutcome> = ["ok", "denied", "invalid"]
 
-type Counter = MetricHook.MetricHook<number, unknown>
+type Counter = { readonly update: (input: number) => void }
 
-/** The series of `key` with `labels`, resolved (and so created) once: core's one way to do it. */
-const unsafeHook = Metrics.unsafeHook
+/** The series of counter `key` with `labels`, created now, through the public `Metric` API. */
+const counter = (key: MetricKey.MetricKey.Counter<number>, labels: ReadonlyArray<MetricLabel.MetricLabel>): Counter =>
+  series(Metric.fromMetricKey(key), labels)
 
 /**
  * One series of a core metric (`Metrics.writeBehindQueueDepth`, …), created
@@ -74,8 +73,8 @@ export const series = <In>(
 
 /** Resolves (and so creates, at 0) the two `http_requests_shed_total` series. @internal */
 export const shedCounters = (): Record<ShedReason, Counter> => ({
-  writes_blocked: unsafeHook(keys.shed, [MetricLabel.make("reason", "writes_blocked")]),
-  status_only: unsafeHook(keys.shed, [MetricLabel.make("reason", "status_only")])
+  writes_blocked: counter(keys.shed, [MetricLabel.make("reason", "writes_blocked")]),
+  status_only: counter(keys.shed, [MetricLabel.make("reason", "status_only")])
 })
 
 /** Resolves (and so creates, at 0) every `admin_actions_total` series. @internal */
@@ -85,7 +84,7 @@ export const adminCounters = (): (action: AdminAction, outcome: AdminOutcome) =>
     for (const outcome of adminOutcomes) {
       hooks.set(
         `${action}/${outcome}`,
-        unsafeHook(keys.adminActions, [
+        counter(keys.adminActions, [
           MetricLabel.make("action", action),
           MetricLabel.make("outcome", outcome)
         ])
