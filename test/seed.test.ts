@@ -1,5 +1,5 @@
 /**
- * The seed's testing strategy, on the four dependencies of the pricing
+ * The outage scenarios, on the four dependencies of the pricing
  * service: degradation cascade, auto-recovery, partial recovery, multiple
  * simultaneous failures, a breaker under high load and fallback latency.
  * Outages are `Faults` injected into the raw services, under the app's own

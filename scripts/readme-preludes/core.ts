@@ -40,7 +40,7 @@ export class Pricing extends Context.Tag("Pricing")<Pricing, {
   readonly enhance: (prices: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<number>, AiError>
 }>() {}
 
-// The seed's /prices/{id} at each level.
+// The pricing service's /prices/{id} at each level.
 export interface Price {
   readonly id: string
   readonly price: number

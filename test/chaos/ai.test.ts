@@ -1,8 +1,8 @@
 /**
  * The AI API (a fake OpenAI-compatible server in its own process) returning
  * 500s, then hanging, under a running pricing service with a private Redis:
- * Limited with baseline prices ×1.3 and the seed's notice; Redis down too →
- * Limited holds (the seed's "OpenAI + Redis down"); partial recovery: the AI
+ * Limited with baseline prices ×1.3 and the AI-unavailable notice; Redis down too →
+ * Limited holds ("OpenAI + Redis down"); partial recovery: the AI
  * back while Redis is still down → Degraded; Redis back → Optimal.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"

@@ -53,7 +53,7 @@ describe("outage-simulation scenarios", () => {
 
   it.effect("the same scenario run twice gives the same level and breaker transitions", () =>
     Effect.gen(function*() {
-      // flaky-openai draws from Random: the seeded run makes it repeatable
+      // flaky-openai draws from Random: a fixed random seed makes it repeatable
       const first = yield* Simulation.run(flakyOpenai)
       const second = yield* Simulation.run(flakyOpenai)
       expect(first.levelTransitions.length).toBeGreaterThan(0)

@@ -1,5 +1,5 @@
 /**
- * The routes: the seed's `/prices/:id` handler pattern-matching on the
+ * The routes: the `/prices/:id` handler pattern-matching on the
  * degradation level, AI endpoints with fallbacks, product writes, uploads
  * with a durable write-behind queue, plus status, admin (and fault-drill)
  * and metrics routes.
@@ -135,7 +135,7 @@ const answer = (read: Effect.Effect<Option.Option<PriceBody>, unknown, Db | Cach
   )
 
 /**
- * The seed's handler, exhaustive over the level:
+ * The price handler, exhaustive over the level:
  * - Optimal: cache, else DB (filling the cache), then the AI adjustment.
  * - Degraded: from the DB without the cache, then the AI adjustment.
  * - Limited: no AI; the cached price (else the DB's) with baseline pricing ×1.3.

@@ -265,7 +265,7 @@ export const retryAfterOpenAI: RetryAfter = readers.reader([readers.openaiHeader
  * import { Duration, Option } from "effect"
  *
  * const slowDown = { name: "SlowDown", $response: { statusCode: 503, headers: { "retry-after": "3" } } }
- * console.log(Option.map(Retry.retryAfterS3(slowDown, Date.now()), Duration.toSeconds))
+ * console.log(Option.map(Retry.retryAfterS3(slowDown, 0), Duration.toSeconds))
  * // Output: { _id: 'Option', _tag: 'Some', value: 3 }
  * ```
  *
@@ -286,7 +286,7 @@ export const retryAfterS3: RetryAfter = readers.reader([readers.awsHeaders])
  *
  * // What `HttpClientResponse.filterStatusOk` fails with on a 429: the response is on the error.
  * const tooMany = { _tag: "ResponseError", reason: "StatusCode", response: { status: 429, headers: { "retry-after": "1" } } }
- * console.log(Option.map(Retry.retryAfterHttpClient(tooMany, Date.now()), Duration.toMillis))
+ * console.log(Option.map(Retry.retryAfterHttpClient(tooMany, 0), Duration.toMillis))
  * // Output: { _id: 'Option', _tag: 'Some', value: 1000 }
  * ```
  *
@@ -311,7 +311,7 @@ export const retryAfterHttpClient: RetryAfter = readers.reader([readers.response
  *   headers: new Headers({ "retry-after-ms": "1500" })
  * })
  * const wrapped = new PricingError("pricing failed", { cause: apiError })
- * console.log(Option.map(Retry.retryAfterFromError(wrapped, Date.now()), Duration.toMillis))
+ * console.log(Option.map(Retry.retryAfterFromError(wrapped, 0), Duration.toMillis))
  * // Output: { _id: 'Option', _tag: 'Some', value: 1500 }
  * ```
  *

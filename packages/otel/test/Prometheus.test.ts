@@ -42,7 +42,7 @@ const scrapeHttp = (url: string) =>
   })
 
 describe("Prometheus.layer", () => {
-  it.scoped("exposes every DESIGN §6 metric with its Prometheus name, type, labels and value", () =>
+  it.scoped("exposes every metric of the toolkit with its Prometheus name, type, labels and value", () =>
     Effect.gen(function*() {
       const exporter = yield* Prometheus.Exporter
       const { url } = urlOf(exporter)

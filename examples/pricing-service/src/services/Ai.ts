@@ -60,7 +60,7 @@ export class Ai extends Context.Tag("pricing-service/Ai")<Ai, {
   readonly ping: Effect.Effect<void, AiError | CircuitBreaker.Unavailable>
 }>() {}
 
-/** The seed's notice when baseline pricing answers. */
+/** The notice shown when baseline pricing answers instead of the AI. */
 export const unavailableNotice = "AI enhancement temporarily unavailable"
 
 const round = (n: number) => Math.round(n * 100) / 100
